@@ -1,0 +1,46 @@
+import { tf } from '../engine/tf.js';
+import { Module } from './module.js';
+import { Rng } from '../math/rng.js';
+
+/** Anything that maps [..., in] to [..., out]; LoRA wrappers implement it too. */
+export interface LinearLike extends Module {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  forward(x: tf.Tensor): tf.Tensor;
+}
+
+/**
+ * y = x·Wᵀ + b with PyTorch/PEFT layout: weight [out, in], bias [out].
+ * GPT-2's Conv1D stores weight as [in, out]; its loader transposes once at load time
+ * (`transposeOnLoad`) so every linear layer in the project has the same layout.
+ */
+export class Linear extends Module implements LinearLike {
+  readonly weight: tf.Variable<tf.Rank.R2>;
+  readonly bias: tf.Variable<tf.Rank.R1> | undefined;
+
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: { bias?: boolean; rng?: Rng; std?: number; transposeOnLoad?: boolean } = {},
+  ) {
+    super();
+    const rng = opts.rng ?? new Rng(0);
+    const std = opts.std ?? 0.02;
+    this.weight = this.param('weight', tf.tensor2d(rng.normalArray(outFeatures * inFeatures, std), [outFeatures, inFeatures], 'float32'));
+    this.bias = opts.bias === false ? undefined : this.param('bias', tf.zeros([outFeatures], 'float32'));
+    this.transposeOnLoad = opts.transposeOnLoad ?? false;
+  }
+
+  /** True for GPT-2 Conv1D weights, stored [in, out] in checkpoints. */
+  readonly transposeOnLoad: boolean;
+
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const lead = x.shape.slice(0, -1);
+      const x2 = x.reshape([-1, this.inFeatures]); // [N, in]
+      let y = tf.matMul(x2, this.weight, false, true); // [N, out]
+      if (this.bias) y = tf.add(y, this.bias);
+      return y.reshape([...lead, this.outFeatures]);
+    });
+  }
+}
