@@ -7,6 +7,12 @@ export type BackendName = 'wasm' | 'cpu' | 'webgl' | 'webgpu';
 /** Environment variable that overrides the default backend (`wasm` in Node). */
 export const BACKEND_ENV = 'LORAPRO_BACKEND';
 
+/** The cpu backend greets Node users with a tfjs-node advert on first use; tfjs-node is not an option here. */
+function quietCpu(): void {
+  const backend = tf.backend() as unknown as { firstUse?: boolean };
+  if (tf.getBackend() === 'cpu' && backend.firstUse) backend.firstUse = false;
+}
+
 function envBackend(): string | undefined {
   // Guarded so the browser bundle never touches `process`.
   const env = typeof process !== 'undefined' ? process.env : undefined;
@@ -31,11 +37,13 @@ export async function useBackend(name?: string): Promise<string> {
     }
     if (!(await tf.setBackend(requested))) throw new Error(`TF.js backend "${requested}" failed to start`);
     await tf.ready();
+    quietCpu();
     return tf.getBackend();
   }
   for (const candidate of NODE_BACKENDS) {
     if (await tf.setBackend(candidate).catch(() => false)) {
       await tf.ready();
+      quietCpu();
       return tf.getBackend();
     }
   }

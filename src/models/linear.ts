@@ -37,10 +37,10 @@ export class Linear extends Module implements LinearLike {
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
-      const x2 = x.reshape([-1, this.inFeatures]); // [N, in]
+      const x2 = tf.reshape(x, [-1, this.inFeatures]); // [N, in]
       let y = tf.matMul(x2, this.weight, false, true); // [N, out]
       if (this.bias) y = tf.add(y, this.bias);
-      return y.reshape([...lead, this.outFeatures]);
+      return tf.reshape(y, [...lead, this.outFeatures]);
     });
   }
 }
