@@ -1,0 +1,115 @@
+import { tf } from '../engine/tf.js';
+import { checkCommonOptions, disposeMap, prepareGradients, Slots, type CommonOptions, type Optimizer, type OptimizerState, type StepResult } from './optimizer.js';
+
+export interface AdamHyper {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+}
+
+export interface AdamWOptions extends CommonOptions {
+  beta1?: number; // default 0.9
+  beta2?: number; // default 0.999
+  eps?: number; // default 1e-8
+  /** Per-parameter learning-rate multipliers (LoRA+ uses it for B). */
+  lrScale?: ReadonlyMap<string, number>;
+}
+
+export function adamHyper(o: AdamWOptions, who: string): AdamHyper {
+  checkCommonOptions(o, who);
+  const h = { beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.999, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0 };
+  for (const k of ['beta1', 'beta2'] as const) if (!(h[k] >= 0 && h[k] < 1)) throw new Error(`${who}: ${k} must be in [0, 1), got ${h[k]}`);
+  if (!(h.eps > 0)) throw new Error(`${who}: eps must be > 0, got ${h.eps}`);
+  return h;
+}
+
+/**
+ * Adam moments for one step t (counted from 1): m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², and the
+ * bias-corrected direction m̂ / (sqrt(v̂) + ε). The moments are updated in place; the direction is
+ * returned (the caller disposes it).
+ */
+export function adamDirection(g: tf.Tensor, m: tf.Variable, v: tf.Variable, t: number, h: AdamHyper): tf.Tensor {
+  return tf.tidy(() => {
+    const m1 = tf.add(tf.mul(m, h.beta1), tf.mul(g, 1 - h.beta1));
+    const v1 = tf.add(tf.mul(v, h.beta2), tf.mul(tf.square(g), 1 - h.beta2));
+    m.assign(m1);
+    v.assign(v1);
+    const bc1 = 1 - h.beta1 ** t;
+    const bc2 = 1 - h.beta2 ** t;
+    return tf.div(tf.div(m1, bc1), tf.add(tf.div(tf.sqrt(v1), Math.sqrt(bc2)), h.eps));
+  });
+}
+
+/** p ← p·(1 − lr·wd) − lr·direction (decoupled weight decay, as PyTorch's AdamW). */
+export function applyUpdate(p: tf.Variable, direction: tf.Tensor, lr: number, weightDecay: number): void {
+  tf.tidy(() => {
+    const decayed = weightDecay > 0 ? tf.mul(p, 1 - lr * weightDecay) : p;
+    p.assign(tf.sub(decayed, tf.mul(direction, lr)));
+  });
+}
+
+/** Adam slot shapes for a set of parameters: "<name>.exp_avg" and "<name>.exp_avg_sq". */
+export function adamSlotShapes(params: ReadonlyMap<string, tf.Variable>, out = new Map<string, number[]>()): Map<string, number[]> {
+  for (const [n, p] of params) {
+    out.set(`${n}.exp_avg`, p.shape);
+    out.set(`${n}.exp_avg_sq`, p.shape);
+  }
+  return out;
+}
+
+/** Updates every parameter of `params` with AdamW using its own moments in `slots`. */
+export function adamwStep(params: ReadonlyMap<string, tf.Variable>, grads: ReadonlyMap<string, tf.Tensor>, slots: Slots, t: number, lr: number, h: AdamHyper, lrScale?: ReadonlyMap<string, number>): void {
+  for (const [name, p] of params) {
+    const dir = adamDirection(grads.get(name)!, slots.get(`${name}.exp_avg`, p.shape), slots.get(`${name}.exp_avg_sq`, p.shape), t, h);
+    applyUpdate(p, dir, lr * (lrScale?.get(name) ?? 1), h.weightDecay);
+    dir.dispose();
+  }
+}
+
+/**
+ * AdamW (Loshchilov & Hutter) with PyTorch's semantics, for full fine-tuning and plain LoRA.
+ *
+ * @example
+ *   const opt = new AdamW(model.trainableParameters(), { lr: 1e-3, weightDecay: 0.01 });
+ *   opt.step(grads);
+ */
+export class AdamW implements Optimizer {
+  readonly name: string = 'adamw';
+  protected readonly h: AdamHyper;
+  protected readonly slots = new Slots();
+  protected t = 0;
+
+  constructor(
+    protected readonly params: ReadonlyMap<string, tf.Variable>,
+    protected readonly opts: AdamWOptions,
+  ) {
+    this.h = adamHyper(opts, 'AdamW');
+    for (const [name, s] of opts.lrScale ?? []) {
+      if (!params.has(name)) throw new Error(`AdamW: lrScale names unknown parameter "${name}"`);
+      if (!(s > 0)) throw new Error(`AdamW: lrScale for "${name}" must be > 0, got ${s}`);
+    }
+  }
+
+  step(grads: ReadonlyMap<string, tf.Tensor>, lr = this.opts.lr): StepResult {
+    const prep = prepareGradients(grads, this.params, this.opts, this.name);
+    if (prep.grads === null) return { skipped: true, gradNorm: prep.gradNorm };
+    this.t += 1;
+    adamwStep(this.params, prep.grads, this.slots, this.t, lr, this.h, this.opts.lrScale);
+    disposeMap(prep.grads);
+    return { skipped: false, gradNorm: prep.gradNorm };
+  }
+
+  getState(): OptimizerState {
+    return { step: this.t, tensors: this.slots.snapshot() };
+  }
+
+  setState(state: OptimizerState): void {
+    this.slots.restore(state.tensors, adamSlotShapes(this.params), this.name);
+    this.t = state.step;
+  }
+
+  dispose(): void {
+    this.slots.dispose();
+  }
+}

@@ -1,0 +1,122 @@
+import { tf } from '../engine/tf.js';
+import { adamDirection, adamHyper, adamSlotShapes, adamwStep, applyUpdate, type AdamHyper, type AdamWOptions } from './adamw.js';
+import { equivalentGradient, loraProGradients, type XMode } from './lora-pro.js';
+import { joinPairs, nonLoraParams } from './lora-pro-pairs.js';
+import { disposeMap, prepareGradients, Slots, type LoraPair, type Optimizer, type OptimizerState, type StepResult } from './optimizer.js';
+
+export interface LoraProAdamWOptions extends AdamWOptions {
+  /**
+   * 'full' (paper Algorithm 2, the official final code): Adam moments of the equivalent gradient,
+   * m×n per adapted layer, as full fine-tuning. 'efficient' (the official code before 2025): Adam
+   * with LoRA-sized moments on the adjusted gradients, memory as plain LoRA.
+   */
+  mode?: 'full' | 'efficient';
+  xMode?: XMode; // default 'sylvester'
+  damping?: number; // default 1e-8
+}
+
+/**
+ * LoRA-Pro AdamW. Differences from the official code, on purpose: s is each adapter's own scale
+ * (not 16/8), bias correction starts at t = 1, pairs are matched by module, moments stay float32.
+ * Clipping, like the official code, uses the norm of the raw LoRA gradients before adjustment.
+ *
+ * @example
+ *   const opt = new LoraProAdamW(loraPairs(model), otherTrainable, { lr: 2e-4, mode: 'full' });
+ *   opt.step(grads);
+ */
+export class LoraProAdamW implements Optimizer {
+  readonly name: string;
+  private readonly params: Map<string, tf.Variable>;
+  private readonly others: Map<string, tf.Variable>;
+  private readonly h: AdamHyper;
+  private readonly mode: 'full' | 'efficient';
+  private readonly slots = new Slots();
+  private t = 0;
+
+  constructor(
+    private readonly pairs: readonly LoraPair[],
+    others: ReadonlyMap<string, tf.Variable>,
+    private readonly opts: LoraProAdamWOptions,
+  ) {
+    this.h = adamHyper(opts, 'LoraProAdamW');
+    this.mode = opts.mode ?? 'full';
+    if (this.mode !== 'full' && this.mode !== 'efficient') throw new Error(`LoraProAdamW: mode must be "full" or "efficient", got "${this.mode}"`);
+    this.name = this.mode === 'full' ? 'lora-pro' : 'lora-pro-efficient';
+    this.params = joinPairs(pairs, others, 'LoraProAdamW');
+    this.others = nonLoraParams(this.params, pairs);
+  }
+
+  step(grads: ReadonlyMap<string, tf.Tensor>, lr = this.opts.lr): StepResult {
+    const prep = prepareGradients(grads, this.params, this.opts, this.name);
+    if (prep.grads === null) return { skipped: true, gradNorm: prep.gradNorm };
+    this.t += 1;
+    const g = prep.grads;
+    for (const p of this.pairs) {
+      const gA = g.get(p.aName) as tf.Tensor2D;
+      const gB = g.get(p.bName) as tf.Tensor2D;
+      if (this.mode === 'full') this.fullStep(p, gA, gB, lr);
+      else this.efficientStep(p, gA, gB, lr);
+    }
+    adamwStep(this.others, g, this.slots, this.t, lr, this.h);
+    disposeMap(g);
+    return { skipped: false, gradNorm: prep.gradNorm };
+  }
+
+  /** Algorithm 2: Adam on g̃ (m×n moments), then the Adam direction is projected back onto A and B. */
+  private fullStep(p: LoraPair, gA: tf.Tensor2D, gB: tf.Tensor2D, lr: number): void {
+    const { A, B, scale: s } = p;
+    const [m, n] = [B.shape[0], A.shape[1]];
+    // 1. g̃ = P_B·g + (I − P_B)·g·P_A from the LoRA gradients (independent of X, so X = 0).
+    const zero = loraProGradients({ A, B, gradA: gA, gradB: gB, scale: s, xMode: 'zero', damping: this.opts.damping });
+    const gTilde = equivalentGradient({ A, B, gradA: zero.gradA, gradB: zero.gradB, scale: s }); // [m, n]
+    tf.dispose([zero.gradA, zero.gradB]);
+    // 2–3. Adam moments of g̃ and the bias-corrected direction ĝ.
+    const dir = adamDirection(gTilde, this.slots.get(`${p.module}.exp_avg`, [m, n]), this.slots.get(`${p.module}.exp_avg_sq`, [m, n]), this.t, this.h);
+    gTilde.dispose();
+    // 4. Treat ĝ as a full gradient: its LoRA gradients, adjusted with the chosen X.
+    const [dA, dB] = tf.tidy(() => [tf.mul(tf.matMul(B, dir, true, false), s), tf.mul(tf.matMul(dir, A, false, true), s)] as [tf.Tensor2D, tf.Tensor2D]);
+    dir.dispose();
+    const adj = loraProGradients({ A, B, gradA: dA, gradB: dB, scale: s, xMode: this.opts.xMode, damping: this.opts.damping });
+    tf.dispose([dA, dB]);
+    applyUpdate(A, adj.gradA, lr, this.h.weightDecay);
+    applyUpdate(B, adj.gradB, lr, this.h.weightDecay);
+    tf.dispose([adj.gradA, adj.gradB]);
+  }
+
+  /** Pre-2025 official variant: Adam with LoRA-sized moments on the adjusted gradients. */
+  private efficientStep(p: LoraPair, gA: tf.Tensor2D, gB: tf.Tensor2D, lr: number): void {
+    const adj = loraProGradients({ A: p.A, B: p.B, gradA: gA, gradB: gB, scale: p.scale, xMode: this.opts.xMode, damping: this.opts.damping });
+    const dirA = adamDirection(adj.gradA, this.slots.get(`${p.aName}.exp_avg`, p.A.shape), this.slots.get(`${p.aName}.exp_avg_sq`, p.A.shape), this.t, this.h);
+    const dirB = adamDirection(adj.gradB, this.slots.get(`${p.bName}.exp_avg`, p.B.shape), this.slots.get(`${p.bName}.exp_avg_sq`, p.B.shape), this.t, this.h);
+    tf.dispose([adj.gradA, adj.gradB]);
+    applyUpdate(p.A, dirA, lr, this.h.weightDecay);
+    applyUpdate(p.B, dirB, lr, this.h.weightDecay);
+    tf.dispose([dirA, dirB]);
+  }
+
+  private slotShapes(): Map<string, number[]> {
+    const shapes = adamSlotShapes(this.others);
+    for (const p of this.pairs) {
+      if (this.mode === 'full') {
+        const mn = [p.B.shape[0], p.A.shape[1]];
+        shapes.set(`${p.module}.exp_avg`, mn).set(`${p.module}.exp_avg_sq`, mn);
+      } else {
+        adamSlotShapes(new Map([[p.aName, p.A], [p.bName, p.B]]), shapes);
+      }
+    }
+    return shapes;
+  }
+
+  getState(): OptimizerState {
+    return { step: this.t, tensors: this.slots.snapshot() };
+  }
+
+  setState(state: OptimizerState): void {
+    this.slots.restore(state.tensors, this.slotShapes(), this.name);
+    this.t = state.step;
+  }
+
+  dispose(): void {
+    this.slots.dispose();
+  }
+}

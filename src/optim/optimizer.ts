@@ -1,0 +1,125 @@
+// The optimiser interface shared by every method, and the gradient preparation they all run first
+// (completeness check, one global norm, non-finite handling, clipping).
+import { tf } from '../engine/tf.js';
+
+/** A LoRA adapter's two factors, paired by module (never by position). */
+export interface LoraPair {
+  module: string; // e.g. "model.layers.0.self_attn.q_proj"
+  aName: string; // parameter name of A [r, in]
+  bName: string; // parameter name of B [out, r]
+  A: tf.Variable<tf.Rank.R2>;
+  B: tf.Variable<tf.Rank.R2>;
+  scale: number; // the adapter's own s = alpha / r (or alpha / sqrt(r))
+}
+
+export interface OptimizerState {
+  step: number;
+  tensors: Map<string, tf.Tensor>; // slot name ("<param>.exp_avg") → value
+}
+
+export interface StepResult {
+  /** True when the gradients were not finite and `onNonFinite` is 'skip'. */
+  skipped: boolean;
+  /** Global L2 norm of the raw gradients, before clipping. */
+  gradNorm: number;
+}
+
+export interface Optimizer {
+  readonly name: string;
+  /** Applies one update. `grads` maps parameter names to gradients; they are read, not disposed. */
+  step(grads: ReadonlyMap<string, tf.Tensor>, lr?: number): StepResult;
+  /** A copy of the state (the caller disposes it), keyed by stable parameter names. */
+  getState(): OptimizerState;
+  setState(state: OptimizerState): void;
+  dispose(): void;
+}
+
+export interface CommonOptions {
+  lr: number;
+  weightDecay?: number; // decoupled (AdamW-style), default 0
+  /** Clip the global norm of the raw gradients (before any LoRA-Pro adjustment, as the official code). */
+  clipNorm?: number;
+  /** What a NaN/Inf gradient does: throw (default) or skip the step leaving parameters and state untouched. */
+  onNonFinite?: 'error' | 'skip';
+}
+
+export function checkCommonOptions(o: CommonOptions, who: string): void {
+  if (!(Number.isFinite(o.lr) && o.lr >= 0)) throw new Error(`${who}: lr must be a finite number ≥ 0, got ${o.lr}`);
+  if (o.weightDecay !== undefined && !(Number.isFinite(o.weightDecay) && o.weightDecay >= 0)) throw new Error(`${who}: weightDecay must be ≥ 0, got ${o.weightDecay}`);
+  if (o.clipNorm !== undefined && !(o.clipNorm > 0)) throw new Error(`${who}: clipNorm must be > 0, got ${o.clipNorm}`);
+  if (o.onNonFinite !== undefined && o.onNonFinite !== 'error' && o.onNonFinite !== 'skip') throw new Error(`${who}: onNonFinite must be "error" or "skip", got "${o.onNonFinite}"`);
+}
+
+/**
+ * Checks that `grads` has exactly the expected names and shapes, measures the global norm once
+ * (the step's only read-back), and returns the gradients to use (clipped copies the caller
+ * disposes) or null when a non-finite gradient is to be skipped.
+ */
+export function prepareGradients(
+  grads: ReadonlyMap<string, tf.Tensor>,
+  params: ReadonlyMap<string, tf.Variable>,
+  opts: CommonOptions,
+  who: string,
+): { grads: Map<string, tf.Tensor> | null; gradNorm: number } {
+  for (const [name, p] of params) {
+    const g = grads.get(name);
+    if (g === undefined) throw new Error(`${who}: no gradient for parameter "${name}"`);
+    if (g.shape.join() !== p.shape.join()) throw new Error(`${who}: gradient for "${name}" has shape [${g.shape}], parameter has [${p.shape}]`);
+  }
+  for (const name of grads.keys()) {
+    if (!params.has(name)) throw new Error(`${who}: gradient for unknown parameter "${name}"`);
+  }
+  const names = [...params.keys()];
+  const sq = tf.tidy(() => tf.addN(names.map((n) => tf.sum(tf.square(grads.get(n)!)))));
+  const gradNorm = Math.sqrt(sq.dataSync()[0]);
+  sq.dispose();
+  if (!Number.isFinite(gradNorm)) {
+    if (opts.onNonFinite === 'skip') return { grads: null, gradNorm };
+    const bad = names.find((n) => !tf.tidy(() => tf.all(tf.isFinite(grads.get(n)!)).dataSync()[0]));
+    const where = bad !== undefined ? `in "${bad}"` : '(each gradient is finite but their squared norm overflows float32)';
+    throw new Error(`${who}: non-finite gradient (global norm ${gradNorm}) ${where}; set onNonFinite: 'skip' to skip such steps`);
+  }
+  const factor = opts.clipNorm !== undefined && gradNorm > opts.clipNorm ? opts.clipNorm / (gradNorm + 1e-6) : 1;
+  const out = new Map<string, tf.Tensor>();
+  for (const n of names) out.set(n, factor === 1 ? tf.clone(grads.get(n)!) : tf.tidy(() => tf.mul(grads.get(n)!, factor)));
+  return { grads: out, gradNorm };
+}
+
+/** Named optimiser slots (moments, momentum buffers) with checkpointable get/set. */
+export class Slots {
+  private readonly vars = new Map<string, tf.Variable>();
+
+  /** Returns the slot, creating it as zeros of `shape` the first time. */
+  get(name: string, shape: number[]): tf.Variable {
+    let v = this.vars.get(name);
+    if (v === undefined) {
+      v = tf.variable(tf.zeros(shape, 'float32'), false, `slot/${name}/${Math.random().toString(36).slice(2)}`);
+      this.vars.set(name, v);
+    }
+    return v;
+  }
+
+  snapshot(): Map<string, tf.Tensor> {
+    return new Map([...this.vars].map(([k, v]) => [k, tf.clone(v)]));
+  }
+
+  /** Replaces every slot with the given values; each name is created or overwritten. */
+  restore(tensors: ReadonlyMap<string, tf.Tensor>, expected: ReadonlyMap<string, number[]>, who: string): void {
+    for (const [name, t] of tensors) {
+      const shape = expected.get(name);
+      if (shape === undefined) throw new Error(`${who}: state has unknown slot "${name}"`);
+      if (t.shape.join() !== shape.join()) throw new Error(`${who}: state slot "${name}" has shape [${t.shape}], expected [${shape}]`);
+    }
+    this.dispose();
+    for (const [name, t] of tensors) this.get(name, t.shape).assign(t);
+  }
+
+  dispose(): void {
+    for (const v of this.vars.values()) v.dispose();
+    this.vars.clear();
+  }
+}
+
+export function disposeMap(m: Map<string, tf.Tensor> | null): void {
+  if (m) for (const t of m.values()) t.dispose();
+}
