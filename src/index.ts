@@ -1,3 +1,37 @@
 // The public API of lorapro. Everything a user imports comes from here.
+
+// Engine
 export { tf } from './engine/tf.js';
 export { useBackend, ensureBackend, BACKEND_ENV } from './engine/backend.js';
+
+// Math core
+export { Rng } from './math/rng.js';
+export { mat, matmul, transpose, identity, symmetricEigen, dampedInverse, solveSylvester, type Mat } from './math/linalg.js';
+
+// LoRA-Pro and optimisers
+export { loraProGradients, equivalentGradient, X_MODES, type XMode, type LoraProInput, type LoraProOutput } from './optim/lora-pro.js';
+export { gradientApproximation, approximationQuality, type GradientApproximation, type ApproximationQuality } from './optim/diagnostics.js';
+export type { Optimizer, OptimizerState, StepResult, LoraPair, CommonOptions } from './optim/optimizer.js';
+export { AdamW, type AdamWOptions } from './optim/adamw.js';
+export { SGD, type SGDOptions } from './optim/sgd.js';
+export { createLoraPlus } from './optim/lora-plus.js';
+export { LoraProSGD, type LoraProSGDOptions } from './optim/lora-pro-sgd.js';
+export { LoraProAdamW, type LoraProAdamWOptions } from './optim/lora-pro-adamw.js';
+
+// Adapters
+export { loraConfig, loraScale, type LoraConfig } from './adapters/lora-config.js';
+export { LoraLinear } from './adapters/lora-linear.js';
+export { injectLora, loraPairs, mergeAndUnload, selectTargets, setMerged, setTraining } from './adapters/inject.js';
+export { saveAdapter, loadAdapter, readAdapterConfig } from './adapters/peft-files.js';
+
+// Formats
+export {
+  parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors, toFloat32, toInt32, toTensor, tensorsToWrite,
+  listCheckpointFiles, forEachCheckpointTensor, SafetensorsError, type RawTensor, type SafetensorsFile, type SafeDType,
+} from './io/safetensors.js';
+export { parseModelConfig, readModelConfig, modelConfigToJson, type ModelConfig, type Gpt2Config, type LlamaConfig, type BertConfig } from './io/hf-config.js';
+export { loadTokenizer, Tokenizer } from './io/tokenizer.js';
+
+// Models
+export { Module } from './models/module.js';
+export { Linear, type LinearLike } from './models/linear.js';
