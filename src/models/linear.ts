@@ -26,7 +26,9 @@ export class Linear extends Module implements LinearLike {
     super();
     const rng = opts.rng ?? new Rng(0);
     const std = opts.std ?? 0.02;
-    this.weight = this.param('weight', tf.tensor2d(rng.normalArray(outFeatures * inFeatures, std), [outFeatures, inFeatures], 'float32'));
+    // std 0 allocates zeros without drawing normals: the loader overwrites them from a checkpoint.
+    const w = std === 0 ? tf.zeros([outFeatures, inFeatures], 'float32') : tf.tensor2d(rng.normalArray(outFeatures * inFeatures, std), [outFeatures, inFeatures], 'float32');
+    this.weight = this.param('weight', w as tf.Tensor2D);
     this.bias = opts.bias === false ? undefined : this.param('bias', tf.zeros([outFeatures], 'float32'));
     this.transposeOnLoad = opts.transposeOnLoad ?? false;
   }

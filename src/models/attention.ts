@@ -1,0 +1,106 @@
+// Attention pieces shared by GPT-2, Llama and BERT: additive masks, position ids from a padding
+// mask, head split/merge and scaled dot-product attention with grouped key/value heads.
+import { tf } from '../engine/tf.js';
+import type { Dropout } from './layers.js';
+
+/**
+ * Added to the scores of masked keys. Finite (not -∞) so a query whose keys are all masked (a left
+ * pad) gets a uniform row instead of NaN, as Hugging Face's `finfo.min` does; in float32,
+ * score − 1e9 rounds to −1e9 exactly, so every masked entry is equal.
+ */
+export const MASKED = -1e9;
+
+/**
+ * Additive attention bias [B or 1, 1, T, S] (0 = attend, MASKED = don't) for T queries at positions
+ * past … past+T−1 over S = past + T keys. `causal` hides later keys; `attentionMask` (int32 [B, S],
+ * 1 = token, 0 = padding) hides padding keys. Undefined when nothing is masked.
+ */
+export function attentionBias(
+  T: number,
+  past: number,
+  causal: boolean,
+  attentionMask?: tf.Tensor2D,
+  slidingWindow?: number,
+): tf.Tensor4D | undefined {
+  if (!causal && attentionMask === undefined) return undefined;
+  return tf.tidy(() => {
+    const S = past + T;
+    let allowed: tf.Tensor | undefined; // bool, broadcastable to [B, 1, T, S]
+    if (causal) {
+      const qPos = tf.reshape(tf.range(past, S, 1, 'int32'), [T, 1]);
+      const kPos = tf.reshape(tf.range(0, S, 1, 'int32'), [1, S]);
+      allowed = tf.lessEqual(kPos, qPos); // [T, S]: key j visible from query i iff j ≤ i
+      // Mistral: only the last `slidingWindow` positions (i − j < window), as HF's sliding-window mask.
+      if (slidingWindow !== undefined) allowed = tf.logicalAnd(allowed, tf.less(tf.sub(qPos, kPos), slidingWindow));
+      allowed = tf.reshape(allowed, [1, 1, T, S]);
+    }
+    if (attentionMask !== undefined) {
+      const [B, maskLen] = attentionMask.shape;
+      if (maskLen !== S) throw new Error(`attentionMask has ${maskLen} columns, expected ${S} (cached ${past} + new ${T})`);
+      const keep = tf.reshape(tf.cast(attentionMask, 'bool'), [B, 1, 1, S]);
+      allowed = allowed === undefined ? keep : tf.logicalAnd(allowed, keep);
+    }
+    return tf.mul(tf.sub(1, tf.cast(allowed!, 'float32')), MASKED) as tf.Tensor4D;
+  });
+}
+
+/**
+ * Position ids for the last T of the mask's S columns: the index among real tokens, so a
+ * left-padded row counts from 0 at its first token (Hugging Face `generate`: cumsum − 1, pads → 1).
+ * int32 [B, S] → int32 [B, T].
+ */
+export function positionIdsFromMask(attentionMask: tf.Tensor2D, T: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [B, S] = attentionMask.shape;
+    const mask = tf.cast(attentionMask, 'int32');
+    const pos = tf.sub(tf.cumsum(mask, 1), tf.scalar(1, 'int32')); // [B, S]
+    const filled = tf.where(tf.equal(mask, 0), tf.onesLike(pos), pos);
+    return tf.slice(filled, [0, S - T], [B, T]) as tf.Tensor2D;
+  });
+}
+
+/** Position ids past … past+T−1 for every row: int32 [B, T]. */
+export function positionIdsRange(B: number, T: number, past: number): tf.Tensor2D {
+  return tf.tidy(() => tf.tile(tf.reshape(tf.range(past, past + T, 1, 'int32'), [1, T]), [B, 1]) as tf.Tensor2D);
+}
+
+/** [B, T, nH·hd] → [B, nH, T, hd]. */
+export function splitHeads(x: tf.Tensor, nHead: number): tf.Tensor4D {
+  const [B, T, C] = x.shape;
+  return tf.transpose(tf.reshape(x, [B, T, nHead, C / nHead]), [0, 2, 1, 3]);
+}
+
+/** [B, nH, T, hd] → [B, T, nH·hd]. */
+export function mergeHeads(x: tf.Tensor): tf.Tensor3D {
+  const [B, nH, T, hd] = x.shape;
+  return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [B, T, nH * hd]);
+}
+
+/**
+ * softmax(q·kᵀ·scale + bias)·v. q [B, nH, T, hd]; k, v [B, nKV, S, hd] with nH a multiple of nKV:
+ * query head h reads key/value head ⌊h / (nH/nKV)⌋, as Hugging Face's `repeat_kv`. Rather than
+ * tiling k and v, the rep = nH/nKV query heads that share a kv head are stacked along T, which is
+ * the same arithmetic without copying keys and values.
+ */
+export function scaledDotProductAttention(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  bias: tf.Tensor4D | undefined,
+  opts: { scale: number; dropout?: Dropout; dropoutRate?: number },
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [B, nH, T, hd] = q.shape;
+    const [, nKV, S] = k.shape;
+    if (nH % nKV !== 0) throw new Error(`query heads (${nH}) must be a multiple of key/value heads (${nKV})`);
+    const rep = nH / nKV;
+    const qg = tf.reshape(q, [B, nKV, rep * T, hd]); // heads h = g·rep + r grouped under kv head g
+    let att = tf.mul(tf.matMul(qg, k, false, true), opts.scale); // [B, nKV, rep·T, S]
+    att = tf.reshape(att, [B, nH, T, S]);
+    if (bias !== undefined) att = tf.add(att, bias);
+    att = tf.softmax(att, -1);
+    if (opts.dropout && opts.dropoutRate) att = opts.dropout(att, opts.dropoutRate);
+    const y = tf.matMul(tf.reshape(att, [B, nKV, rep * T, S]), v); // [B, nKV, rep·T, hd]
+    return tf.reshape(y, [B, nH, T, hd]);
+  });
+}

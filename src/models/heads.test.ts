@@ -1,0 +1,114 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf } from '../engine/tf.js';
+import { useBackend } from '../engine/backend.js';
+import { createModel } from './auto.js';
+import { crossEntropy, IGNORE_INDEX } from './heads.js';
+import { randomInit } from './layers.js';
+import { TINY, assertClose, int2d } from './testing.js';
+
+/** Masked, shifted cross-entropy by hand from the logits: Σ −log softmax(z[b,t])[y[b,t+1]] / count. */
+function handLoss(logits: number[][][], labels: number[][]): number {
+  let sum = 0;
+  let count = 0;
+  logits.forEach((row, b) => {
+    for (let t = 0; t + 1 < row.length; t++) {
+      const y = labels[b][t + 1];
+      if (y === IGNORE_INDEX) continue;
+      const z = row[t];
+      const max = Math.max(...z);
+      const logZ = max + Math.log(z.reduce((s, v) => s + Math.exp(v - max), 0));
+      sum += logZ - z[y];
+      count++;
+    }
+  });
+  return sum / count;
+}
+
+test('causal-LM loss with -100 labels equals the hand-computed masked cross-entropy', async () => {
+  await useBackend('wasm');
+  for (const kind of ['gpt2', 'llama'] as const) {
+    const model = createModel(TINY[kind](), { task: 'causal-lm', init: randomInit(3, 0.3) });
+    const ids = int2d([
+      [1, 5, 9, 13, 17, 21],
+      [2, 4, 6, 8, 0, 0],
+    ]);
+    const mask = int2d([
+      [1, 1, 1, 1, 1, 1],
+      [1, 1, 1, 1, 0, 0],
+    ]);
+    const labelRows = [
+      [-100, 5, 9, -100, 17, 21], // prompt token masked out
+      [2, 4, 6, 8, -100, -100], // padding masked out
+    ];
+    const labels = int2d(labelRows);
+    const logits = model.logits(ids, { attentionMask: mask });
+    const expected = handLoss((await logits.array()) as number[][][], labelRows);
+    const loss = model.loss(ids, labels, mask);
+    assertClose([(await loss.data())[0]], [expected], 1e-5, `${kind} loss`);
+    tf.dispose([ids, mask, labels, logits, loss]);
+    model.dispose();
+  }
+});
+
+test('cross-entropy over only ignored labels is 0, not NaN', async () => {
+  await useBackend('wasm');
+  const ce = crossEntropy(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor1d([IGNORE_INDEX, IGNORE_INDEX], 'int32'));
+  assert.ok((await ce.data())[0] === 0); // ±0
+  ce.dispose();
+});
+
+test('decoder classifiers score the last real token: padded rows equal their unpadded runs', async () => {
+  await useBackend('wasm');
+  for (const kind of ['gpt2', 'llama'] as const) {
+    const model = createModel(TINY[kind](), { task: 'sequence-classification', numLabels: 3, init: randomInit(5, 0.3) });
+    const rows = [[3, 7, 11, 15, 19], [4, 8, 12], [9, 2, 30, 5]];
+    // right, right and left padding to length 6
+    const padded = [[...rows[0], 0], [...rows[1], 0, 0, 0], [0, 0, ...rows[2]]];
+    const mask = [[1, 1, 1, 1, 1, 0], [1, 1, 1, 0, 0, 0], [0, 0, 1, 1, 1, 1]];
+    const batch = model.classify(int2d(padded), int2d(mask));
+    const got = (await batch.array()) as number[][];
+    for (let i = 0; i < rows.length; i++) {
+      const single = model.classify(int2d([rows[i]]), int2d([rows[i].map(() => 1)]));
+      assertClose(got[i], (await single.array())[0], 1e-5, `${kind} row ${i}`);
+      single.dispose();
+    }
+    // …and the wrong token would not do: the first row's score at its pad position differs.
+    const allOnes = model.classify(int2d([padded[0]]), int2d([[1, 1, 1, 1, 1, 1]]));
+    assert.notDeepEqual((await allOnes.array())[0], got[0]);
+    tf.dispose([batch, allOnes]);
+    model.dispose();
+  }
+});
+
+test('classification loss is the mean cross-entropy of the classify logits', async () => {
+  await useBackend('wasm');
+  const model = createModel(TINY.bert(), { task: 'sequence-classification', numLabels: 3, init: randomInit(6, 0.3) });
+  const ids = int2d([[1, 5, 7, 2], [1, 9, 2, 0]]);
+  const mask = int2d([[1, 1, 1, 1], [1, 1, 1, 0]]);
+  const labels = tf.tensor1d([2, 0], 'int32');
+  const logits = model.classify(ids, mask);
+  const z = (await logits.array()) as number[][];
+  const expected = (Math.log(z[0].reduce((s, v) => s + Math.exp(v), 0)) - z[0][2] + Math.log(z[1].reduce((s, v) => s + Math.exp(v), 0)) - z[1][0]) / 2;
+  const loss = model.loss(ids, mask, labels);
+  assertClose(await loss.data(), [expected], 1e-5, 'bert loss');
+  tf.dispose([ids, mask, labels, logits, loss]);
+  model.dispose();
+});
+
+test('dropout applies only when training, with seeded masks', async () => {
+  await useBackend('wasm');
+  const make = () => createModel(TINY.gpt2(), { task: 'causal-lm', init: randomInit(8, 0.3), dropout: { hidden: 0.3, attention: 0.3 }, dropoutSeed: 4 });
+  const [a, b] = [make(), make()];
+  const ids = int2d([[1, 2, 3, 4]]);
+  const evalA = await a.logits(ids).data();
+  const evalAgain = await a.logits(ids, { training: false }).data();
+  const trainA = await a.logits(ids, { training: true }).data();
+  const trainB = await b.logits(ids, { training: true }).data();
+  assert.deepEqual(evalA, evalAgain);
+  assert.notDeepEqual(trainA, evalA);
+  assert.deepEqual(trainA, trainB, 'same dropout seed, same masks');
+  a.dispose();
+  b.dispose();
+  ids.dispose();
+});

@@ -1,0 +1,201 @@
+// The Llama family (llama, qwen2, mistral) with Hugging Face's module tree:
+//   model.{embed_tokens, layers.{i}.{input_layernorm, self_attn.{q,k,v,o}_proj, post_attention_layernorm,
+//          mlp.{gate,up,down}_proj}, norm}, lm_head | score
+// The three differ only in config: qwen2 has q/k/v biases, mistral a sliding attention window.
+import { tf } from '../engine/tf.js';
+import type { LlamaConfig } from '../io/hf-config.js';
+import { attentionBias, mergeHeads, positionIdsFromMask, positionIdsRange, scaledDotProductAttention, splitHeads } from './attention.js';
+import { DecoderCausalLM, DecoderClassifier, DropoutSource, type DecoderBackbone, type DropoutSettings, type ForwardContext } from './decoder.js';
+import type { KVCache } from './kv-cache.js';
+import { Embedding, ModuleList, RMSNorm, activation, asLinear, headInit, linear, randomInit, type Activation, type Init } from './layers.js';
+import type { LinearLike } from './linear.js';
+import { Module } from './module.js';
+import { applyRope, ropeCosSin, ropeInvFreq } from './rope.js';
+import type { ModelOptions } from './types.js';
+
+/** ForwardContext plus this forward's rotary tables, [B, 1, T, hd] each. */
+interface LlamaContext extends ForwardContext {
+  cos: tf.Tensor4D;
+  sin: tf.Tensor4D;
+}
+
+export class LlamaAttention extends Module {
+  qProj: LinearLike;
+  kProj: LinearLike;
+  vProj: LinearLike;
+  oProj: LinearLike;
+  private readonly nHead: number;
+  private readonly nKV: number;
+  private readonly headDim: number;
+
+  constructor(config: LlamaConfig, readonly layerIdx: number, init: Init) {
+    super();
+    const d = config.hiddenSize;
+    this.nHead = config.numAttentionHeads;
+    this.nKV = config.numKeyValueHeads;
+    this.headDim = config.headDim;
+    const bias = config.qkvBias;
+    this.qProj = this.child('q_proj', linear(d, this.nHead * this.headDim, init, { bias }));
+    this.kProj = this.child('k_proj', linear(d, this.nKV * this.headDim, init, { bias }));
+    this.vProj = this.child('v_proj', linear(d, this.nKV * this.headDim, init, { bias }));
+    this.oProj = this.child('o_proj', linear(this.nHead * this.headDim, d, init, { bias: config.oBias }));
+  }
+
+  forward(x: tf.Tensor3D, ctx: LlamaContext): tf.Tensor3D {
+    return tf.tidy(() => {
+      const q = applyRope(splitHeads(this.qProj.forward(x), this.nHead), ctx.cos, ctx.sin); // [B, nH, T, hd]
+      const kNew = applyRope(splitHeads(this.kProj.forward(x), this.nKV), ctx.cos, ctx.sin); // [B, nKV, T, hd]
+      const vNew = splitHeads(this.vProj.forward(x), this.nKV); // [B, nKV, T, hd]
+      const [k, v] = ctx.cache ? ctx.cache.append(this.layerIdx, kNew, vNew) : [kNew, vNew]; // [B, nKV, S, hd]
+      const scale = 1 / Math.sqrt(this.headDim);
+      const y = scaledDotProductAttention(q, k, v, ctx.bias, { scale, dropout: ctx.dropout.drop, dropoutRate: ctx.dropout.attention }); // [B, nH, T, hd]
+      return this.oProj.forward(mergeHeads(y)) as tf.Tensor3D; // [B, T, d]
+    });
+  }
+
+  protected override onChildReplaced(name: string, module: Module): void {
+    const l = asLinear(module, name);
+    if (name === 'q_proj') this.qProj = l;
+    else if (name === 'k_proj') this.kProj = l;
+    else if (name === 'v_proj') this.vProj = l;
+    else if (name === 'o_proj') this.oProj = l;
+    else super.onChildReplaced(name, module);
+  }
+}
+
+/** SwiGLU feed-forward: down(act(gate(x)) · up(x)). */
+export class LlamaMLP extends Module {
+  gateProj: LinearLike;
+  upProj: LinearLike;
+  downProj: LinearLike;
+  private readonly act: Activation;
+
+  constructor(config: LlamaConfig, init: Init) {
+    super();
+    const bias = config.mlpBias;
+    this.gateProj = this.child('gate_proj', linear(config.hiddenSize, config.intermediateSize, init, { bias }));
+    this.upProj = this.child('up_proj', linear(config.hiddenSize, config.intermediateSize, init, { bias }));
+    this.downProj = this.child('down_proj', linear(config.intermediateSize, config.hiddenSize, init, { bias }));
+    this.act = activation(config.hiddenAct);
+  }
+
+  forward(x: tf.Tensor3D): tf.Tensor3D {
+    return tf.tidy(() => {
+      const h = tf.mul(this.act(this.gateProj.forward(x)), this.upProj.forward(x)); // [B, T, I]
+      return this.downProj.forward(h) as tf.Tensor3D; // [B, T, d]
+    });
+  }
+
+  protected override onChildReplaced(name: string, module: Module): void {
+    const l = asLinear(module, name);
+    if (name === 'gate_proj') this.gateProj = l;
+    else if (name === 'up_proj') this.upProj = l;
+    else if (name === 'down_proj') this.downProj = l;
+    else super.onChildReplaced(name, module);
+  }
+}
+
+/** Pre-norm block: x + attn(norm(x)), then + mlp(norm(x)). */
+export class LlamaDecoderLayer extends Module {
+  readonly inputLayernorm: RMSNorm;
+  readonly selfAttn: LlamaAttention;
+  readonly postAttentionLayernorm: RMSNorm;
+  readonly mlp: LlamaMLP;
+
+  constructor(config: LlamaConfig, layerIdx: number, init: Init) {
+    super();
+    this.inputLayernorm = this.child('input_layernorm', new RMSNorm(config.hiddenSize, config.rmsNormEps));
+    this.selfAttn = this.child('self_attn', new LlamaAttention(config, layerIdx, init));
+    this.postAttentionLayernorm = this.child('post_attention_layernorm', new RMSNorm(config.hiddenSize, config.rmsNormEps));
+    this.mlp = this.child('mlp', new LlamaMLP(config, init));
+  }
+
+  forward(x: tf.Tensor3D, ctx: LlamaContext): tf.Tensor3D {
+    return tf.tidy(() => {
+      const a = tf.add(x, this.selfAttn.forward(this.inputLayernorm.forward(x) as tf.Tensor3D, ctx)) as tf.Tensor3D; // [B, T, d]
+      return tf.add(a, this.mlp.forward(this.postAttentionLayernorm.forward(a) as tf.Tensor3D)) as tf.Tensor3D;
+    });
+  }
+}
+
+/** The `model` child (Hugging Face's LlamaModel): embeddings, layers, final RMSNorm. */
+export class LlamaModel extends Module implements DecoderBackbone {
+  readonly embedTokens: Embedding;
+  readonly layers: ModuleList<LlamaDecoderLayer>;
+  readonly norm: RMSNorm;
+  /** Rotary inverse frequencies [headDim/2]: a constant, not a parameter (HF's `inv_freq` buffer). */
+  private readonly invFreq: Float32Array;
+
+  constructor(readonly config: LlamaConfig, init: Init) {
+    super();
+    this.embedTokens = this.child('embed_tokens', new Embedding(config.vocabSize, config.hiddenSize, init));
+    this.layers = this.child('layers', new ModuleList(Array.from({ length: config.numHiddenLayers }, (_, i) => new LlamaDecoderLayer(config, i, init))));
+    this.norm = this.child('norm', new RMSNorm(config.hiddenSize, config.rmsNormEps));
+    this.invFreq = ropeInvFreq(config.headDim, config.ropeTheta, config.ropeScaling);
+  }
+
+  get numLayers(): number {
+    return this.config.numHiddenLayers;
+  }
+
+  get maxPositions(): number {
+    return Infinity; // rotary positions extrapolate (badly) rather than index out of a table
+  }
+
+  /** ids int32 [B, T] → hidden [B, T, d]. Positions count real tokens when a mask is given. */
+  forward(ids: tf.Tensor2D, attentionMask: tf.Tensor2D | undefined, cache: KVCache | undefined, dropout: DropoutSettings): tf.Tensor3D {
+    return tf.tidy(() => {
+      const [B, T] = ids.shape;
+      const past = cache?.length ?? 0;
+      const pos = attentionMask ? positionIdsFromMask(attentionMask, T) : positionIdsRange(B, T, past); // [B, T]
+      const { cos, sin } = ropeCosSin(pos, this.invFreq); // [B, 1, T, hd]
+      const bias = attentionBias(T, past, true, attentionMask, this.config.slidingWindow);
+      const ctx: LlamaContext = { bias, cache, cos, sin, dropout };
+      let x = this.embedTokens.forward(ids) as tf.Tensor3D; // [B, T, d]
+      for (const layer of this.layers.items) x = layer.forward(x, ctx);
+      return this.norm.forward(x) as tf.Tensor3D;
+    });
+  }
+}
+
+const CAUSAL_LM_NAMES: Record<LlamaConfig['modelType'], string> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', mistral: 'MistralForCausalLM' };
+const CLASSIFIER_NAMES: Record<LlamaConfig['modelType'], string> = {
+  llama: 'LlamaForSequenceClassification',
+  qwen2: 'Qwen2ForSequenceClassification',
+  mistral: 'MistralForSequenceClassification',
+};
+
+/**
+ * LlamaForCausalLM (and Qwen2/Mistral): `model` + `lm_head`, which is `embed_tokens` when
+ * tie_word_embeddings (then the checkpoint has no lm_head.weight and the model no such parameter).
+ *
+ * @example
+ *   const model = new LlamaForCausalLM(config, { init: randomInit(1) });
+ *   const loss = model.loss(ids, labels); // scalar
+ */
+export class LlamaForCausalLM extends DecoderCausalLM<LlamaModel> {
+  readonly architecture: string;
+
+  constructor(readonly config: LlamaConfig, opts: ModelOptions = {}) {
+    const model = new LlamaModel(config, opts.init ?? randomInit(0));
+    const head = config.tieWordEmbeddings ? undefined : linear(config.hiddenSize, config.vocabSize, headInit(opts.init, opts.headSeed), { bias: false });
+    super('model', model, head, new DropoutSource(opts));
+    this.architecture = CAUSAL_LM_NAMES[config.modelType];
+  }
+
+  protected tiedWeight(): tf.Tensor2D {
+    return this.base.embedTokens.weight;
+  }
+}
+
+/** LlamaForSequenceClassification (and Qwen2/Mistral): `model` + `score` on the last real token. */
+export class LlamaForSequenceClassification extends DecoderClassifier<LlamaModel> {
+  readonly architecture: string;
+
+  constructor(readonly config: LlamaConfig, opts: ModelOptions = {}) {
+    const model = new LlamaModel(config, opts.init ?? randomInit(0));
+    const score = linear(config.hiddenSize, opts.numLabels ?? config.numLabels, headInit(opts.init, opts.headSeed), { bias: false });
+    super('model', model, score, new DropoutSource(opts));
+    this.architecture = CLASSIFIER_NAMES[config.modelType];
+  }
+}
