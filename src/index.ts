@@ -35,3 +35,8 @@ export { loadTokenizer, Tokenizer } from './io/tokenizer.js';
 // Models
 export { Module } from './models/module.js';
 export { Linear, type LinearLike } from './models/linear.js';
+export { loadPretrained, loadPretrainedWithReport, savePretrained, type LoadOptions, type SaveOptions } from './models/pretrained.js';
+export { createModel, defaultTask } from './models/auto.js';
+export { generate } from './models/generate.js';
+export { KVCache } from './models/kv-cache.js';
+export type { AnyModel, CausalLM, SequenceClassifier, Task, PretrainedModel, ModelOptions } from './models/types.js';
