@@ -166,8 +166,8 @@ export function equivalentGradient(input: Pick<LoraProInput, 'A' | 'B' | 'gradA'
   checkLoraInput(input);
   const { A, B, gradA, gradB, scale: s } = input;
   return tf.tidy(() => {
-    const left = tf.concat([B, gradB], 1); // [m, 2r]
+    const left = tf.mul(tf.concat([B, gradB], 1), s); // [m, 2r], scaled here rather than the m×n result
     const right = tf.concat([gradA, A], 0); // [2r, n]
-    return tf.mul(tf.matMul(left, right), s) as tf.Tensor2D; // [m, n]
+    return tf.matMul(left, right) as tf.Tensor2D; // [m, n]
   });
 }

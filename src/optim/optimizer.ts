@@ -93,7 +93,9 @@ export class Slots {
   get(name: string, shape: number[]): tf.Variable {
     let v = this.vars.get(name);
     if (v === undefined) {
-      v = tf.variable(tf.zeros(shape, 'float32'), false, `slot/${name}/${Math.random().toString(36).slice(2)}`);
+      const zeros = tf.zeros(shape, 'float32');
+      v = tf.variable(zeros, false, `slot/${name}/${Math.random().toString(36).slice(2)}`);
+      zeros.dispose(); // tf.variable copies; the initial value would otherwise hold a second buffer
       this.vars.set(name, v);
     }
     return v;

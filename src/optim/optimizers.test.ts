@@ -266,3 +266,16 @@ test('diagnostics: LoRA-Pro is never farther from the full gradient than LoRA', 
   }
   assert.throws(() => gradientApproximation({ A: tf.ones([2, 3]), B: tf.ones([4, 2]), scale: 1, fullGrad: tf.ones([3, 4]) }), /fullGrad must be \[4, 3\]/);
 });
+
+test('disposing an optimiser frees all of its state (no initial-value buffers left behind)', async () => {
+  await useBackend('wasm');
+  const rng = new Rng(31);
+  const p = pair(rng, 10, 8, 2, 2);
+  const before = tf.memory().numTensors;
+  const opt = new LoraProAdamW([p], new Map(), { lr: 1e-3, mode: 'full' });
+  const g = new Map<string, tf.Tensor>([[p.aName, randomTensor(rng, [2, 8])], [p.bName, randomTensor(rng, [10, 2])]]);
+  opt.step(g);
+  tf.dispose([...g.values()]);
+  opt.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});
