@@ -1,0 +1,43 @@
+// Cross-backend parity helpers for the kernel tests: the cpu backend is the independent reference.
+import assert from 'node:assert/strict';
+import { tf } from '../tf.js';
+import { useBackend } from '../backend.js';
+
+export interface Result {
+  shape: number[];
+  dtype: string;
+  values: Float32Array | Int32Array | Uint8Array;
+}
+
+async function run(backend: 'cpu' | 'wasm', f: () => tf.Tensor[]): Promise<Result[]> {
+  await useBackend(backend);
+  const outs = f(); // f seeds its own inputs, so both backends see the same numbers
+  const results = await Promise.all(outs.map(async (t) => ({ shape: t.shape, dtype: t.dtype, values: (await t.data()) as Result['values'] })));
+  tf.dispose(outs);
+  return results;
+}
+
+/** The outputs of `f` computed on cpu and on wasm. */
+export async function onCpuAndWasm(f: () => tf.Tensor[]): Promise<{ cpu: Result[]; wasm: Result[] }> {
+  const cpu = await run('cpu', f);
+  const wasm = await run('wasm', f);
+  return { cpu, wasm };
+}
+
+/** Same shape, and every element within `rtol` of the expected value (relative, floored at magnitude 1). */
+export function assertClose(actual: Result, expected: { shape: number[]; values: ArrayLike<number> }, what: string, rtol = 1e-4): void {
+  assert.deepEqual(actual.shape, expected.shape, `${what}: shape`);
+  assert.equal(actual.values.length, expected.values.length, `${what}: size`);
+  for (let i = 0; i < actual.values.length; i++) {
+    const e = expected.values[i];
+    const err = Math.abs(actual.values[i] - e);
+    if (!(err <= rtol * Math.max(1, Math.abs(e)))) {
+      assert.fail(`${what}: element ${i} is ${actual.values[i]}, expected ${e}`);
+    }
+  }
+}
+
+/** Tensors and backend buffers alive now, to prove a block of work leaves none behind. */
+export function liveCounts(): { tensors: number; dataIds: number } {
+  return { tensors: tf.memory().numTensors, dataIds: tf.backend().numDataIds() };
+}
