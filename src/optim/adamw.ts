@@ -1,5 +1,5 @@
 import { tf } from '../engine/tf.js';
-import { checkCommonOptions, disposeMap, prepareGradients, Slots, type CommonOptions, type Optimizer, type OptimizerState, type StepResult } from './optimizer.js';
+import { checkCommonOptions, disposeMap, prepareGradients, type CommonOptions, type StepResult , Slots, SlottedOptimizer } from './optimizer.js';
 
 export interface AdamHyper {
   beta1: number;
@@ -74,16 +74,15 @@ export function adamwStep(params: ReadonlyMap<string, tf.Variable>, grads: Reado
  *   const opt = new AdamW(model.trainableParameters(), { lr: 1e-3, weightDecay: 0.01 });
  *   opt.step(grads);
  */
-export class AdamW implements Optimizer {
+export class AdamW extends SlottedOptimizer {
   readonly name: string = 'adamw';
   protected readonly h: AdamHyper;
-  protected readonly slots = new Slots();
-  protected t = 0;
 
   constructor(
     protected readonly params: ReadonlyMap<string, tf.Variable>,
     protected readonly opts: AdamWOptions,
   ) {
+    super();
     this.h = adamHyper(opts, 'AdamW');
     for (const [name, s] of opts.lrScale ?? []) {
       if (!params.has(name)) throw new Error(`AdamW: lrScale names unknown parameter "${name}"`);
@@ -100,16 +99,7 @@ export class AdamW implements Optimizer {
     return { skipped: false, gradNorm: prep.gradNorm };
   }
 
-  getState(): OptimizerState {
-    return { step: this.t, tensors: this.slots.snapshot() };
-  }
-
-  setState(state: OptimizerState): void {
-    this.slots.restore(state.tensors, adamSlotShapes(this.params), this.name);
-    this.t = state.step;
-  }
-
-  dispose(): void {
-    this.slots.dispose();
+  protected slotShapes(): Map<string, number[]> {
+    return adamSlotShapes(this.params);
   }
 }

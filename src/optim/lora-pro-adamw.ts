@@ -2,7 +2,7 @@ import { tf } from '../engine/tf.js';
 import { adamDirection, adamHyper, adamSlotShapes, adamwStep, applyUpdate, type AdamHyper, type AdamWOptions } from './adamw.js';
 import { equivalentGradient, loraProGradients, type XMode } from './lora-pro.js';
 import { joinPairs, nonLoraParams } from './lora-pro-pairs.js';
-import { disposeMap, prepareGradients, Slots, type LoraPair, type Optimizer, type OptimizerState, type StepResult } from './optimizer.js';
+import { disposeMap, prepareGradients, type LoraPair, type StepResult , SlottedOptimizer } from './optimizer.js';
 
 export interface LoraProAdamWOptions extends AdamWOptions {
   /**
@@ -24,20 +24,19 @@ export interface LoraProAdamWOptions extends AdamWOptions {
  *   const opt = new LoraProAdamW(loraPairs(model), otherTrainable, { lr: 2e-4, mode: 'full' });
  *   opt.step(grads);
  */
-export class LoraProAdamW implements Optimizer {
+export class LoraProAdamW extends SlottedOptimizer {
   readonly name: string;
   private readonly params: Map<string, tf.Variable>;
   private readonly others: Map<string, tf.Variable>;
   private readonly h: AdamHyper;
   private readonly mode: 'full' | 'efficient';
-  private readonly slots = new Slots();
-  private t = 0;
 
   constructor(
     private readonly pairs: readonly LoraPair[],
     others: ReadonlyMap<string, tf.Variable>,
     private readonly opts: LoraProAdamWOptions,
   ) {
+    super();
     this.h = adamHyper(opts, 'LoraProAdamW');
     this.mode = opts.mode ?? 'full';
     if (this.mode !== 'full' && this.mode !== 'efficient') throw new Error(`LoraProAdamW: mode must be "full" or "efficient", got "${this.mode}"`);
@@ -94,7 +93,7 @@ export class LoraProAdamW implements Optimizer {
     tf.dispose([dirA, dirB]);
   }
 
-  private slotShapes(): Map<string, number[]> {
+  protected slotShapes(): Map<string, number[]> {
     const shapes = adamSlotShapes(this.others);
     for (const p of this.pairs) {
       if (this.mode === 'full') {
@@ -107,16 +106,4 @@ export class LoraProAdamW implements Optimizer {
     return shapes;
   }
 
-  getState(): OptimizerState {
-    return { step: this.t, tensors: this.slots.snapshot() };
-  }
-
-  setState(state: OptimizerState): void {
-    this.slots.restore(state.tensors, this.slotShapes(), this.name);
-    this.t = state.step;
-  }
-
-  dispose(): void {
-    this.slots.dispose();
-  }
 }

@@ -1,7 +1,7 @@
 import { tf } from '../engine/tf.js';
 import { loraProGradients, type XMode } from './lora-pro.js';
 import { joinPairs } from './lora-pro-pairs.js';
-import { disposeMap, prepareGradients, Slots, type LoraPair, type Optimizer, type OptimizerState, type StepResult } from './optimizer.js';
+import { disposeMap, prepareGradients, type LoraPair, type StepResult , SlottedOptimizer } from './optimizer.js';
 import { sgdMomentum, sgdSlotShapes, sgdUpdate, type SGDOptions } from './sgd.js';
 
 export interface LoraProSGDOptions extends SGDOptions {
@@ -14,18 +14,17 @@ export interface LoraProSGDOptions extends SGDOptions {
  * adjustment with the Theorem 2.3 X, then A −= lr·gA, B −= lr·gB. Other trainable parameters
  * take a plain SGD step. Clipping (if any) acts on the raw gradients, before the adjustment.
  */
-export class LoraProSGD implements Optimizer {
+export class LoraProSGD extends SlottedOptimizer {
   readonly name = 'lora-pro-sgd';
   private readonly params: Map<string, tf.Variable>;
-  private readonly slots = new Slots();
   private readonly momentum: number;
-  private t = 0;
 
   constructor(
     private readonly pairs: readonly LoraPair[],
     others: ReadonlyMap<string, tf.Variable>,
     private readonly opts: LoraProSGDOptions,
   ) {
+    super();
     this.momentum = sgdMomentum(opts, 'LoraProSGD');
     this.params = joinPairs(pairs, others, 'LoraProSGD');
   }
@@ -54,16 +53,7 @@ export class LoraProSGD implements Optimizer {
     return { skipped: false, gradNorm: prep.gradNorm };
   }
 
-  getState(): OptimizerState {
-    return { step: this.t, tensors: this.slots.snapshot() };
-  }
-
-  setState(state: OptimizerState): void {
-    this.slots.restore(state.tensors, sgdSlotShapes(this.params, this.momentum), this.name);
-    this.t = state.step;
-  }
-
-  dispose(): void {
-    this.slots.dispose();
+  protected slotShapes(): Map<string, number[]> {
+    return sgdSlotShapes(this.params, this.momentum);
   }
 }

@@ -122,6 +122,31 @@ export class Slots {
   }
 }
 
+/** Step counter and named slots with checkpointable state: what every optimiser here shares. */
+export abstract class SlottedOptimizer implements Optimizer {
+  abstract readonly name: string;
+  protected readonly slots = new Slots();
+  protected t = 0;
+
+  abstract step(grads: ReadonlyMap<string, tf.Tensor>, lr?: number): StepResult;
+
+  /** Every slot this optimiser may hold, with its shape (for validating restored state). */
+  protected abstract slotShapes(): Map<string, number[]>;
+
+  getState(): OptimizerState {
+    return { step: this.t, tensors: this.slots.snapshot() };
+  }
+
+  setState(state: OptimizerState): void {
+    this.slots.restore(state.tensors, this.slotShapes(), this.name);
+    this.t = state.step;
+  }
+
+  dispose(): void {
+    this.slots.dispose();
+  }
+}
+
 export function disposeMap(m: Map<string, tf.Tensor> | null): void {
   if (m) for (const t of m.values()) t.dispose();
 }

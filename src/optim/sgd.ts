@@ -1,5 +1,5 @@
 import { tf } from '../engine/tf.js';
-import { checkCommonOptions, disposeMap, prepareGradients, Slots, type CommonOptions, type Optimizer, type OptimizerState, type StepResult } from './optimizer.js';
+import { checkCommonOptions, disposeMap, prepareGradients, type CommonOptions, type StepResult , SlottedOptimizer } from './optimizer.js';
 
 export interface SGDOptions extends CommonOptions {
   momentum?: number; // default 0 (no buffer)
@@ -31,16 +31,15 @@ export function sgdSlotShapes(params: ReadonlyMap<string, tf.Variable>, momentum
 }
 
 /** Stochastic gradient descent with optional momentum and decoupled weight decay. */
-export class SGD implements Optimizer {
+export class SGD extends SlottedOptimizer {
   readonly name = 'sgd';
-  private readonly slots = new Slots();
   private readonly momentum: number;
-  private t = 0;
 
   constructor(
     private readonly params: ReadonlyMap<string, tf.Variable>,
     private readonly opts: SGDOptions,
   ) {
+    super();
     this.momentum = sgdMomentum(opts, 'SGD');
   }
 
@@ -56,16 +55,7 @@ export class SGD implements Optimizer {
     return { skipped: false, gradNorm: prep.gradNorm };
   }
 
-  getState(): OptimizerState {
-    return { step: this.t, tensors: this.slots.snapshot() };
-  }
-
-  setState(state: OptimizerState): void {
-    this.slots.restore(state.tensors, sgdSlotShapes(this.params, this.momentum), this.name);
-    this.t = state.step;
-  }
-
-  dispose(): void {
-    this.slots.dispose();
+  protected slotShapes(): Map<string, number[]> {
+    return sgdSlotShapes(this.params, this.momentum);
   }
 }
