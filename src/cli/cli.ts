@@ -1,0 +1,64 @@
+// The lorapro command line as a function (main.ts is the executable). Exit codes: 0 ok, 1 the run
+// failed, 2 bad usage or input.
+import { readFileSync } from 'node:fs';
+import { isUsageError } from '../train/run-errors.js';
+import { renderHelp, resolveOptions, type CliIO, type Command } from './args.js';
+import { compareCommand } from './compare.js';
+import { evalCommand } from './eval.js';
+import { generateCommand } from './generate.js';
+import { infoCommand } from './info.js';
+import { mergeCommand } from './merge.js';
+import { trainCommand } from './train.js';
+
+export const COMMANDS: readonly Command[] = [trainCommand, evalCommand, generateCommand, mergeCommand, compareCommand, infoCommand];
+
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function overview(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 4;
+  const rows = COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.brief}`);
+  return `Usage: lorapro <command> [options]\n\nLoRA and LoRA-Pro fine-tuning of Hugging Face models on TensorFlow.js.\n\nCommands:\n${rows.join('\n')}\n\nRun "lorapro <command> --help" for a command's options.\nExit codes: 0 ok, 1 the run failed, 2 bad usage or input.`;
+}
+
+/** Runs one command line and returns its exit code. */
+export async function main(argv: readonly string[], io: CliIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    io.err(overview());
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    io.out(overview());
+    return 0;
+  }
+  if (name === '--version') {
+    io.out(version());
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    io.err(`lorapro: unknown command "${name}"; commands: ${COMMANDS.map((c) => c.name).join(', ')}`);
+    return 2;
+  }
+  try {
+    const values = resolveOptions(rest, command);
+    if (values === 'help') {
+      io.out(renderHelp(command));
+      return 0;
+    }
+    return await command.run(values, io);
+  } catch (e) {
+    if (isUsageError(e)) {
+      io.err(`lorapro ${name}: ${(e as Error).message}`);
+      return 2;
+    }
+    io.err(`lorapro ${name} failed: ${process.env.LORAPRO_DEBUG ? (e as Error).stack : (e as Error).message}`);
+    return 1;
+  }
+}

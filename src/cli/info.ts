@@ -1,0 +1,76 @@
+// lorapro info: parameter counts and a memory estimate (weights, gradients, optimiser state) per method.
+import { useBackend } from '../engine/backend.js';
+import { readModelConfig } from '../io/hf-config.js';
+import { createModel } from '../models/auto.js';
+import { zerosInit } from '../models/layers.js';
+import type { AnyModel } from '../models/types.js';
+import { checkMethod, headModules, METHODS } from '../train/methods.js';
+import { allMethodCosts, countParameters, humanBytes, humanCount, methodCost, type MethodCost } from '../train/run-memory.js';
+import { UsageError } from '../train/run-errors.js';
+import { MODEL_TASK, requireModelDir } from '../train/run-model.js';
+import { BACKEND_OPTION, listOf, type Command } from './args.js';
+import { taskOption } from './eval.js';
+
+function costTable(costs: readonly MethodCost[], total: number): string[] {
+  const head = ['method', 'trainable', '% of all', 'weights', 'gradients', 'optimizer', 'total'];
+  const rows = costs.map((c) => [
+    c.method,
+    humanCount(c.trainableParams),
+    `${((100 * c.trainableParams) / total).toFixed(2)}%`,
+    humanBytes(c.weightBytes),
+    humanBytes(c.gradientBytes),
+    humanBytes(c.optimizerBytes),
+    humanBytes(c.weightBytes + c.gradientBytes + c.optimizerBytes),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  return [head, ...rows].map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  '));
+}
+
+export const infoCommand: Command = {
+  name: 'info',
+  brief: 'parameter counts and memory estimates per method',
+  summary: 'Prints a model\'s parameter count, the trainable parameters of each method and an estimate of their memory for weights, gradients and optimiser state (float32; activations not included).',
+  usage: 'lorapro info --model DIR [--method NAME] [--rank N] [--target-modules LIST]',
+  options: [
+    { key: 'model', type: 'string', arg: 'DIR', required: true, help: 'model folder (only config.json is read)' },
+    { key: 'method', type: 'string', arg: 'NAME', help: `one method (default: all of ${METHODS.join(', ')})` },
+    { key: 'rank', type: 'int', default: '8', help: 'LoRA rank r' },
+    { key: 'targetModules', type: 'string', arg: 'LIST', default: 'all-linear', help: 'modules to adapt' },
+    { key: 'task', type: 'string', arg: 'TASK', default: "the config's", help: 'classification or causal-lm' },
+    { key: 'numLabels', type: 'int', default: '2', help: 'labels of a classification head' },
+    BACKEND_OPTION,
+  ],
+  examples: ['lorapro info --model models/gpt2 --method lora-pro --rank 16'],
+  async run(values, io) {
+    const method = values.method === undefined ? undefined : checkMethod(values.method as string);
+    const rank = (values.rank as number | undefined) ?? 8;
+    if (!(Number.isInteger(rank) && rank > 0)) throw new UsageError(`--rank must be a positive integer, got ${rank}`);
+    const dir = values.model as string;
+    requireModelDir(dir);
+    await useBackend(values.backend as string | undefined);
+    const config = await readModelConfig(dir);
+    const task = taskOption(values.task);
+    let model: AnyModel;
+    try {
+      model = createModel(config, { task: task && MODEL_TASK[task], numLabels: values.numLabels as number | undefined, init: zerosInit() });
+    } catch (e) {
+      throw new UsageError((e as Error).message); // e.g. --task causal-lm for an encoder
+    }
+    try {
+      const targetModules = values.targetModules === undefined ? 'all-linear' : listOf(values.targetModules, '--target-modules');
+      const target = targetModules.length === 1 && targetModules[0] === 'all-linear' ? 'all-linear' : targetModules;
+      const counts = countParameters(model, { rank, alpha: 16, targetModules: target, modulesToSave: model.task === 'sequence-classification' ? headModules(model) : [] });
+      io.out(`model: ${dir} (${model.architecture}, ${config.modelType}, ${model.task})`);
+      io.out(`parameters: ${humanCount(counts.totalParams)} (${counts.totalParams})`);
+      io.out(`LoRA rank ${rank} on ${typeof target === 'string' ? target : target.join(', ')}: ${counts.adaptedLayers} adapted layers, ${humanCount(counts.adapterParams)} adapter parameters${counts.headParams ? `, ${humanCount(counts.headParams)} head parameters trained in full` : ''}`);
+      io.out('');
+      const costs = method ? [methodCost(method, counts)] : allMethodCosts(counts);
+      for (const line of costTable(costs, counts.totalParams)) io.out(line);
+      io.out('');
+      io.out(`memory: float32 weights, one gradient per trainable parameter, optimizer state (AdamW: 2 moments per trainable parameter; lora-pro full mode: 2 m×n moments per adapted layer = ${humanCount(2 * counts.adaptedWeightParams)} values; lora-pro-sgd without momentum: none). Activations are not included.`);
+      return 0;
+    } finally {
+      model.dispose();
+    }
+  },
+};

@@ -1,0 +1,45 @@
+// lorapro merge: folds an adapter into its base model and writes a plain Hugging Face model folder.
+import { copyFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { mergeAndUnload } from '../adapters/inject.js';
+import { useBackend } from '../engine/backend.js';
+import { savePretrained } from '../models/pretrained.js';
+import { RUN_FILE } from '../train/run-file.js';
+import { UsageError } from '../train/run-errors.js';
+import { loadTrained } from '../train/run-model.js';
+import { BACKEND_OPTION, type Command } from './args.js';
+
+const DTYPES = ['F32', 'F16', 'BF16'] as const;
+
+export const mergeCommand: Command = {
+  name: 'merge',
+  brief: 'fold an adapter into its base model',
+  summary: 'Merges an adapter into its base model (W = W0 + s·B·A) and saves a Hugging Face model folder with the tokenizer files.',
+  usage: 'lorapro merge --model DIR --adapter DIR --out DIR',
+  options: [
+    { key: 'model', type: 'string', arg: 'DIR', required: true, help: 'base model folder' },
+    { key: 'adapter', type: 'string', arg: 'DIR', required: true, help: 'PEFT adapter folder' },
+    { key: 'out', type: 'string', arg: 'DIR', required: true, help: 'folder for the merged model' },
+    { key: 'dtype', type: 'string', arg: 'TYPE', default: 'F32', help: 'stored weight type: F32, F16 or BF16' },
+    BACKEND_OPTION,
+  ],
+  examples: ['lorapro merge --model models/gpt2 --adapter runs/sst2-lora-pro --out models/gpt2-sst2'],
+  async run(values, io) {
+    const dtype = (values.dtype as string | undefined) ?? 'F32';
+    if (!(DTYPES as readonly string[]).includes(dtype)) throw new UsageError(`--dtype must be one of ${DTYPES.join(', ')}, got "${dtype}"`);
+    await useBackend(values.backend as string | undefined);
+    const adapter = values.adapter as string;
+    const out = values.out as string;
+    const trained = await loadTrained({ model: values.model as string, adapter, log: (l) => io.err(l) });
+    try {
+      mergeAndUnload(trained.model, { safe: true });
+      await savePretrained(trained.model, out, { dtype: dtype as (typeof DTYPES)[number], copyFrom: values.model as string });
+      if (existsSync(join(adapter, RUN_FILE))) await copyFile(join(adapter, RUN_FILE), join(out, RUN_FILE)); // keeps the label names
+      io.out(`merged ${adapter} into ${values.model}: ${out}`);
+      return 0;
+    } finally {
+      trained.model.dispose();
+    }
+  },
+};

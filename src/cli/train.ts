@@ -1,0 +1,89 @@
+// lorapro train: one training run from flags or a --config file.
+import { useBackend } from '../engine/backend.js';
+import { METHODS } from '../train/methods.js';
+import { createProgress } from '../train/progress.js';
+import { trainConfig, type TrainConfig } from '../train/run-config.js';
+import { train, type TrainResult } from '../train/trainer.js';
+import { BACKEND_OPTION, type Command, type OptionSpec } from './args.js';
+
+/** Options shared by `train` and `compare` (everything but the method, the output and --resume). */
+export const RUN_OPTIONS: readonly OptionSpec[] = [
+  { key: 'model', type: 'string', arg: 'DIR', required: true, help: 'Hugging Face model folder (config.json, model.safetensors, tokenizer.json)' },
+  { key: 'train', type: 'string', arg: 'FILE', required: true, help: 'training data: .jsonl, .json (array) or .csv' },
+  { key: 'eval', type: 'string', arg: 'FILE', help: 'evaluation data; without it a seeded --validation-fraction of --train is held out' },
+  { key: 'task', type: 'string', arg: 'TASK', required: true, help: 'classification ({text, label} or {text_a, text_b, label}) or causal-lm ({text}, {prompt, completion} or {messages})' },
+  { key: 'rank', type: 'int', default: '8', help: 'LoRA rank r' },
+  { key: 'alpha', type: 'number', default: '16', help: 'LoRA alpha (scale alpha/r; alpha/sqrt(r) for rslora)' },
+  { key: 'targetModules', type: 'string', arg: 'LIST', default: 'all-linear', help: 'comma-separated module names to adapt (e.g. q_proj,v_proj), a regex, or all-linear' },
+  { key: 'loraDropout', type: 'number', default: '0', help: 'dropout on the adapter input' },
+  { key: 'lr', type: 'number', default: '2e-5 full, 1e-2 lora-pro-sgd, 2e-4 others', help: 'peak learning rate' },
+  { key: 'epochs', type: 'int', default: '3', help: 'passes over the training data (or give --max-steps)' },
+  { key: 'maxSteps', type: 'int', help: 'optimiser steps to run, instead of --epochs' },
+  { key: 'batchSize', type: 'int', default: '8', help: 'examples per micro-batch' },
+  { key: 'gradAccum', type: 'int', default: '1', help: 'micro-batches per optimiser step (gradient accumulation)' },
+  { key: 'maxLength', type: 'int', default: '128', help: 'tokens per example (longer ones are cut)' },
+  { key: 'schedule', type: 'string', arg: 'KIND', default: 'linear', help: 'learning-rate schedule: constant, linear or cosine' },
+  { key: 'warmupSteps', type: 'int', default: '0', help: 'linear warmup steps' },
+  { key: 'weightDecay', type: 'number', default: '0', help: 'decoupled weight decay' },
+  { key: 'clipNorm', type: 'number', default: '1', help: 'clip the global gradient norm to this' },
+  { key: 'evalEvery', type: 'int', default: '1/10 of the run', help: 'evaluate (and log the gradient diagnostic) every N steps' },
+  { key: 'saveEvery', type: 'int', default: '--eval-every', help: 'write a checkpoint every N steps' },
+  { key: 'logEvery', type: 'int', default: '1', help: 'append to metrics.jsonl every N steps' },
+  { key: 'bestMetric', type: 'string', arg: 'NAME', default: 'accuracy or loss', help: 'metric that picks the best checkpoint: loss, accuracy, macroF1, mcc, perplexity' },
+  { key: 'keepCheckpoints', type: 'int', default: '2', help: 'most recent checkpoints kept (plus the best)' },
+  { key: 'noDiagnostics', type: 'boolean', help: 'skip the per-layer gradient-approximation diagnostic at evaluations' },
+  { key: 'validationFraction', type: 'number', default: '0.1', help: 'share of --train held out when there is no --eval' },
+  { key: 'loraPlusRatio', type: 'number', default: '16', help: 'lora-plus: ratio of B\'s learning rate to A\'s' },
+  { key: 'momentum', type: 'number', default: '0', help: 'lora-pro-sgd momentum' },
+  { key: 'seed', type: 'int', default: '0', help: 'seed of the data order, split, head and adapter init' },
+  BACKEND_OPTION,
+];
+
+/** Flags → the library's TrainConfig (the CLI-only options dropped or renamed). */
+export function configFromOptions(values: Record<string, unknown>): TrainConfig {
+  const { backend: _backend, noDiagnostics, methods: _m, seeds: _s, ...rest } = values;
+  return trainConfig({ ...rest, ...(noDiagnostics ? { diagnostics: false } : {}) });
+}
+
+/** The lines `train` prints when a run ends. */
+export function resultLines(config: TrainConfig, result: TrainResult): string[] {
+  const lines = [`${config.method}: ${result.steps} steps in ${result.elapsedS.toFixed(1)} s`];
+  if (result.finalEval) {
+    const metrics = Object.entries(result.finalEval).filter(([k]) => k !== 'examples').map(([k, v]) => `${k} ${Number(v).toFixed(4)}`);
+    lines.push(`final eval (${result.finalEval.examples} examples): ${metrics.join(', ')}`);
+  }
+  if (result.best) lines.push(`best ${result.best.metric} ${result.best.value.toFixed(4)} at step ${result.best.step} (saved in ${config.out}/best)`);
+  lines.push(`outputs in ${config.out}: ${config.method === 'full' ? 'model.safetensors' : 'adapter_model.safetensors'}, run.json, metrics.jsonl, report.html`);
+  return lines;
+}
+
+export const trainCommand: Command = {
+  name: 'train',
+  brief: 'fine-tune a model with one method (LoRA, LoRA-Pro, full, ...)',
+  summary: `Fine-tunes a model with one method (${METHODS.join(', ')}), writing checkpoints, metrics.jsonl, report.html and the adapter (or the full model) into --out. Kill it at any point and run it again with --resume.`,
+  usage: 'lorapro train --model DIR --train FILE [--eval FILE] --task classification|causal-lm --method NAME --out DIR [options]',
+  configFile: true,
+  options: [
+    ...RUN_OPTIONS.slice(0, 4),
+    { key: 'method', type: 'string', arg: 'NAME', required: true, help: `one of ${METHODS.join(', ')}` },
+    ...RUN_OPTIONS.slice(4),
+    { key: 'out', type: 'string', arg: 'DIR', required: true, help: 'output folder' },
+    { key: 'resume', type: 'boolean', help: 'continue the run in --out from its newest checkpoint' },
+  ],
+  examples: [
+    'lorapro train --model models/gpt2 --train data/sst2.jsonl --task classification --method lora-pro --rank 8 --epochs 3 --out runs/sst2-lora-pro',
+    'lorapro train --config run.json --resume',
+  ],
+  async run(values, io) {
+    const config = configFromOptions(values);
+    await useBackend(values.backend as string | undefined);
+    const progress = createProgress(process.stderr);
+    const result = await train(config, { progress });
+    if (result.status !== 'completed') {
+      io.err(result.message ?? 'the run stopped');
+      return 1;
+    }
+    for (const line of resultLines(config, result)) io.out(line);
+    return 0;
+  },
+};

@@ -1,0 +1,125 @@
+// Training checkpoints: one folder per saved step, `checkpoints/step-000120/`, holding
+//   trainable.safetensors   every trainable parameter by Hugging Face name (float32, exact)
+//   optimizer.safetensors   the optimiser's slots by stable name (moments, momentum buffers)
+//   state.json              step, optimiser step, data position, RNG states, best-so-far, log window
+// A folder is written under a temporary name and renamed into place, so a kill at any moment
+// leaves either the complete checkpoint or none; the newest complete one is what --resume uses.
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { tf } from '../engine/tf.js';
+import { writeJsonAtomic } from '../io/atomic.js';
+import { readJsonFile } from '../io/json-file.js';
+import { readSafetensors, tensorsToWrite, toFloat32, writeSafetensors } from '../io/safetensors.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import type { DataPosition } from './data-batch.js';
+
+export const TRAINABLE_FILE = 'trainable.safetensors';
+export const OPTIMIZER_FILE = 'optimizer.safetensors';
+export const STATE_FILE = 'state.json';
+
+export interface BestRecord {
+  readonly step: number;
+  readonly metric: string;
+  readonly value: number;
+}
+
+/** Everything besides tensors that the loop needs to continue exactly where it stopped. */
+export interface CheckpointState {
+  readonly step: number; // optimiser updates done
+  readonly optimizer: { readonly name: string; readonly step: number };
+  readonly position: DataPosition; // the next micro-batch
+  readonly rng: readonly number[]; // uint32 states of the dropout RNGs
+  readonly tokens: number; // real tokens trained on so far
+  readonly elapsedS: number; // training time before this checkpoint
+  readonly best?: BestRecord;
+}
+
+const STEP_DIR = /^step-(\d+)$/;
+export const checkpointName = (step: number): string => `step-${String(step).padStart(6, '0')}`;
+
+/**
+ * Writes a checkpoint folder for `state.step` under `root` atomically and returns its path.
+ * A checkpoint already there for that step is replaced.
+ */
+export async function saveCheckpoint(root: string, params: ReadonlyMap<string, tf.Variable>, optimizer: Optimizer, state: Omit<CheckpointState, 'optimizer'>): Promise<string> {
+  await mkdir(root, { recursive: true });
+  const final = join(root, checkpointName(state.step));
+  const temp = join(root, `.tmp-${checkpointName(state.step)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  await mkdir(temp);
+  const opt = optimizer.getState();
+  try {
+    await writeSafetensors(join(temp, TRAINABLE_FILE), await tensorsToWrite(new Map(params)));
+    await writeSafetensors(join(temp, OPTIMIZER_FILE), await tensorsToWrite(opt.tensors));
+    await writeJsonAtomic(join(temp, STATE_FILE), { ...state, optimizer: { name: optimizer.name, step: opt.step } });
+    await rm(final, { recursive: true, force: true });
+    await rename(temp, final);
+  } catch (e) {
+    await rm(temp, { recursive: true, force: true });
+    throw e;
+  } finally {
+    tf.dispose([...opt.tensors.values()]);
+  }
+  return final;
+}
+
+/** Steps of the complete checkpoints under `root`, ascending. */
+export async function checkpointSteps(root: string): Promise<number[]> {
+  if (!existsSync(root)) return [];
+  const steps: number[] = [];
+  for (const name of await readdir(root)) {
+    const m = STEP_DIR.exec(name);
+    if (m && existsSync(join(root, name, STATE_FILE))) steps.push(Number(m[1]));
+  }
+  return steps.sort((a, b) => a - b);
+}
+
+/** The newest complete checkpoint folder under `root`, if any. */
+export async function latestCheckpoint(root: string): Promise<string | undefined> {
+  const steps = await checkpointSteps(root);
+  return steps.length ? join(root, checkpointName(steps[steps.length - 1])) : undefined;
+}
+
+/** Removes folders of interrupted writes and all but the newest `keep` checkpoints (and `protect`). */
+export async function pruneCheckpoints(root: string, keep: number, protect: readonly number[] = []): Promise<void> {
+  if (!existsSync(root)) return;
+  for (const name of await readdir(root)) if (name.startsWith('.tmp-')) await rm(join(root, name), { recursive: true, force: true });
+  const steps = await checkpointSteps(root);
+  for (const step of steps.slice(0, Math.max(0, steps.length - keep))) {
+    if (!protect.includes(step)) await rm(join(root, checkpointName(step)), { recursive: true, force: true });
+  }
+}
+
+/** Copies a checkpoint's trainable weights into `params`; every name must be there with its shape. */
+export async function loadTrainable(dir: string, params: ReadonlyMap<string, tf.Variable>): Promise<void> {
+  const path = join(dir, TRAINABLE_FILE);
+  const file = await readSafetensors(path);
+  const missing = [...params.keys()].filter((n) => !file.tensors.has(n));
+  const extra = [...file.tensors.keys()].filter((n) => !params.has(n));
+  if (missing.length || extra.length) {
+    throw new Error(`${path} does not match this run's trainable parameters (missing: ${missing.join(', ') || 'none'}; unexpected: ${extra.join(', ') || 'none'})`);
+  }
+  for (const [name, v] of params) {
+    const raw = file.tensors.get(name)!;
+    if (raw.shape.join() !== v.shape.join()) throw new Error(`${path}: "${name}" has shape [${raw.shape}], the model has [${v.shape}]`);
+    tf.tidy(() => v.assign(tf.tensor(toFloat32(raw, name), raw.shape, 'float32')));
+  }
+}
+
+/** Restores weights and optimiser state from a checkpoint folder and returns its loop state. */
+export async function loadCheckpoint(dir: string, params: ReadonlyMap<string, tf.Variable>, optimizer: Optimizer): Promise<CheckpointState> {
+  const state = (await readJsonFile(join(dir, STATE_FILE))) as CheckpointState;
+  if (state.optimizer?.name !== optimizer.name) {
+    throw new Error(`${dir} was written by optimiser "${state.optimizer?.name}", this run uses "${optimizer.name}"`);
+  }
+  await loadTrainable(dir, params);
+  const file = await readSafetensors(join(dir, OPTIMIZER_FILE));
+  const tensors = new Map([...file.tensors].map(([name, raw]) => [name, tf.tensor(toFloat32(raw, name), raw.shape, 'float32')] as const));
+  try {
+    optimizer.setState({ step: state.optimizer.step, tensors });
+  } finally {
+    tf.dispose([...tensors.values()]);
+  }
+  return state;
+}

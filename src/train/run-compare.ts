@@ -1,0 +1,46 @@
+// Several methods × seeds on the same data, one after another in this process, each in its own
+// folder (OUT/<method>/seed-<seed>), then one overlaid report and results.md in OUT.
+import { join } from 'node:path';
+import type { MethodName } from './methods.js';
+import type { Progress } from './progress.js';
+import { readComparedRun, writeCompareReport, type ComparedRun } from './report-compare.js';
+import { trainConfig, type TrainConfig } from './run-config.js';
+import { train, type TrainResult } from './trainer.js';
+
+export interface CompareOptions {
+  /** Training options shared by every run (no method, seed or out). */
+  readonly base: Readonly<Record<string, unknown>>;
+  readonly methods: readonly MethodName[];
+  readonly seeds: readonly number[];
+  readonly out: string;
+  readonly resume?: boolean;
+}
+
+export interface CompareOutcome {
+  readonly runs: ComparedRun[];
+  readonly results: { readonly config: TrainConfig; readonly result: TrainResult }[];
+}
+
+/** The run folder of one method and seed. */
+export const runDir = (out: string, method: string, seed: number): string => join(out, method, `seed-${seed}`);
+
+/**
+ * Trains every method with every seed (configs are all validated before the first run starts),
+ * then writes OUT/report.html and OUT/results.md.
+ *
+ * @example
+ *   await compareMethods({ base: { model, train, eval, task: 'classification', epochs: 3 }, methods: ['lora', 'lora-pro'], seeds: [0, 1], out: 'runs/cmp' });
+ */
+export async function compareMethods(o: CompareOptions, hooks: { progress?: (config: TrainConfig) => Progress; log?: (line: string) => void } = {}): Promise<CompareOutcome> {
+  const configs = o.methods.flatMap((method) => o.seeds.map((seed) => trainConfig({ ...o.base, method, seed, out: runDir(o.out, method, seed), resume: o.resume ?? false })));
+  const results: CompareOutcome['results'] = [];
+  for (const config of configs) {
+    hooks.log?.(`== ${config.method}, seed ${config.seed} → ${config.out}`);
+    const result = await train(config, { progress: hooks.progress?.(config), log: hooks.log });
+    if (result.status !== 'completed') hooks.log?.(result.message ?? `${config.method} seed ${config.seed} stopped`);
+    results.push({ config, result });
+  }
+  const runs = await Promise.all(configs.map((c) => readComparedRun(c.method, c.seed, c.out)));
+  await writeCompareReport(o.out, runs);
+  return { runs, results };
+}

@@ -1,0 +1,89 @@
+// Model folders for a run: the tokenizer and the model for the task, with missing folders and files
+// reported as usage errors naming the option.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadAdapter, readAdapterConfig } from '../adapters/peft-files.js';
+import { readModelConfig, type ModelConfig } from '../io/hf-config.js';
+import { loadTokenizer, type Tokenizer } from '../io/tokenizer.js';
+import { defaultTask } from '../models/auto.js';
+import { loadPretrained } from '../models/pretrained.js';
+import type { AnyModel, Task } from '../models/types.js';
+import type { TaskName } from './run-config.js';
+import { UsageError } from './run-errors.js';
+import { readRunFile, type RunFile } from './run-file.js';
+
+export const MODEL_TASK: Readonly<Record<TaskName, Task>> = { classification: 'sequence-classification', 'causal-lm': 'causal-lm' };
+
+/** Checks that `dir` is a model folder (config.json present). */
+export function requireModelDir(dir: string, option = '--model'): void {
+  if (!existsSync(dir)) throw new UsageError(`${option}: folder not found: ${dir}`);
+  if (!existsSync(join(dir, 'config.json'))) throw new UsageError(`${option}: ${dir} is not a Hugging Face model folder (no config.json)`);
+}
+
+export async function loadRunTokenizer(dir: string): Promise<Tokenizer> {
+  if (!existsSync(join(dir, 'tokenizer.json'))) throw new UsageError(`--model: ${dir} has no tokenizer.json`);
+  return loadTokenizer(dir);
+}
+
+/** The pad id a batch is padded with: the tokenizer's pad token, else its EOS. */
+export function padIdOf(tok: Tokenizer, dir: string): number {
+  if (tok.padTokenId === undefined) throw new UsageError(`--model: the tokenizer in ${dir} has neither a pad token nor an EOS token to pad batches with`);
+  return tok.padTokenId;
+}
+
+/**
+ * The model for `task`: a classifier gets a head of `numLabels` (newly initialised with `seed`
+ * when the checkpoint has none, as Hugging Face does).
+ */
+export async function loadRunModel(dir: string, task: TaskName, opts: { numLabels?: number; seed: number; log: (line: string) => void }): Promise<AnyModel> {
+  requireModelDir(dir);
+  return loadPretrained(dir, { task: MODEL_TASK[task], numLabels: opts.numLabels, seed: opts.seed, onWarning: opts.log });
+}
+
+/** A trained model ready to use: base model, adapter loaded when given, task and labels resolved. */
+export interface TrainedModel {
+  readonly model: AnyModel;
+  readonly tokenizer: Tokenizer;
+  readonly task: TaskName;
+  /** Classification label names in index order. */
+  readonly labels?: string[];
+  /** The run.json found with the adapter or model, if any. */
+  readonly run?: RunFile;
+}
+
+const TASK_OF_PEFT: Readonly<Record<string, TaskName>> = { SEQ_CLS: 'classification', CAUSAL_LM: 'causal-lm' };
+
+/**
+ * Loads `modelDir` (with the adapter in `adapterDir`, if given) for evaluation, generation or
+ * merging. The task and labels come from run.json next to the adapter or model, else `task`,
+ * else adapter_config.json's task_type, else the model's config.
+ *
+ * @example
+ *   const { model, tokenizer, labels } = await loadTrained({ model: 'models/gpt2', adapter: 'runs/a', log: console.error });
+ */
+export async function loadTrained(o: { model: string; adapter?: string; task?: TaskName; log: (line: string) => void }): Promise<TrainedModel> {
+  requireModelDir(o.model);
+  if (o.adapter !== undefined && !existsSync(join(o.adapter, 'adapter_config.json'))) {
+    throw new UsageError(`--adapter: ${o.adapter} is not a PEFT adapter folder (no adapter_config.json)`);
+  }
+  const run = (o.adapter !== undefined ? await readRunFile(o.adapter) : undefined) ?? (await readRunFile(o.model));
+  const config = await readModelConfig(o.model);
+  const peftTask = o.adapter !== undefined ? TASK_OF_PEFT[(await readAdapterConfig(o.adapter)).taskType ?? ''] : undefined;
+  const task: TaskName = run?.config.task ?? o.task ?? peftTask ?? (defaultTask(config) === 'causal-lm' ? 'causal-lm' : 'classification');
+  const labels = task === 'classification' ? (run?.labels ?? configLabels(config)) : undefined;
+  const tokenizer = await loadRunTokenizer(o.model);
+  // With an adapter, a head the base checkpoint lacks comes from the adapter: no "newly initialised" notice.
+  const model = await loadRunModel(o.model, task, { numLabels: labels?.length, seed: run?.config.seed ?? 0, log: o.adapter === undefined ? o.log : () => {} });
+  try {
+    if (o.adapter !== undefined) await loadAdapter(model, o.adapter);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return { model, tokenizer, task, labels, run };
+}
+
+/** Label names from config.json's id2label, else "0", "1", … for num_labels. */
+function configLabels(config: ModelConfig): string[] {
+  return Array.from({ length: config.numLabels }, (_, i) => config.id2label?.[i] ?? String(i));
+}

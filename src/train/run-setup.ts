@@ -1,0 +1,86 @@
+// Everything a training run needs before its first step: tokenizer, data, model and method, in the
+// order that reports the user's mistakes soonest (files and data before the model is loaded).
+import { LoraLinear } from '../adapters/lora-linear.js';
+import { readModelConfig, type ModelConfig } from '../io/hf-config.js';
+import type { Rng } from '../math/rng.js';
+import type { Tokenizer } from '../io/tokenizer.js';
+import type { AnyModel } from '../models/types.js';
+import { headModules, setupMethod, type MethodSetup } from './methods.js';
+import type { TrainConfig } from './run-config.js';
+import { loadRunData, type RunData } from './run-data.js';
+import { loadRunModel, loadRunTokenizer, padIdOf, requireModelDir } from './run-model.js';
+
+export interface PreparedRun {
+  readonly config: TrainConfig;
+  readonly tokenizer: Tokenizer;
+  readonly model: AnyModel;
+  readonly setup: MethodSetup;
+  readonly data: RunData;
+  readonly padId: number;
+  /** Tokens per example: --max-length, or fewer when the model has fewer positions. */
+  readonly maxLength: number;
+}
+
+/** Positions the model can attend over (rotary models: as configured). */
+export function maxPositionsOf(c: ModelConfig): number {
+  if (c.modelType === 'gpt2') return c.nPositions;
+  if (c.modelType === 'roberta') return c.maxPositionEmbeddings - 2; // positions start at padding_idx + 1
+  return c.maxPositionEmbeddings;
+}
+
+/**
+ * Loads and checks everything for `config`. Dispose `model` and `setup.optimizer` when done.
+ *
+ * @example
+ *   const run = await prepareRun(trainConfig({...}), console.error);
+ */
+export async function prepareRun(config: TrainConfig, log: (line: string) => void): Promise<PreparedRun> {
+  requireModelDir(config.model);
+  const tokenizer = await loadRunTokenizer(config.model);
+  const padId = padIdOf(tokenizer, config.model);
+  const positions = maxPositionsOf(await readModelConfig(config.model));
+  const maxLength = Math.min(config.maxLength, positions);
+  if (maxLength < config.maxLength) log(`--max-length ${config.maxLength} exceeds the model's ${positions} positions; using ${maxLength}`);
+  const data = loadRunData({ ...config, maxLength }, tokenizer, log);
+  const model = await loadRunModel(config.model, config.task, { numLabels: data.labels?.length, seed: config.seed, log });
+  try {
+    const setup = setupMethod(model, {
+      method: config.method,
+      rank: config.rank,
+      alpha: config.alpha,
+      targetModules: config.targetModules,
+      loraDropout: config.loraDropout,
+      modulesToSave: config.task === 'classification' ? headModules(model) : [],
+      seed: config.seed,
+      lr: config.lr,
+      weightDecay: config.weightDecay,
+      clipNorm: config.clipNorm,
+      loraPlusRatio: config.loraPlusRatio,
+      momentum: config.momentum,
+    });
+    return { config, tokenizer, model, setup, data, padId, maxLength };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
+
+/** Frees the model's weights and the optimiser's state. */
+export function disposeRun(run: PreparedRun): void {
+  run.setup.optimizer.dispose();
+  run.model.dispose();
+}
+
+/**
+ * The RNGs that draw LoRA dropout masks (injectLora shares one among all adapters), distinct and in
+ * module order, so a checkpoint can save and restore their states.
+ */
+export function dropoutRngs(model: AnyModel): Rng[] {
+  const out: Rng[] = [];
+  for (const m of model.namedModules().values()) {
+    // LoraLinear keeps its RNG private; it is read here only to checkpoint its uint32 state.
+    const rng = m instanceof LoraLinear ? (m as unknown as { rng: Rng }).rng : undefined;
+    if (rng && !out.includes(rng)) out.push(rng);
+  }
+  return out;
+}

@@ -1,0 +1,295 @@
+// The training loop. One optimiser step: the learning rate for the step (a pure function of it),
+// gradAccum micro-batches of gradients from tf.variableGrads inside tf.tidy, the method's optimiser.
+// The loss is read back from the backend only on logged steps; evaluation, the per-layer gradient
+// diagnostic and checkpoints happen every N steps. A checkpoint holds everything the loop's future
+// depends on, so --resume after a kill ends on the same weights as an uninterrupted run.
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tf } from '../engine/tf.js';
+import { setTraining } from '../adapters/inject.js';
+import { saveAdapter } from '../adapters/peft-files.js';
+import { savePretrained } from '../models/pretrained.js';
+import type { AnyModel } from '../models/types.js';
+import type { StepResult } from '../optim/optimizer.js';
+import { checkpointName, latestCheckpoint, loadCheckpoint, loadTrainable, pruneCheckpoints, saveCheckpoint, type BestRecord, type CheckpointState } from './checkpoint.js';
+import { evalBatches, evaluate, type EvalMetrics } from './evaluate.js';
+import { usesAdapters } from './methods.js';
+import { silentProgress, type Progress } from './progress.js';
+import { writeRunReport } from './report.js';
+import { LOWER_IS_BETTER, type TrainConfig } from './run-config.js';
+import { batchLoss, BatchStream, type HostBatch } from './run-data.js';
+import { layerDiagnostics } from './run-diagnostics.js';
+import { UsageError } from './run-errors.js';
+import { appendMetrics, METRICS_FILE, truncateMetrics, type MetricsLine } from './run-log.js';
+import { checkResumable, writeRunFile } from './run-file.js';
+import { disposeRun, dropoutRngs, prepareRun, type PreparedRun } from './run-setup.js';
+import { learningRate, validateSchedule, type ScheduleOptions } from './schedule.js';
+
+export interface TrainHooks {
+  /** Live progress; default silent. */
+  progress?: Progress;
+  /** Notices (resumed, clamped lengths, new heads); default progress.log. */
+  log?: (line: string) => void;
+  /** Called after every optimiser step (1-based) once its logging and checkpoint are done. */
+  onStep?: (step: number) => void | Promise<void>;
+}
+
+export interface TrainResult {
+  /** 'diverged': a non-finite loss stopped the run; `message` names the step. */
+  readonly status: 'completed' | 'diverged';
+  readonly message?: string;
+  readonly steps: number;
+  readonly finalEval?: EvalMetrics;
+  readonly best?: BestRecord;
+  readonly elapsedS: number;
+  readonly peakTensorBytes: number;
+  readonly peakRssBytes: number;
+}
+
+export interface StepPlan {
+  readonly totalSteps: number;
+  readonly batchesPerEpoch: number;
+  readonly evalEvery: number;
+  readonly saveEvery: number;
+}
+
+/** Steps of the run: --max-steps, or enough for --epochs passes over the micro-batches. */
+export function planSteps(config: TrainConfig, trainExamples: number): StepPlan {
+  const batchesPerEpoch = Math.ceil(trainExamples / config.batchSize);
+  const totalSteps = config.maxSteps ?? Math.ceil((config.epochs! * batchesPerEpoch) / config.gradAccum);
+  const evalEvery = config.evalEvery ?? Math.max(1, Math.ceil(totalSteps / 10));
+  return { totalSteps, batchesPerEpoch, evalEvery, saveEvery: config.saveEvery ?? evalEvery };
+}
+
+/**
+ * Trains per `config`, writing into `config.out`: checkpoints/, metrics.jsonl, run.json, the
+ * adapter (or the full model for `full`) and best/ (the best evaluation's weights), report.html.
+ *
+ * @example
+ *   const result = await train(trainConfig({ model: 'models/gpt2', train: 'data.jsonl', task: 'causal-lm', method: 'lora-pro', out: 'runs/a' }));
+ */
+export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
+  await tf.ready();
+  const progress = hooks.progress ?? silentProgress;
+  const log = hooks.log ?? ((line: string) => progress.log(line));
+  const run = await prepareRun(config, log);
+  try {
+    return await runLoop(run, progress, log, hooks.onStep);
+  } finally {
+    progress.stop();
+    disposeRun(run);
+  }
+}
+
+async function runLoop(run: PreparedRun, progress: Progress, log: (line: string) => void, onStep: TrainHooks['onStep']): Promise<TrainResult> {
+  const { config, model, setup, data, padId } = run;
+  const plan = planSteps(config, data.train.length);
+  const schedule = scheduleOf(config, plan);
+  const paths = { checkpoints: join(config.out, 'checkpoints'), metrics: join(config.out, METRICS_FILE) };
+  const start = await startOrResume(run, plan, paths, log);
+  const stream = new BatchStream(data.train, { batchSize: config.batchSize, seed: config.seed, padId }, start.position);
+  const evalSet = data.eval.length > 0 ? data.eval : undefined;
+  if (!evalSet) log('no evaluation examples (the training file is too small to hold some out); evaluation is skipped');
+  const diagBatch = config.diagnostics && setup.pairs.length > 0 ? (evalSet ? evalBatches(evalSet, config.batchSize, padId)[0] : stream.peek()) : undefined;
+
+  let { step, tokens, best } = start;
+  let finalEval: EvalMetrics | undefined;
+  const window = new LossWindow();
+  const peak = new PeakMemory();
+  const clock = { started: performance.now(), before: start.elapsedS };
+  const elapsedS = () => clock.before + (performance.now() - clock.started) / 1000;
+  const finish = (status: TrainResult['status'], message?: string): TrainResult => ({ status, message, steps: step, finalEval, best, elapsedS: elapsedS(), ...peak.max });
+  progress.start(plan.totalSteps, step);
+
+  try {
+    while (step < plan.totalSteps) {
+      const lr = learningRate(step, schedule);
+      const micro = Array.from({ length: config.gradAccum }, () => stream.next());
+      const { loss, result } = optimizerStep(run, micro, lr, peak);
+      step += 1;
+      const stepTokens = micro.reduce((n, b) => n + b.tokens, 0);
+      tokens += stepTokens;
+      window.add(loss, stepTokens);
+
+      const evalNow = evalSet !== undefined && (step % plan.evalEvery === 0 || step === plan.totalSteps);
+      const saveNow = step % plan.saveEvery === 0 || step === plan.totalSteps;
+      if (result.skipped || step % config.logEvery === 0 || evalNow || saveNow) {
+        const { meanLoss, tokensPerSec } = await window.take();
+        const epoch = (step * config.gradAccum) / plan.batchesPerEpoch;
+        const line: MetricsLine = { step, epoch, loss: meanLoss, lr, gradNorm: result.gradNorm, tokens, tokensPerSec, elapsedS: elapsedS(), ...peak.max };
+        if (result.skipped || !Number.isFinite(meanLoss)) {
+          const message = await divergedMessage(step, result.skipped ? `gradient norm ${result.gradNorm}` : `loss ${meanLoss}`, paths.checkpoints);
+          await appendMetrics(paths.metrics, { ...line, stopped: message });
+          await writeRunReport(config.out);
+          return finish('diverged', message);
+        }
+        if (evalNow) finalEval = await evaluate(model, evalSet, config.batchSize, padId);
+        const diagnostic = evalNow && diagBatch ? layerDiagnostics(model, setup.pairs, diagBatch) : undefined;
+        await appendMetrics(paths.metrics, { ...line, ...(evalNow ? { eval: finalEval, diagnostic } : {}) });
+        progress.update({ step, loss: meanLoss, lr, tokensPerSec });
+        const improved = evalNow && isBetter(finalEval!, best, config);
+        if (improved) best = { step, metric: config.bestMetric, value: finalEval![config.bestMetric]! };
+        if (saveNow || improved) {
+          await saveCheckpoint(paths.checkpoints, setup.params, setup.optimizer, { step, position: stream.position, rng: dropoutRngs(model).map((r) => r.state), tokens, elapsedS: elapsedS(), best });
+          await pruneCheckpoints(paths.checkpoints, config.keepCheckpoints, best ? [best.step] : []);
+        }
+        window.restartClock(); // tokens/s counts training, not evaluation or checkpoint writing
+      }
+      await onStep?.(step);
+    }
+  } finally {
+    window.dispose();
+  }
+  progress.stop();
+  await saveOutputs(run, best, paths.checkpoints);
+  await writeRunReport(config.out);
+  return finish('completed');
+}
+
+/** Peak tensor memory (tf.memory().numBytes) and process RSS, sampled while a step holds its gradients. */
+class PeakMemory {
+  readonly max = { peakTensorBytes: 0, peakRssBytes: 0 };
+
+  sample(): void {
+    this.max.peakTensorBytes = Math.max(this.max.peakTensorBytes, tf.memory().numBytes);
+    this.max.peakRssBytes = Math.max(this.max.peakRssBytes, process.memoryUsage().rss);
+  }
+}
+
+function scheduleOf(config: TrainConfig, plan: StepPlan): ScheduleOptions {
+  const schedule: ScheduleOptions = { base: config.lr, schedule: config.schedule, warmupSteps: config.warmupSteps, totalSteps: plan.totalSteps };
+  try {
+    validateSchedule(schedule);
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message} (the run has ${plan.totalSteps} steps)`);
+  }
+  return schedule;
+}
+
+/**
+ * The mean gradient of `micro` micro-batches (each loss divided by their number, so the sum of
+ * their gradients is the gradient of the mean) and the mean loss, neither read back. Parameters
+ * the loss does not reach get zero gradients.
+ */
+export function stepGradients(model: AnyModel, params: ReadonlyMap<string, tf.Variable>, micro: readonly HostBatch[]): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
+  const vars = [...params.values()];
+  let grads: Map<string, tf.Tensor> | undefined;
+  let loss: tf.Scalar | undefined;
+  for (const b of micro) {
+    const part = tf.tidy(() => tf.variableGrads(() => tf.div(batchLoss(model, b, true), micro.length) as tf.Scalar, vars) as unknown as tf.TensorContainer) as unknown as { value: tf.Scalar; grads: tf.NamedTensorMap };
+    const named = new Map([...params].map(([name, v]) => [name, part.grads[v.name] ?? tf.zerosLike(v)] as const));
+    grads = grads ? sumInto(grads, named) : named;
+    const previous = loss;
+    loss = previous ? (tf.add(previous, part.value) as tf.Scalar) : part.value;
+    if (previous) tf.dispose([previous, part.value]);
+  }
+  return { loss: loss!, grads: grads! };
+}
+
+/** One optimiser update: gradients of the micro-batches, then the method's optimiser at `lr`. */
+function optimizerStep(run: PreparedRun, micro: readonly HostBatch[], lr: number, peak: PeakMemory): { loss: tf.Scalar; result: StepResult } {
+  setTraining(run.model, true);
+  const { loss, grads } = stepGradients(run.model, run.setup.params, micro);
+  peak.sample(); // weights, optimiser state and this step's gradients are all held here
+  const result = run.setup.optimizer.step(grads, lr);
+  tf.dispose([...grads.values()]);
+  return { loss, result };
+}
+
+/** a + b by key, disposing both inputs. */
+function sumInto(a: Map<string, tf.Tensor>, b: Map<string, tf.Tensor>): Map<string, tf.Tensor> {
+  const out = new Map([...a].map(([k, t]) => [k, tf.add(t, b.get(k)!)] as const));
+  tf.dispose([...a.values(), ...b.values()]);
+  return out;
+}
+
+/** Training losses summed on the backend between logged steps, read back once per logged step. */
+class LossWindow {
+  private sum: tf.Scalar | undefined;
+  private steps = 0;
+  private tokens = 0;
+  private since = performance.now();
+
+  add(loss: tf.Scalar, tokens: number): void {
+    const next = this.sum ? (tf.add(this.sum, loss) as tf.Scalar) : loss;
+    if (this.sum) tf.dispose([this.sum, loss]);
+    this.sum = next;
+    this.steps += 1;
+    this.tokens += tokens;
+  }
+
+  async take(): Promise<{ meanLoss: number; tokensPerSec: number }> {
+    const total = this.sum ? (await this.sum.data())[0] : Number.NaN;
+    const now = performance.now();
+    const out = { meanLoss: total / Math.max(1, this.steps), tokensPerSec: (this.tokens * 1000) / Math.max(1e-9, now - this.since) };
+    this.dispose();
+    return out;
+  }
+
+  restartClock(): void {
+    this.since = performance.now();
+  }
+
+  dispose(): void {
+    this.sum?.dispose();
+    this.sum = undefined;
+    this.steps = 0;
+    this.tokens = 0;
+  }
+}
+
+function isBetter(metrics: EvalMetrics, best: BestRecord | undefined, config: TrainConfig): boolean {
+  const value = metrics[config.bestMetric];
+  if (value === undefined || !Number.isFinite(value)) return false;
+  if (best === undefined) return true;
+  return LOWER_IS_BETTER.has(config.bestMetric) ? value < best.value : value > best.value;
+}
+
+async function divergedMessage(step: number, what: string, checkpoints: string): Promise<string> {
+  const last = await latestCheckpoint(checkpoints);
+  const kept = last ? `the last good checkpoint is ${last}` : 'no checkpoint had been written yet';
+  return `step ${step}: the training loss is not finite (${what}); the run stopped and ${kept}. A lower --lr or --clip-norm usually helps.`;
+}
+
+/**
+ * A fresh start (refusing an --out that already holds a run) or the newest checkpoint of the run
+ * in --out with --resume (refusing one whose settings differ).
+ */
+async function startOrResume(run: PreparedRun, plan: StepPlan, paths: { checkpoints: string; metrics: string }, log: (line: string) => void): Promise<CheckpointState> {
+  const { config, model, setup } = run;
+  const fresh: CheckpointState = { step: 0, position: { epoch: 0, batchIndex: 0 }, rng: dropoutRngs(model).map((r) => r.state), tokens: 0, elapsedS: 0, optimizer: { name: setup.optimizer.name, step: 0 } };
+  const latest = await latestCheckpoint(paths.checkpoints);
+  if (!config.resume && (latest || existsSync(paths.metrics))) {
+    throw new UsageError(`${config.out} already holds a training run; pass --resume to continue it, or choose another --out`);
+  }
+  if (config.resume) await checkResumable(config);
+  await mkdir(config.out, { recursive: true });
+  await writeRunFile(run, plan.totalSteps);
+  if (!latest) {
+    if (config.resume) log(`--resume: no checkpoint in ${paths.checkpoints} yet; starting from step 0`);
+    await rm(paths.metrics, { force: true });
+    return fresh;
+  }
+  const state = await loadCheckpoint(latest, setup.params, setup.optimizer);
+  dropoutRngs(model).forEach((r, i) => (r.state = state.rng[i] ?? r.state));
+  await truncateMetrics(paths.metrics, state.step);
+  log(`resumed from ${latest} at step ${state.step} of ${plan.totalSteps}`);
+  return state;
+}
+
+/** The trained adapter (or full model) in --out, and the best evaluation's weights in --out/best. */
+async function saveOutputs(run: PreparedRun, best: BestRecord | undefined, checkpoints: string): Promise<void> {
+  const { config } = run;
+  await saveModel(run, config.out);
+  if (best === undefined) return;
+  await loadTrainable(join(checkpoints, checkpointName(best.step)), run.setup.params);
+  const bestDir = join(config.out, 'best');
+  await saveModel(run, bestDir);
+  await writeRunFile(run, undefined, bestDir);
+}
+
+async function saveModel(run: PreparedRun, dir: string): Promise<void> {
+  if (usesAdapters(run.config.method)) await saveAdapter(run.model, dir, { baseModelNameOrPath: run.config.model });
+  else await savePretrained(run.model, dir, { copyFrom: run.config.model });
+}
