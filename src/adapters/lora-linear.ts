@@ -38,7 +38,8 @@ export class LoraLinear extends Module implements LinearLike {
   /** Dropout is applied only while training. */
   training = false;
   private merged = false;
-  private readonly rng: Rng;
+  /** Seeded source of dropout masks; its `state` is checkpointed so a resumed run draws the same masks. */
+  readonly rng: Rng;
   readonly base: Linear;
   private readonly loraA: Factor;
   private readonly loraB: Factor;

@@ -1,6 +1,6 @@
 // Dataset text → records with the line each starts on. JSONL, JSON (a top-level array) and CSV
 // (RFC 4180). Pure: takes the file's text, so the browser can use it too; `data.ts` reads files.
-import { DataProblems, Rank, describeType } from './data-problems.js';
+import { DataProblems, DatasetError, Rank, describeType } from './data-problems.js';
 
 export type DataFormat = 'jsonl' | 'json' | 'csv';
 
@@ -20,7 +20,7 @@ export function formatFromPath(path: string): DataFormat {
   const format = FORMAT_BY_EXTENSION[ext];
   if (format === undefined) {
     const known = Object.keys(FORMAT_BY_EXTENSION).join(', ');
-    throw new Error(`${path}: unknown dataset extension ${ext ? `"${ext}"` : '(none)'}; expected one of ${known}`);
+    throw new DatasetError(path, [], `${path}: unknown dataset extension ${ext ? `"${ext}"` : '(none)'}; expected one of ${known}`);
   }
   return format;
 }

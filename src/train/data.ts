@@ -6,7 +6,7 @@
 //   data-tokenize  examples → token ids and -100-masked labels
 //   data-batch     length-bucketed resumable batches, padding
 import { readFileSync } from 'node:fs';
-import { DataProblems, Rank } from './data-problems.js';
+import { DataProblems, DatasetError, Rank } from './data-problems.js';
 import { formatFromPath, parseRecords, type DataFormat, type RawRecord } from './data-read.js';
 import { indexLabels, labelSet, toCausalLmExamples, toLabelledTexts, type CausalLmExample, type ClassificationExample } from './data-examples.js';
 import { splitExamples } from './data-split.js';
@@ -46,7 +46,8 @@ export function readRecords(path: string, problems: DataProblems, format?: DataF
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new Error(`${path}: cannot read the dataset file (${(e as Error).message})`);
+    const message = `${path}: cannot read the dataset file (${(e as Error).message})`;
+    throw new DatasetError(path, [], message);
   }
   const records = parseRecords(text, fmt, problems);
   if (records.length === 0 && problems.count === 0) problems.add({ message: 'the dataset has no records', rank: Rank.structure });
@@ -69,7 +70,7 @@ export function loadClassificationData(trainPath: string, evalPath: string | und
   trainProblems.throwIfAny();
 
   const labels = labelSet(trainTexts);
-  if (labels.length < 2) throw new Error(`${trainPath}: classification needs at least two labels in field "label", found only "${labels[0]}"`);
+  if (labels.length < 2) throw new DatasetError(trainPath, [], `${trainPath}: classification needs at least two labels in field "label", found only "${labels[0]}"`);
   const all = indexLabels(trainTexts, labels, trainProblems, trainPath);
   if (evalPath === undefined) {
     const { train, eval: held } = splitExamples(all, { seed, validationFraction, stratifyBy: (e) => e.label });

@@ -78,8 +78,7 @@ export function disposeRun(run: PreparedRun): void {
 export function dropoutRngs(model: AnyModel): Rng[] {
   const out: Rng[] = [];
   for (const m of model.namedModules().values()) {
-    // LoraLinear keeps its RNG private; it is read here only to checkpoint its uint32 state.
-    const rng = m instanceof LoraLinear ? (m as unknown as { rng: Rng }).rng : undefined;
+    const rng = m instanceof LoraLinear ? m.rng : undefined;
     if (rng && !out.includes(rng)) out.push(rng);
   }
   return out;
