@@ -40,3 +40,19 @@ export { createModel, defaultTask } from './models/auto.js';
 export { generate } from './models/generate.js';
 export { KVCache } from './models/kv-cache.js';
 export type { AnyModel, CausalLM, SequenceClassifier, Task, PretrainedModel, ModelOptions } from './models/types.js';
+
+// Training
+export { train, type TrainResult, type TrainHooks } from './train/trainer.js';
+export { trainConfig, type TrainConfig } from './train/run-config.js';
+export { METHODS, setupMethod, type MethodName, type MethodSetup } from './train/methods.js';
+export { evaluate, type EvalMetrics } from './train/evaluate.js';
+export { compareMethods, type CompareOptions, type CompareOutcome } from './train/run-compare.js';
+export { loadTrained } from './train/run-model.js';
+export { UsageError } from './train/run-errors.js';
+export { DatasetError } from './train/data-problems.js';
+export { learningRate } from './train/schedule.js';
+export { accuracy, macroF1, matthewsCorrelation, perplexity } from './train/metrics.js';
+export { loadClassificationData, loadCausalLmData } from './train/data.js';
+
+// Built-in tasks and corpus (Node only: they read npm data packages)
+export { builtinTaskNames, loadBuiltinTask } from './tasks/builtin.js';
