@@ -43,6 +43,7 @@ export type { AnyModel, CausalLM, SequenceClassifier, Task, PretrainedModel, Mod
 
 // Training
 export { train, type TrainResult, type TrainHooks } from './train/trainer.js';
+export { namedGradients } from './train/grads.js';
 export { trainConfig, type TrainConfig } from './train/run-config.js';
 export { METHODS, setupMethod, type MethodName, type MethodSetup } from './train/methods.js';
 export { evaluate, type EvalMetrics } from './train/evaluate.js';

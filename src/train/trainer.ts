@@ -3,6 +3,7 @@
 // The loss is read back from the backend only on logged steps; evaluation, the per-layer gradient
 // diagnostic and checkpoints happen every N steps. A checkpoint holds everything the loop's future
 // depends on, so --resume after a kill ends on the same weights as an uninterrupted run.
+import { namedGradients } from './grads.js';
 import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -173,16 +174,14 @@ function scheduleOf(config: TrainConfig, plan: StepPlan): ScheduleOptions {
  * the loss does not reach get zero gradients.
  */
 export function stepGradients(model: AnyModel, params: ReadonlyMap<string, tf.Variable>, micro: readonly HostBatch[]): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
-  const vars = [...params.values()];
   let grads: Map<string, tf.Tensor> | undefined;
   let loss: tf.Scalar | undefined;
   for (const b of micro) {
-    const part = tf.tidy(() => tf.variableGrads(() => tf.div(batchLoss(model, b, true), micro.length) as tf.Scalar, vars) as unknown as tf.TensorContainer) as unknown as { value: tf.Scalar; grads: tf.NamedTensorMap };
-    const named = new Map([...params].map(([name, v]) => [name, part.grads[v.name] ?? tf.zerosLike(v)] as const));
-    grads = grads ? sumInto(grads, named) : named;
+    const part = namedGradients(params, () => tf.div(batchLoss(model, b, true), micro.length) as tf.Scalar);
+    grads = grads ? sumInto(grads, part.grads) : part.grads;
     const previous = loss;
-    loss = previous ? (tf.add(previous, part.value) as tf.Scalar) : part.value;
-    if (previous) tf.dispose([previous, part.value]);
+    loss = previous ? (tf.add(previous, part.loss) as tf.Scalar) : part.loss;
+    if (previous) tf.dispose([previous, part.loss]);
   }
   return { loss: loss!, grads: grads! };
 }
