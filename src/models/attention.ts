@@ -25,23 +25,33 @@ export function attentionBias(
   if (!causal && attentionMask === undefined) return undefined;
   return tf.tidy(() => {
     const S = past + T;
-    let allowed: tf.Tensor | undefined; // bool, broadcastable to [B, 1, T, S]
-    if (causal) {
-      const qPos = tf.reshape(tf.range(past, S, 1, 'int32'), [T, 1]);
-      const kPos = tf.reshape(tf.range(0, S, 1, 'int32'), [1, S]);
-      allowed = tf.lessEqual(kPos, qPos); // [T, S]: key j visible from query i iff j ≤ i
-      // Mistral: only the last `slidingWindow` positions (i − j < window), as HF's sliding-window mask.
-      if (slidingWindow !== undefined) allowed = tf.logicalAnd(allowed, tf.less(tf.sub(qPos, kPos), slidingWindow));
-      allowed = tf.reshape(allowed, [1, 1, T, S]);
-    }
+    let bias: tf.Tensor | undefined = causal ? tf.tensor4d(causalBias(T, past, slidingWindow), [1, 1, T, S], 'float32') : undefined;
     if (attentionMask !== undefined) {
       const [B, maskLen] = attentionMask.shape;
       if (maskLen !== S) throw new Error(`attentionMask has ${maskLen} columns, expected ${S} (cached ${past} + new ${T})`);
-      const keep = tf.reshape(tf.cast(attentionMask, 'bool'), [B, 1, 1, S]);
-      allowed = allowed === undefined ? keep : tf.logicalAnd(allowed, keep);
+      const keep = tf.cast(tf.cast(attentionMask, 'bool'), 'float32'); // [B, S], 1 = token
+      const padding = tf.reshape(tf.mul(tf.sub(1, keep), MASKED), [B, 1, 1, S]);
+      // An additive broadcast is one fast kernel on wasm (logicalAnd/minimum broadcast element by element,
+      // ~50x slower); a key hidden twice sums to 2·MASKED and is clamped back so all masked entries are equal.
+      bias = bias === undefined ? padding : tf.maximum(tf.add(bias, padding), MASKED); // [B, 1, T, S]
     }
-    return tf.mul(tf.sub(1, tf.cast(allowed!, 'float32')), MASKED) as tf.Tensor4D;
+    return bias as tf.Tensor4D;
   });
+}
+
+/** The causal part of the bias as host data [T, S]: key j is visible from query i (position past + i) iff j ≤ past + i, and within the sliding window when there is one. */
+function causalBias(T: number, past: number, slidingWindow?: number): Float32Array {
+  const S = past + T;
+  const out = new Float32Array(T * S);
+  for (let i = 0; i < T; i++) {
+    const q = past + i;
+    for (let j = 0; j < S; j++) {
+      // Mistral: only the last `slidingWindow` positions (q − j < window), as HF's sliding-window mask.
+      const visible = j <= q && (slidingWindow === undefined || q - j < slidingWindow);
+      if (!visible) out[i * S + j] = MASKED;
+    }
+  }
+  return out;
 }
 
 /**
@@ -70,6 +80,19 @@ export function splitHeads(x: tf.Tensor, nHead: number): tf.Tensor4D {
   return tf.transpose(tf.reshape(x, [B, T, nHead, C / nHead]), [0, 2, 1, 3]);
 }
 
+/**
+ * A fused projection [B, T, 3·nH·hd] (q, k, v side by side) → q, k, v, each [B, nH, T, hd]. One
+ * transpose, then a split along an axis whose slices are contiguous per row: on wasm, splitting the
+ * last axis first copies 128-float runs one by one (~3× the time of this route).
+ */
+export function splitQkvHeads(qkv: tf.Tensor, nHead: number): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
+  const [B, T, C3] = qkv.shape;
+  const hd = C3 / (3 * nHead);
+  const heads = tf.transpose(tf.reshape(qkv, [B, T, 3 * nHead, hd]), [0, 2, 1, 3]); // [B, 3·nH, T, hd]
+  const parts = tf.split(tf.reshape(heads, [B, 3, nHead * T * hd]), 3, 1); // 3 × [B, 1, nH·T·hd]
+  return parts.map((p) => tf.reshape(p, [B, nHead, T, hd])) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+}
+
 /** [B, nH, T, hd] → [B, T, nH·hd]. */
 export function mergeHeads(x: tf.Tensor): tf.Tensor3D {
   const [B, nH, T, hd] = x.shape;
@@ -94,8 +117,9 @@ export function scaledDotProductAttention(
     const [, nKV, S] = k.shape;
     if (nH % nKV !== 0) throw new Error(`query heads (${nH}) must be a multiple of key/value heads (${nKV})`);
     const rep = nH / nKV;
-    const qg = tf.reshape(q, [B, nKV, rep * T, hd]); // heads h = g·rep + r grouped under kv head g
-    let att = tf.mul(tf.matMul(qg, k, false, true), opts.scale); // [B, nKV, rep·T, S]
+    // heads h = g·rep + r grouped under kv head g; scaled before the product, where there are hd/S as many entries to scale
+    const qg = tf.reshape(tf.mul(q, opts.scale), [B, nKV, rep * T, hd]);
+    let att = tf.matMul(qg, k, false, true); // [B, nKV, rep·T, S]
     att = tf.reshape(att, [B, nH, T, S]);
     if (bias !== undefined) att = tf.add(att, bias);
     att = tf.softmax(att, -1);

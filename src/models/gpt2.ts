@@ -3,7 +3,7 @@
 // Conv1D layers are Linear layers that transpose their [in, out] checkpoint weights on load.
 import { tf } from '../engine/tf.js';
 import type { Gpt2Config } from '../io/hf-config.js';
-import { attentionBias, mergeHeads, positionIdsFromMask, positionIdsRange, scaledDotProductAttention, splitHeads } from './attention.js';
+import { attentionBias, mergeHeads, positionIdsFromMask, positionIdsRange, scaledDotProductAttention, splitQkvHeads } from './attention.js';
 import { DecoderCausalLM, DecoderClassifier, DropoutSource, type DecoderBackbone, type ForwardContext, type DropoutSettings } from './decoder.js';
 import type { KVCache } from './kv-cache.js';
 import { Embedding, LayerNorm, ModuleList, activation, asLinear, headInit, linear, randomInit, type Activation, type Init } from './layers.js';
@@ -30,7 +30,7 @@ export class GPT2Attention extends Module {
   forward(x: tf.Tensor3D, ctx: ForwardContext): tf.Tensor3D {
     return tf.tidy(() => {
       const qkv = this.cAttn.forward(x); // [B, T, 3C]
-      const [q, kNew, vNew] = tf.split(qkv, 3, -1).map((t) => splitHeads(t, this.nHead)); // [B, nH, T, hd]
+      const [q, kNew, vNew] = splitQkvHeads(qkv, this.nHead); // [B, nH, T, hd] each
       const [k, v] = ctx.cache ? ctx.cache.append(this.layerIdx, kNew, vNew) : [kNew, vNew]; // [B, nH, S, hd]
       const { drop, hidden, attention } = ctx.dropout;
       const y = scaledDotProductAttention(q, k, v, ctx.bias, { scale: this.scale, dropout: drop, dropoutRate: attention }); // [B, nH, T, hd]

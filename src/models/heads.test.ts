@@ -112,3 +112,38 @@ test('dropout applies only when training, with seeded masks', async () => {
   b.dispose();
   ids.dispose();
 });
+
+// The loss as log-softmax plus a gather, differentiated by TF.js op by op: an independent route.
+function referenceCrossEntropy(logits: tf.Tensor2D, labels: number[]): tf.Scalar {
+  const logp = tf.logSoftmax(logits, -1);
+  const rows = labels.flatMap((y, n) => (y === IGNORE_INDEX ? [] : [n * logits.shape[1] + y]));
+  return tf.div(tf.neg(tf.sum(tf.gather(tf.reshape(logp, [-1]), tf.tensor1d(rows, 'int32')))), rows.length) as tf.Scalar;
+}
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  test(`cross-entropy on ${backend}: value and gradient equal log-softmax + gather, ignored rows get zero gradient`, async () => {
+    await useBackend(backend);
+    const labelList = [3, IGNORE_INDEX, 0, 6, 6, IGNORE_INDEX];
+    const logits = tf.mul(tf.randomUniform([6, 7], -1, 1, 'float32', 4), 5) as tf.Tensor2D;
+    const labels = tf.tensor1d(labelList, 'int32');
+    const got = tf.valueAndGrad((z: tf.Tensor) => crossEntropy(z as tf.Tensor2D, labels))(logits);
+    const want = tf.valueAndGrad((z: tf.Tensor) => referenceCrossEntropy(z as tf.Tensor2D, labelList))(logits);
+    assertClose(await got.value.data(), await want.value.data(), 1e-5, 'loss');
+    assertClose(await got.grad.data(), await want.grad.data(), 1e-5, 'gradient');
+    const g = (await got.grad.array()) as number[][];
+    assert.ok(g[1].every((v) => v === 0) && g[5].every((v) => v === 0), 'ignored rows');
+    tf.dispose([logits, labels, got.value, got.grad, want.value, want.grad]);
+  });
+}
+
+test('cross-entropy gradients leave no tensor behind', async () => {
+  await useBackend('wasm');
+  const logits = tf.randomUniform([4, 5], -1, 1, 'float32', 2);
+  const labels = tf.tensor1d([1, IGNORE_INDEX, 4, 0], 'int32');
+  const step = () => tf.tidy(() => tf.grad((z: tf.Tensor) => crossEntropy(z as tf.Tensor2D, labels))(logits));
+  tf.dispose(step());
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) tf.dispose(step());
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([logits, labels]);
+});

@@ -11,29 +11,52 @@ export const IGNORE_INDEX = -100;
  */
 export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
   return tf.tidy(() => {
-    const [N, V] = logits.shape;
     const keep = tf.notEqual(labels, IGNORE_INDEX); // [N] bool
-    const safe = tf.where(keep, labels, tf.zerosLike(labels)); // ignored rows point at class 0
-    const logp = tf.logSoftmax(logits, -1); // [N, V]
-    const flatIdx = tf.add(tf.mul(tf.range(0, N, 1, 'int32'), tf.scalar(V, 'int32')), tf.cast(safe, 'int32')); // [N]
-    const picked = tf.gather(tf.reshape(logp, [N * V]), flatIdx); // [N] log-prob of each label
+    const safe = tf.cast(tf.where(keep, labels, tf.zerosLike(labels)), 'int32'); // ignored rows point at class 0
     const w = tf.cast(keep, 'float32');
-    const count = tf.maximum(tf.sum(w), 1);
-    return tf.div(tf.neg(tf.sum(tf.mul(picked, w))), count) as tf.Scalar;
+    const rowWeight = tf.div(w, tf.maximum(tf.sum(w), 1)); // [N]: 1/count on kept rows, 0 on ignored ones
+    return weightedNll(logits, safe as tf.Tensor1D, rowWeight as tf.Tensor1D);
   });
+}
+
+/**
+ * Σ_n weight[n]·(logsumexp(z[n]) − z[n, label[n]]) with its gradient written out,
+ * ∂/∂z[n] = weight[n]·(softmax(z[n]) − onehot(label[n])): one exp over [N, V] for value and
+ * gradient together, where log-softmax plus a gather tapes two exps and a scatter back into [N·V].
+ */
+function weightedNll(logits: tf.Tensor2D, labels: tf.Tensor1D, weight: tf.Tensor1D): tf.Scalar {
+  const [N, V] = logits.shape;
+  const f = tf.customGrad(((z: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    const shifted = tf.sub(z, tf.max(z, -1, true)); // [N, V], max 0 per row
+    const e = tf.exp(shifted);
+    const total = tf.sum(e, -1, true); // [N, 1]
+    const flatIdx = tf.add(tf.mul(tf.range(0, N, 1, 'int32'), tf.scalar(V, 'int32')), labels); // [N]
+    const picked = tf.gather(tf.reshape(shifted, [N * V]), flatIdx); // [N] shifted logit of each label
+    save([e, total, labels, weight]); // saved copies outlive the caller's tidy, which backprop runs after
+    return {
+      value: tf.sum(tf.mul(tf.sub(tf.log(tf.reshape(total, [N])), picked), weight)),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [es, totals, ys, ws] = saved;
+        const onehot = tf.cast(tf.oneHot(ys as tf.Tensor1D, V), 'float32'); // [N, V] (wasm's OneHot ignores a float dtype)
+        return [tf.mul(tf.sub(tf.div(es, totals), onehot), tf.mul(tf.reshape(ws, [N, 1]), dy))];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(logits) as tf.Scalar;
 }
 
 /**
  * Causal-LM loss: position t predicts labels[:, t+1] (the shift happens here, as in Hugging Face's
  * `ForCausalLMLoss`), averaged over labels ≠ -100. logits [B, T, V], labels int32 [B, T].
+ * The labels shift left and the last position gets -100, rather than the logits being sliced: the
+ * same mean, without copying [B, T, V] (and padding its gradient back).
  */
 export function causalLmLoss(logits: tf.Tensor3D, labels: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
     const [B, T, V] = logits.shape;
     if (labels.shape[0] !== B || labels.shape[1] !== T) throw new Error(`labels shape [${labels.shape}] must match ids [${B}, ${T}]`);
-    const shiftLogits = tf.reshape(tf.slice(logits, [0, 0, 0], [B, T - 1, V]), [B * (T - 1), V]) as tf.Tensor2D; // [B·(T−1), V]
-    const shiftLabels = tf.reshape(tf.slice(labels, [0, 1], [B, T - 1]), [B * (T - 1)]) as tf.Tensor1D; // [B·(T−1)]
-    return crossEntropy(shiftLogits, shiftLabels);
+    const next = tf.concat([tf.slice(tf.cast(labels, 'int32'), [0, 1], [B, T - 1]), tf.fill([B, 1], IGNORE_INDEX, 'int32')], 1); // [B, T]
+    return crossEntropy(tf.reshape(logits, [B * T, V]) as tf.Tensor2D, tf.reshape(next, [B * T]) as tf.Tensor1D);
   });
 }
 

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ropeInvFreq } from './rope.js';
+import { tf } from '../engine/tf.js';
+import { useBackend } from '../engine/backend.js';
+import { rotateHalf, ropeInvFreq } from './rope.js';
 import { assertClose } from './testing.js';
 
 test('llama3 rope scaling keeps high, divides low and blends middle frequencies', () => {
@@ -17,3 +19,24 @@ test('linear rope scaling divides every frequency; no scaling is the plain geome
   assertClose(ropeInvFreq(4, 100, { type: 'linear', factor: 2 }), [0.5, 0.05], 1e-7, 'linear');
   assert.throws(() => ropeInvFreq(5, 100), /even head_dim/);
 });
+
+// rotate_half by its definition (split, negate, concat), taped op by op: an independent route.
+const rotateHalfByConcat = (x: tf.Tensor) => {
+  const [x1, x2] = tf.split(x, 2, -1);
+  return tf.concat([tf.neg(x2), x1], -1);
+};
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  test(`rotateHalf on ${backend} equals cat(−x₂, x₁) exactly, and so does its gradient`, async () => {
+    await useBackend(backend);
+    const x = tf.randomUniform([2, 3, 4, 8], -2, 2, 'float32', 1) as tf.Tensor4D;
+    const dy = tf.randomUniform([2, 3, 4, 8], -1, 1, 'float32', 2);
+    const got = [rotateHalf(x), tf.grad((t: tf.Tensor) => rotateHalf(t as tf.Tensor4D))(x, dy)];
+    const want = [rotateHalfByConcat(x), tf.grad(rotateHalfByConcat)(x, dy)];
+    for (let i = 0; i < 2; i++) {
+      assert.deepEqual(got[i].shape, want[i].shape);
+      assert.deepEqual(Array.from(await got[i].data(), (v) => v + 0), Array.from(await want[i].data(), (v) => v + 0), ['value', 'gradient'][i]);
+    }
+    tf.dispose([x, dy, ...got, ...want]);
+  });
+}

@@ -53,19 +53,39 @@ export function ropeInvFreq(headDim: number, theta: number, scaling?: RopeScalin
 export function ropeCosSin(positionIds: tf.Tensor2D, invFreq: Float32Array): { cos: tf.Tensor4D; sin: tf.Tensor4D } {
   return tf.tidy(() => {
     const [B, T] = positionIds.shape;
-    const half = invFreq.length;
-    const pos = tf.reshape(tf.cast(positionIds, 'float32'), [B, T, 1]);
-    const freqs = tf.mul(pos, tf.tensor1d(invFreq, 'float32')); // [B, T, hd/2]
-    const emb = tf.reshape(tf.concat([freqs, freqs], -1), [B, 1, T, 2 * half]); // [B, 1, T, hd]
+    const hd = 2 * invFreq.length;
+    const doubled = new Float32Array(hd); // θ twice on the host, rather than concatenating [B, T, hd/2] twice
+    doubled.set(invFreq);
+    doubled.set(invFreq, invFreq.length);
+    const pos = tf.reshape(tf.cast(positionIds, 'float32'), [B, 1, T, 1]);
+    const emb = tf.mul(pos, tf.tensor1d(doubled, 'float32')); // [B, 1, T, hd]
     return { cos: tf.cos(emb) as tf.Tensor4D, sin: tf.sin(emb) as tf.Tensor4D };
   });
 }
 
-/** rotate_half(x) = cat(−x₂, x₁) over the last axis. */
+/**
+ * rotate_half(x) = cat(−x₂, x₁) over the last axis, as one product with the signed permutation R
+ * [hd, hd] (R[i + hd/2, i] = −1, R[i, i + hd/2] = 1): exact, since every output is ±one input plus
+ * zeros, and on wasm one matmul (its gradient another) instead of a split, a negation and a concat
+ * that copy 16-float runs one at a time.
+ */
 export function rotateHalf(x: tf.Tensor4D): tf.Tensor4D {
-  const half = x.shape[3] / 2;
-  const [x1, x2] = tf.split(x, [half, half], -1);
-  return tf.concat([tf.neg(x2), x1], -1) as tf.Tensor4D;
+  return tf.tidy(() => {
+    const hd = x.shape[3];
+    const rows = x.size / hd;
+    return tf.reshape(tf.matMul(tf.reshape(x, [rows, hd]), rotateHalfMatrix(hd)), x.shape) as tf.Tensor4D; // [B, H, T, hd]
+  });
+}
+
+/** The [hd, hd] matrix R with x·R = rotate_half(x) for a row x. */
+function rotateHalfMatrix(hd: number): tf.Tensor2D {
+  const half = hd / 2;
+  const r = new Float32Array(hd * hd);
+  for (let i = 0; i < half; i++) {
+    r[(i + half) * hd + i] = -1; // out[i] = −x[i + half]
+    r[i * hd + i + half] = 1; // out[i + half] = x[i]
+  }
+  return tf.tensor2d(r, [hd, hd], 'float32');
 }
 
 /** x·cos + rotate_half(x)·sin for x [B, H, T, hd]. */

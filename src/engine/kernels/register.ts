@@ -6,11 +6,14 @@ import { engine, getKernel, registerKernel, unregisterKernel } from '@tensorflow
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm'; // the stock kernels must be registered before they are replaced
 import { batchMatMulConfig } from './batch-mat-mul.js';
+import { castConfig, identityConfig } from './identity.js';
+import { sliceConfig, splitVConfig } from './slice.js';
+import { sumConfig } from './sum.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 
 const BACKEND = 'wasm';
 
-const OURS: readonly KernelConfig[] = [batchMatMulConfig, unsortedSegmentSumConfig];
+const OURS: readonly KernelConfig[] = [batchMatMulConfig, unsortedSegmentSumConfig, identityConfig, castConfig, sliceConfig, splitVConfig, sumConfig];
 
 // The kernels ours replaced, by name, so a benchmark can put them back.
 const stock = new Map<string, KernelConfig>();
