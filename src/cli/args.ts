@@ -30,6 +30,8 @@ export interface Command {
   readonly summary: string;
   readonly usage: string;
   readonly options: readonly OptionSpec[];
+  /** Sub-commands taken from the first argument (`bench paper`); run() gets it as values.subcommand. */
+  readonly subcommands?: readonly string[];
   /** Accepts --config FILE.json with the same keys (camelCase or kebab-case). */
   readonly configFile?: boolean;
   readonly examples?: readonly string[];
@@ -98,8 +100,10 @@ export function readConfigFile(path: string): Record<string, unknown> {
 export function resolveOptions(argv: readonly string[], command: Command): Record<string, unknown> | 'help' {
   const flags = parseFlags(argv, command);
   if (flags.help) return 'help';
-  const { config, ...given } = flags;
-  const fromFile = typeof config === 'string' ? readConfigFile(config) : {};
+  // --config is an options file only for commands that accept one (`pretrain` has its own --config).
+  const { config, ...rest } = flags;
+  const given = command.configFile ? rest : flags;
+  const fromFile = command.configFile && typeof config === 'string' ? readConfigFile(config) : {};
   const known = new Set(command.options.map((o) => o.key));
   const unknown = Object.keys(fromFile).filter((k) => !known.has(k));
   if (unknown.length) throw new UsageError(`--config ${config}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}; run "lorapro ${command.name} --help" for the options`);

@@ -1,16 +1,19 @@
 // The lorapro command line as a function (main.ts is the executable). Exit codes: 0 ok, 1 the run
 // failed, 2 bad usage or input.
 import { readFileSync } from 'node:fs';
-import { isUsageError } from '../train/run-errors.js';
+import { isUsageError, UsageError } from '../train/run-errors.js';
 import { renderHelp, resolveOptions, type CliIO, type Command } from './args.js';
+import { benchCommand } from './bench.js';
 import { compareCommand } from './compare.js';
+import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
 import { generateCommand } from './generate.js';
 import { infoCommand } from './info.js';
 import { mergeCommand } from './merge.js';
+import { pretrainCommand } from './pretrain.js';
 import { trainCommand } from './train.js';
 
-export const COMMANDS: readonly Command[] = [trainCommand, evalCommand, generateCommand, mergeCommand, compareCommand, infoCommand];
+export const COMMANDS: readonly Command[] = [trainCommand, evalCommand, generateCommand, mergeCommand, compareCommand, infoCommand, pretrainCommand, demoCommand, benchCommand];
 
 function version(): string {
   try {
@@ -47,10 +50,15 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     return 2;
   }
   try {
-    const values = resolveOptions(rest, command);
+    const sub = command.subcommands && rest[0] !== undefined && !rest[0].startsWith('-') ? rest[0] : undefined;
+    const values = resolveOptions(sub === undefined ? rest : rest.slice(1), command);
     if (values === 'help') {
       io.out(renderHelp(command));
       return 0;
+    }
+    if (command.subcommands) {
+      if (sub === undefined || !command.subcommands.includes(sub)) throw new UsageError(`${sub === undefined ? 'a sub-command is needed' : `unknown sub-command "${sub}"`}: ${command.subcommands.map((s) => `lorapro ${name} ${s}`).join(', ')}`);
+      values.subcommand = sub;
     }
     return await command.run(values, io);
   } catch (e) {

@@ -1,12 +1,16 @@
 // lorapro compare: methods × seeds on the same data, one overlaid report and a results table.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { testMetrics } from '../bench/paper-test.js';
 import { useBackend } from '../engine/backend.js';
 import { checkMethod } from '../train/methods.js';
 import { createProgress } from '../train/progress.js';
-import { RESULTS_FILE } from '../train/report-compare.js';
-import { compareMethods } from '../train/run-compare.js';
+import { meanStd, RESULTS_FILE } from '../train/report-compare.js';
+import { compareMethods, type CompareOutcome } from '../train/run-compare.js';
+import { builtinDataSpec } from '../train/run-data.js';
 import { UsageError } from '../train/run-errors.js';
-import { listOf, type Command } from './args.js';
-import { RUN_OPTIONS } from './train.js';
+import { listOf, type CliIO, type Command } from './args.js';
+import { resolveTaskOption, RUN_OPTIONS } from './train.js';
 
 function seedsOf(value: unknown): number[] {
   return listOf(value ?? '0', '--seeds').map((s) => {
@@ -18,8 +22,8 @@ function seedsOf(value: unknown): number[] {
 export const compareCommand: Command = {
   name: 'compare',
   brief: 'train several methods x seeds and compare them in one report',
-  summary: 'Trains several methods with several seeds on the same data and writes one report overlaying them (report.html) and a table of mean ± std metrics, time and peak memory per method (results.md).',
-  usage: 'lorapro compare --model DIR --train FILE --eval FILE --task TASK --methods full,lora,lora-pro [--seeds 0,1,2] --out DIR [options]',
+  summary: 'Trains several methods with several seeds on the same data and writes one report overlaying them (report.html) and a table of mean ± std metrics, time and peak memory per method (results.md). With --task builtin:NAME the runs train on the task\'s train split, select on its validation split, and their best weights are also scored on its test split (test-results.md).',
+  usage: 'lorapro compare --model DIR (--train FILE --eval FILE --task TASK | --task builtin:NAME) --methods full,lora,lora-pro [--seeds 0,1,2] --out DIR [options]',
   configFile: true,
   options: [
     ...RUN_OPTIONS.slice(0, 4),
@@ -31,7 +35,7 @@ export const compareCommand: Command = {
   ],
   examples: ['lorapro compare --model models/gpt2 --train data/sst2.jsonl --eval data/sst2-dev.jsonl --task classification --methods full,lora,lora-pro --seeds 0,1,2 --epochs 3 --out runs/cmp'],
   async run(values, io) {
-    const { methods, seeds, out, resume, backend, noDiagnostics, ...base } = values;
+    const { methods, seeds, out, resume, backend, noDiagnostics, ...base } = resolveTaskOption(values);
     const methodList = listOf(methods, '--methods').map(checkMethod);
     await useBackend(backend as string | undefined);
     const outcome = await compareMethods(
@@ -39,6 +43,36 @@ export const compareCommand: Command = {
       { progress: () => createProgress(process.stderr), log: (l) => io.err(l) },
     );
     io.out(`compared ${methodList.join(', ')} over ${outcome.runs.length} runs: ${out}/report.html, ${out}/${RESULTS_FILE}`);
+    if (typeof base.train === 'string' && builtinDataSpec(base.train)) await reportTestSplit(outcome, out as string, io);
     return outcome.results.every((r) => r.result.status === 'completed') ? 0 : 1;
   },
 };
+
+export const TEST_RESULTS_FILE = 'test-results.md';
+
+/**
+ * A built-in task has a test split the runs never saw: each finished run's best weights are
+ * evaluated on it once, and the means ± std per method are printed and written to test-results.md.
+ */
+async function reportTestSplit(outcome: CompareOutcome, out: string, io: CliIO): Promise<void> {
+  const perMethod = new Map<string, { accuracy: number[]; macroF1: number[]; mcc: number[] }>();
+  for (const { config, result } of outcome.results) {
+    if (result.status !== 'completed') continue;
+    const m = await testMetrics(config.out);
+    const row = perMethod.get(config.method) ?? { accuracy: [], macroF1: [], mcc: [] };
+    row.accuracy.push(m.accuracy ?? Number.NaN);
+    row.macroF1.push(m.macroF1 ?? Number.NaN);
+    row.mcc.push(m.mcc ?? Number.NaN);
+    perMethod.set(config.method, row);
+  }
+  const cell = (xs: number[]) => {
+    const { mean, std } = meanStd(xs);
+    return `${mean.toFixed(4)} ± ${std.toFixed(4)}`;
+  };
+  const lines = ['| method | test accuracy | test macro-F1 | test MCC | seeds |', '| --- | ---: | ---: | ---: | ---: |'];
+  for (const [method, r] of perMethod) lines.push(`| ${method} | ${cell(r.accuracy)} | ${cell(r.macroF1)} | ${cell(r.mcc)} | ${r.accuracy.length} |`);
+  const text = `# Test-split metrics\n\nEach run's best checkpoint on validation (else its final weights), evaluated once on the built-in task's test split; mean ± sample std over seeds.\n\n${lines.join('\n')}\n`;
+  await writeFile(join(out, TEST_RESULTS_FILE), text);
+  io.out(lines.join('\n'));
+  io.out(`test-split metrics: ${join(out, TEST_RESULTS_FILE)}`);
+}

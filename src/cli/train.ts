@@ -4,14 +4,17 @@ import { METHODS } from '../train/methods.js';
 import { createProgress } from '../train/progress.js';
 import { trainConfig, type TrainConfig } from '../train/run-config.js';
 import { train, type TrainResult } from '../train/trainer.js';
+import { builtinDataSpec, builtinSpecString } from '../train/run-data.js';
+import { UsageError } from '../train/run-errors.js';
 import { BACKEND_OPTION, type Command, type OptionSpec } from './args.js';
 
 /** Options shared by `train` and `compare` (everything but the method, the output and --resume). */
 export const RUN_OPTIONS: readonly OptionSpec[] = [
   { key: 'model', type: 'string', arg: 'DIR', required: true, help: 'Hugging Face model folder (config.json, model.safetensors, tokenizer.json)' },
-  { key: 'train', type: 'string', arg: 'FILE', required: true, help: 'training data: .jsonl, .json (array) or .csv' },
+  { key: 'train', type: 'string', arg: 'FILE', help: 'training data: .jsonl, .json (array) or .csv (not with --task builtin:NAME)' },
   { key: 'eval', type: 'string', arg: 'FILE', help: 'evaluation data; without it a seeded --validation-fraction of --train is held out' },
-  { key: 'task', type: 'string', arg: 'TASK', required: true, help: 'classification ({text, label} or {text_a, text_b, label}) or causal-lm ({text}, {prompt, completion} or {messages})' },
+  { key: 'task', type: 'string', arg: 'TASK', required: true, help: 'classification ({text, label} or {text_a, text_b, label}), causal-lm ({text}, {prompt, completion} or {messages}), or builtin:NAME, a built-in classification task with its own splits (docs/TASKS.md)' },
+  { key: 'maxTrain', type: 'int', arg: 'N', help: 'with --task builtin:NAME: train on its first N training examples only' },
   { key: 'rank', type: 'int', default: '8', help: 'LoRA rank r' },
   { key: 'alpha', type: 'number', default: '16', help: 'LoRA alpha (scale alpha/r; alpha/sqrt(r) for rslora)' },
   { key: 'targetModules', type: 'string', arg: 'LIST', default: 'all-linear', help: 'comma-separated module names to adapt (e.g. q_proj,v_proj), a regex, or all-linear' },
@@ -39,9 +42,26 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   BACKEND_OPTION,
 ];
 
+/**
+ * `--task builtin:NAME [--max-train N]` → task classification with the data spec as `train`
+ * (run-data reads the task's train and validation splits from it); other values pass through.
+ */
+export function resolveTaskOption(values: Record<string, unknown>): Record<string, unknown> {
+  const { task, maxTrain, ...rest } = values;
+  const spec = typeof task === 'string' ? builtinDataSpec(task) : undefined;
+  if (!spec) {
+    if (maxTrain !== undefined) throw new UsageError('--max-train applies only to --task builtin:NAME');
+    return values;
+  }
+  if (rest.train !== undefined) throw new UsageError(`--task ${task} brings its own data; drop --train ${rest.train}`);
+  if (rest.eval !== undefined) throw new UsageError(`--task ${task} brings its own validation split; drop --eval ${rest.eval}`);
+  if (maxTrain !== undefined && !(Number.isInteger(maxTrain) && (maxTrain as number) >= 1)) throw new UsageError(`--max-train must be an integer ≥ 1, got ${maxTrain}`);
+  return { ...rest, task: 'classification', train: builtinSpecString({ ...spec, maxTrain: (maxTrain as number | undefined) ?? spec.maxTrain }) };
+}
+
 /** Flags → the library's TrainConfig (the CLI-only options dropped or renamed). */
 export function configFromOptions(values: Record<string, unknown>): TrainConfig {
-  const { backend: _backend, noDiagnostics, methods: _m, seeds: _s, ...rest } = values;
+  const { backend: _backend, noDiagnostics, methods: _m, seeds: _s, ...rest } = resolveTaskOption(values);
   return trainConfig({ ...rest, ...(noDiagnostics ? { diagnostics: false } : {}) });
 }
 
@@ -61,7 +81,7 @@ export const trainCommand: Command = {
   name: 'train',
   brief: 'fine-tune a model with one method (LoRA, LoRA-Pro, full, ...)',
   summary: `Fine-tunes a model with one method (${METHODS.join(', ')}), writing checkpoints, metrics.jsonl, report.html and the adapter (or the full model) into --out. Kill it at any point and run it again with --resume.`,
-  usage: 'lorapro train --model DIR --train FILE [--eval FILE] --task classification|causal-lm --method NAME --out DIR [options]',
+  usage: 'lorapro train --model DIR (--train FILE [--eval FILE] --task classification|causal-lm | --task builtin:NAME) --method NAME --out DIR [options]',
   configFile: true,
   options: [
     ...RUN_OPTIONS.slice(0, 4),
@@ -72,6 +92,7 @@ export const trainCommand: Command = {
   ],
   examples: [
     'lorapro train --model models/gpt2 --train data/sst2.jsonl --task classification --method lora-pro --rank 8 --epochs 3 --out runs/sst2-lora-pro',
+    'lorapro train --model models/lorapro-base --task builtin:name-gender --method lora-pro --max-steps 200 --out runs/names-lora-pro',
     'lorapro train --config run.json --resume',
   ],
   async run(values, io) {

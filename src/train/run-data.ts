@@ -23,6 +23,7 @@ import {
 import { IGNORE_INDEX, makeBatches, mixSeed, nextPosition, type DataPosition } from './data-batch.js';
 import { UsageError } from './run-errors.js';
 import type { TaskName } from './run-config.js';
+import { loadBuiltinTask, parseTaskSpec } from '../tasks/builtin.js';
 
 /** One tokenized example: per-token labels (causal LM) or a class index (classification). */
 export type RunExample = TokenizedClassification | TokenizedLm;
@@ -41,17 +42,66 @@ export function requireFile(path: string, option: string): void {
   if (!stat.isFile()) throw new UsageError(`${option}: ${path} is not a file`);
 }
 
+/** A built-in task as a data source: `builtin:NAME`, optionally `builtin:NAME?max-train=N`. */
+export interface BuiltinDataSpec {
+  readonly name: string;
+  readonly maxTrain?: number;
+}
+
+/**
+ * `builtin:NAME[?max-train=N]` → the task and its training cap; any other string (a file) →
+ * undefined. An unknown task or a bad cap is a UsageError.
+ *
+ * @example
+ *   builtinDataSpec('builtin:spam?max-train=200') // { name: 'spam', maxTrain: 200 }
+ */
+export function builtinDataSpec(spec: string): BuiltinDataSpec | undefined {
+  if (!spec.startsWith('builtin:')) return undefined;
+  const [head, query] = spec.split('?', 2);
+  let parsed: { builtin: string } | undefined;
+  try {
+    parsed = parseTaskSpec(head);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (query === undefined) return { name: parsed!.builtin };
+  const m = /^max-train=(\d+)$/.exec(query);
+  if (!m || Number(m[1]) < 1) throw new UsageError(`${spec}: the only option of a built-in task is ?max-train=N with N ≥ 1, got "?${query}"`);
+  return { name: parsed!.builtin, maxTrain: Number(m[1]) };
+}
+
+/** The spec string of a built-in task (the inverse of builtinDataSpec). */
+export function builtinSpecString(spec: BuiltinDataSpec): string {
+  return `builtin:${spec.name}${spec.maxTrain !== undefined ? `?max-train=${spec.maxTrain}` : ''}`;
+}
+
+/** One split of a built-in task, tokenized (label indices follow the task's sorted label set). */
+export function builtinSplit(spec: BuiltinDataSpec, split: 'train' | 'validation' | 'test', tok: TokenEncoder, maxLength: number): { examples: TokenizedClassification[]; labels: string[] } {
+  const task = loadBuiltinTask(spec.name, { maxTrain: spec.maxTrain });
+  return { examples: tokenizeClassification(task[split], tok, maxLength), labels: task.labels };
+}
+
+function loadBuiltinRunData(spec: BuiltinDataSpec, o: { task: TaskName; eval?: string; maxLength: number }, tok: TokenEncoder): RunData {
+  if (o.task !== 'classification') throw new UsageError(`built-in task ${spec.name} is a classification task; --task must be classification, got ${o.task}`);
+  if (o.eval !== undefined) throw new UsageError(`a built-in task brings its own validation split; drop --eval ${o.eval}`);
+  const task = loadBuiltinTask(spec.name, { maxTrain: spec.maxTrain });
+  return { train: tokenizeClassification(task.train, tok, o.maxLength), eval: tokenizeClassification(task.validation, tok, o.maxLength), labels: task.labels };
+}
+
 const SPLIT_SEED_STREAM = 0x45564c; // "EVL": the causal-LM split's seed, apart from the batches'
 
 /**
  * Reads, checks and tokenizes the training (and evaluation) files. Without an eval file a seeded
- * `validationFraction` of the training file is held out (stratified for classification).
+ * `validationFraction` of the training file is held out (stratified for classification). A
+ * `train` of `builtin:NAME` takes the built-in task's train split and its validation split as eval.
  */
 export function loadRunData(
   o: { task: TaskName; train: string; eval?: string; seed: number; validationFraction: number; maxLength: number },
   tok: TokenEncoder,
   log: (line: string) => void,
 ): RunData {
+  const builtin = builtinDataSpec(o.train);
+  if (builtin) return loadBuiltinRunData(builtin, o, tok);
   requireFile(o.train, '--train');
   if (o.eval !== undefined) requireFile(o.eval, '--eval');
   if (o.task === 'classification') {

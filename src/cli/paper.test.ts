@@ -1,0 +1,78 @@
+// `lorapro demo` and `lorapro bench paper` end to end on a tiny byte-level model and a few steps:
+// the printed table, the written reports, and the learning-rate choice on validation.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { paperPlan, pickByValidation, plannedRuns } from '../bench/paper.js';
+import type { MethodRun } from '../bench/paper-runs.js';
+import { writeInitialModel } from '../train/pretrain.js';
+import { tempDir } from '../train/run-testing.js';
+import { main } from './cli.js';
+
+const root = tempDir('lorapro-paper-');
+const model = join(root, 'model');
+await writeInitialModel(
+  { model_type: 'llama', vocab_size: 257, hidden_size: 16, intermediate_size: 40, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 2, max_position_embeddings: 64, tie_word_embeddings: true },
+  model,
+  1,
+);
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+test('paperPlan: the full plan is 5 tasks × 6 methods × 3 seeds with a 3-point grid; --quick is smaller', () => {
+  const full = paperPlan({ model: 'm', out: 'o' });
+  assert.equal(full.tasks.length, 5);
+  assert.deepEqual(full.seeds, [0, 1, 2]);
+  assert.equal(plannedRuns(full), 5 * 6 * (3 + 2)); // grid on seed 0, then seeds 1 and 2
+  const quick = paperPlan({ model: 'm', out: 'o', quick: true });
+  assert.equal(plannedRuns(quick), 2 * 6 * 2);
+});
+
+test('pickByValidation takes the best validation accuracy, skipping diverged runs, first on ties', () => {
+  const r = (lr: number, validation: number) => ({ lr, validation }) as unknown as MethodRun;
+  assert.equal(pickByValidation([r(1, 0.5), r(2, 0.7), r(3, 0.7)])?.lr, 2);
+  assert.equal(pickByValidation([r(1, Number.NaN), r(2, 0.1)])?.lr, 2);
+  assert.equal(pickByValidation([r(1, Number.NaN)]), undefined);
+});
+
+test('demo: three methods on a built-in task, a printed table and demo.md', async () => {
+  const out = join(root, 'demo');
+  const r = await run('demo', '--model', model, '--out', out, '--steps', '2', '--max-train', '32');
+  assert.equal(r.code, 0, r.err);
+  for (const m of ['full', 'lora', 'lora-pro']) assert.match(r.out, new RegExp(`^${m} +0\\.\\d+ +\\d+\\.\\d`, 'm'));
+  const md = readFileSync(join(out, 'demo.md'), 'utf8');
+  assert.match(md, /\| lora-pro \| 0\.001 \|/);
+  assert.match(md, /Command: `npx lorapro demo --model /);
+  assert.ok(existsSync(join(out, 'report.html')));
+  // a second demo into the same folder replaces the first; a folder that is not a demo's is refused
+  assert.equal((await run('demo', '--model', model, '--out', out, '--steps', '1', '--max-train', '16')).code, 0);
+  const refused = await run('demo', '--model', model, '--out', root, '--steps', '1');
+  assert.equal(refused.code, 2);
+  assert.match(refused.err, /not a demo's/);
+});
+
+test('bench paper: grid on validation, seeds, results.md with the table, costs, grid and plots', async () => {
+  const out = join(root, 'bench');
+  const results = join(root, 'docs', 'results.md');
+  const r = await run('bench', 'paper', '--quick', '--model', model, '--tasks', 'name-gender', '--methods', 'lora,lora-pro', '--seeds', '0,1', '--steps', '2', '--out', out, '--results', results);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^lora-pro +\d+\.\d ± \d+\.\d +\d+\.\d$/m);
+  const md = readFileSync(results, 'utf8');
+  assert.match(md, /\*\*Command:\*\* `npx lorapro bench paper --quick/);
+  assert.match(md, /\| method \| name-gender \| average \|/);
+  assert.match(md, /\| \(majority label\) \| 52\.2 \| 52\.2 \|/); // docs/TASKS.md: name-gender test majority 52.2%
+  assert.match(md, /\| name-gender \| lora-pro \| .*\*\*/);
+  assert.deepEqual(readdirSync(join(root, 'docs', 'results-plots')).sort(), ['name-gender-accuracy.svg', 'name-gender-diagnostic.svg']);
+  // per method: 2 grid points on seed 0, then seed 1 at the chosen rate
+  for (const m of ['lora', 'lora-pro']) {
+    const lrs = readdirSync(join(out, 'name-gender', m));
+    assert.equal(lrs.length, 2);
+    assert.equal(lrs.flatMap((lr) => readdirSync(join(out, 'name-gender', m, lr))).filter((s) => s === 'seed-1').length, 1);
+  }
+});
