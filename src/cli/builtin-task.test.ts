@@ -4,26 +4,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeInitialModel } from '../train/pretrain.js';
 import { readRunFile } from '../train/run-file.js';
 import { builtinDataSpec } from '../train/run-data.js';
 import { tempDir } from '../train/run-testing.js';
-import { main } from './cli.js';
+import { runCli, writeTinyByteModel } from './testing.js';
 
 const root = tempDir('lorapro-builtin-');
 const model = join(root, 'model');
-await writeInitialModel(
-  { model_type: 'llama', vocab_size: 257, hidden_size: 16, intermediate_size: 40, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 2, max_position_embeddings: 64, tie_word_embeddings: true },
-  model,
-  1,
-);
+await writeTinyByteModel(model);
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = runCli;
 
 test('builtinDataSpec reads builtin:NAME and ?max-train=N, and names the tasks for an unknown one', () => {
   assert.equal(builtinDataSpec('data/train.jsonl'), undefined);

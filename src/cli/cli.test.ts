@@ -8,7 +8,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { lmRecords, sentimentRecords, tempDir, writeJsonl, writeTinyModel } from '../train/run-testing.js';
-import { COMMANDS, main } from './cli.js';
+import { COMMANDS } from './cli.js';
+import { runCli } from './testing.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
@@ -19,12 +20,7 @@ const dev = writeJsonl(join(root, 'dev.jsonl'), sentimentRecords(8, 2));
 const lm = writeJsonl(join(root, 'lm.jsonl'), lmRecords(24, 3));
 
 /** Runs main() in this process, capturing what it prints. */
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = runCli;
 
 /** Runs the real executable. */
 function cli(...argv: string[]): { code: number; out: string; err: string } {

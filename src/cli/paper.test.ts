@@ -6,24 +6,14 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { paperPlan, pickByValidation, plannedRuns } from '../bench/paper.js';
 import type { MethodRun } from '../bench/paper-runs.js';
-import { writeInitialModel } from '../train/pretrain.js';
 import { tempDir } from '../train/run-testing.js';
-import { main } from './cli.js';
+import { runCli, writeTinyByteModel } from './testing.js';
 
 const root = tempDir('lorapro-paper-');
 const model = join(root, 'model');
-await writeInitialModel(
-  { model_type: 'llama', vocab_size: 257, hidden_size: 16, intermediate_size: 40, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 2, max_position_embeddings: 64, tie_word_embeddings: true },
-  model,
-  1,
-);
+await writeTinyByteModel(model);
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = runCli;
 
 test('paperPlan: the full plan is 5 tasks × 6 methods × 3 seeds with a 3-point grid; --quick is smaller', () => {
   const full = paperPlan({ model: 'm', out: 'o' });
