@@ -1,6 +1,6 @@
 import { tf } from '../engine/tf.js';
 import { adamDirection, adamHyper, adamSlotShapes, adamwStep, applyUpdate, type AdamHyper, type AdamWOptions } from './adamw.js';
-import { equivalentGradient, loraProGradients, type XMode } from './lora-pro.js';
+import { equivalentGradient, loraProGradients, readFactorGrams, type XMode } from './lora-pro.js';
 import { joinPairs, nonLoraParams } from './lora-pro-pairs.js';
 import { disposeMap, prepareGradients, type LoraPair, type StepResult , SlottedOptimizer } from './optimizer.js';
 
@@ -66,7 +66,8 @@ export class LoraProAdamW extends SlottedOptimizer {
     const { A, B, scale: s } = p;
     const [m, n] = [B.shape[0], A.shape[1]];
     // 1. g̃ = P_B·g + (I − P_B)·g·P_A from the LoRA gradients (independent of X, so X = 0).
-    const zero = loraProGradients({ A, B, gradA: gA, gradB: gB, scale: s, xMode: 'zero', damping: this.opts.damping });
+    const factors = readFactorGrams(A, B); // A and B do not change until the update: read them once
+    const zero = loraProGradients({ A, B, gradA: gA, gradB: gB, scale: s, xMode: 'zero', damping: this.opts.damping }, factors);
     const gTilde = equivalentGradient({ A, B, gradA: zero.gradA, gradB: zero.gradB, scale: s }); // [m, n]
     tf.dispose([zero.gradA, zero.gradB]);
     // 2–3. Adam moments of g̃ and the bias-corrected direction ĝ.
@@ -75,7 +76,7 @@ export class LoraProAdamW extends SlottedOptimizer {
     // 4. Treat ĝ as a full gradient: its LoRA gradients, adjusted with the chosen X.
     const [dA, dB] = tf.tidy(() => [tf.mul(tf.matMul(B, dir, true, false), s), tf.mul(tf.matMul(dir, A, false, true), s)] as [tf.Tensor2D, tf.Tensor2D]);
     dir.dispose();
-    const adj = loraProGradients({ A, B, gradA: dA, gradB: dB, scale: s, xMode: this.opts.xMode, damping: this.opts.damping });
+    const adj = loraProGradients({ A, B, gradA: dA, gradB: dB, scale: s, xMode: this.opts.xMode, damping: this.opts.damping }, factors);
     tf.dispose([dA, dB]);
     applyUpdate(A, adj.gradA, lr, this.h.weightDecay);
     applyUpdate(B, adj.gradB, lr, this.h.weightDecay);
