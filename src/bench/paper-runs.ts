@@ -39,12 +39,23 @@ export function lastDiagnostic(lines: readonly MetricsLine[]): MethodRun['diagno
   return { lora: mean((d) => d.lora.cosine), pro: mean((d) => d.loraPro.cosine) };
 }
 
+export interface MethodRunOptions {
+  readonly base: Readonly<Record<string, unknown>>;
+  readonly task: string;
+  readonly method: MethodName;
+  readonly lr: number;
+  readonly seed: number;
+  readonly out: string;
+  readonly resume?: boolean;
+  readonly test?: boolean;
+}
+
 /**
  * Trains `method` at `lr` with `seed` on `base` (whose `train` is a `builtin:` spec) into its own
  * folder, then scores the best checkpoint on the test split.
  */
 export async function runMethod(
-  o: { base: Readonly<Record<string, unknown>>; task: string; method: MethodName; lr: number; seed: number; out: string; resume?: boolean; test?: boolean },
+  o: MethodRunOptions,
   hooks: { progress?: Progress; log?: (line: string) => void } = {},
 ): Promise<MethodRun> {
   const dir = methodRunDir(o.out, o.task, o.method, o.lr, o.seed);

@@ -1,9 +1,11 @@
 // lorapro bench paper: the LoRA-Pro paper's comparison on the built-in tasks (src/bench/paper.ts).
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { chooseBase, shown } from '../bench/paper-base.js';
 import { paperPlan, plannedRuns, runPaper } from '../bench/paper.js';
 import { printableTable, writePaperResults } from '../bench/paper-report.js';
 import { useBackend } from '../engine/backend.js';
+import { tf } from '../engine/tf.js';
 import { builtinTaskNames } from '../tasks/builtin.js';
 import { checkMethod } from '../train/methods.js';
 import { machineLine } from '../train/pretrain.js';
@@ -39,14 +41,15 @@ export const benchCommand: Command = {
   name: 'bench',
   brief: 'benchmarks; "bench paper" reruns the LoRA-Pro paper\'s comparison on the built-in tasks',
   summary:
-    'lorapro bench paper: full fine-tuning, LoRA, rsLoRA, LoRA+, LoRA-Pro and LoRA-Pro (efficient) at rank 8, alpha 16 on the five built-in tasks from the base model; per method and task a learning rate is chosen from a small grid on validation, then 3 seeds run; prints the test-accuracy table and writes docs/results.md with costs, the gradient diagnostic and plots. --quick: 2 tasks, 1 seed, 100 steps, a 2-point grid.',
-  usage: 'lorapro bench paper [--quick] [--tasks a,b] [--seeds 0,1,2] [--out DIR] [--results FILE]',
+    'lorapro bench paper: full fine-tuning, LoRA, rsLoRA, LoRA+, LoRA-Pro and LoRA-Pro (efficient) at rank 8, alpha 16 on the five built-in tasks from the base model; per method and task a learning rate is chosen from a small grid on validation, then 3 seeds run; prints the test-accuracy table and writes docs/results.md with costs, the gradient diagnostic and plots. Runs go --jobs at a time in child processes (TF.js wasm computes on one core). --quick: 2 tasks, 1 seed, 100 steps.',
+  usage: 'lorapro bench paper [--quick] [--tasks a,b] [--seeds 0,1,2] [--jobs N] [--out DIR] [--results FILE]',
   options: [
-    { key: 'quick', type: 'boolean', help: 'two tasks, one seed, 100 steps, a two-point grid (≤ 15 min on 2 cores)' },
+    { key: 'quick', type: 'boolean', help: 'two tasks, one seed, 100 steps (≤ 15 min on 2 cores)' },
     { key: 'tasks', type: 'string', arg: 'LIST', default: 'all five (quick: name-gender,syllables)', help: 'built-in tasks to run' },
     { key: 'seeds', type: 'string', arg: 'LIST', default: '0,1,2 (quick: 0)', help: 'seeds; the grid runs on the first' },
     { key: 'methods', type: 'string', arg: 'LIST', default: 'full,lora,rslora,lora-plus,lora-pro,lora-pro-efficient', help: 'methods to compare' },
-    { key: 'steps', type: 'int', default: '300 (quick: 100)', help: 'optimiser steps per run' },
+    { key: 'steps', type: 'int', default: '150 (quick: 100)', help: 'optimiser steps per run' },
+    { key: 'jobs', type: 'int', default: 'the number of cores', help: 'runs at a time, each in its own process; 1 runs them here with a progress bar' },
     { key: 'model', type: 'string', arg: 'DIR', default: 'models/lorapro-base', help: 'base model folder' },
     { key: 'out', type: 'string', arg: 'DIR', default: 'runs/bench-paper', help: 'folder for the runs' },
     { key: 'results', type: 'string', arg: 'FILE', default: 'docs/results.md', help: 'the results file to write (plots go beside it)' },
@@ -64,6 +67,8 @@ export const benchCommand: Command = {
 /** `bench paper` with its options (the sub-command is the first argument). */
 export async function benchPaper(values: Record<string, unknown>, io: { out: (l: string) => void; err: (l: string) => void }): Promise<number> {
   const started = performance.now();
+  const jobs = (values.jobs as number | undefined) ?? availableParallelism();
+  if (jobs < 1) throw new UsageError(`--jobs must be at least 1, got ${jobs}`);
   await useBackend(values.backend as string | undefined);
   const log = (line: string) => io.err(line);
   const base = await chooseBase({ model: values.model as string | undefined }, { log });
@@ -76,8 +81,8 @@ export async function benchPaper(values: Record<string, unknown>, io: { out: (l:
     methods: values.methods === undefined ? undefined : listOf(values.methods, '--methods').map(checkMethod),
     steps: values.steps as number | undefined,
   });
-  log(`bench paper: ${plannedRuns(plan)} runs (${plan.tasks.join(', ')} × ${plan.methods.join(', ')}; seeds ${plan.seeds.join(', ')}; ${plan.steps} steps) into ${plan.out}`);
-  const result = await runPaper(plan, { progress: () => createProgress(process.stderr), log, resume: values.resume as boolean | undefined });
+  log(`bench paper: ${plannedRuns(plan)} runs, ${jobs} at a time (${plan.tasks.join(', ')} × ${plan.methods.join(', ')}; seeds ${plan.seeds.join(', ')}; ${plan.steps} steps) into ${plan.out}`);
+  const result = await runPaper(plan, { progress: () => createProgress(process.stderr), log, resume: values.resume as boolean | undefined, jobs, backend: tf.getBackend() });
   const resultsPath = (values.results as string | undefined) ?? join('docs', 'results.md');
   await writePaperResults(result, resultsPath, { command: commandText('paper', values), machine: machineLine(), baseNote: base.note, wallS: (performance.now() - started) / 1000, date: new Date() });
   io.out(printableTable(result));

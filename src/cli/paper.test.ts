@@ -15,11 +15,11 @@ await writeTinyByteModel(model);
 
 const run = runCli;
 
-test('paperPlan: the full plan is 5 tasks × 6 methods × 3 seeds with a 3-point grid; --quick is smaller', () => {
+test('paperPlan: the full plan is 5 tasks × 6 methods × 3 seeds with a 2-point grid; --quick is smaller', () => {
   const full = paperPlan({ model: 'm', out: 'o' });
   assert.equal(full.tasks.length, 5);
   assert.deepEqual(full.seeds, [0, 1, 2]);
-  assert.equal(plannedRuns(full), 5 * 6 * (3 + 2)); // grid on seed 0, then seeds 1 and 2
+  assert.equal(plannedRuns(full), 5 * 6 * (2 + 2)); // grid on seed 0, then seeds 1 and 2
   const quick = paperPlan({ model: 'm', out: 'o', quick: true });
   assert.equal(plannedRuns(quick), 2 * 6 * 2);
 });
@@ -50,7 +50,7 @@ test('demo: three methods on a built-in task, a printed table and demo.md', asyn
 test('bench paper: grid on validation, seeds, results.md with the table, costs, grid and plots', async () => {
   const out = join(root, 'bench');
   const results = join(root, 'docs', 'results.md');
-  const r = await run('bench', 'paper', '--quick', '--model', model, '--tasks', 'name-gender', '--methods', 'lora,lora-pro', '--seeds', '0,1', '--steps', '2', '--out', out, '--results', results);
+  const r = await run('bench', 'paper', '--quick', '--model', model, '--tasks', 'name-gender', '--methods', 'lora,lora-pro', '--seeds', '0,1', '--steps', '2', '--jobs', '1', '--out', out, '--results', results);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^lora-pro +\d+\.\d ± \d+\.\d +\d+\.\d$/m);
   const md = readFileSync(results, 'utf8');
@@ -65,4 +65,26 @@ test('bench paper: grid on validation, seeds, results.md with the table, costs, 
     assert.equal(lrs.length, 2);
     assert.equal(lrs.flatMap((lr) => readdirSync(join(out, 'name-gender', m, lr))).filter((s) => s === 'seed-1').length, 1);
   }
+});
+
+test('bench paper --jobs 2: runs in child processes give the same runs and table as one process', async () => {
+  const args = ['bench', 'paper', '--quick', '--model', model, '--tasks', 'name-gender', '--methods', 'lora,lora-pro', '--seeds', '0,1', '--steps', '2'];
+  const one = await run(...args, '--jobs', '1', '--out', join(root, 'jobs-1'), '--results', join(root, 'jobs-1.md'));
+  const two = await run(...args, '--jobs', '2', '--out', join(root, 'jobs-2'), '--results', join(root, 'jobs-2.md'));
+  assert.equal(one.code, 0, one.err);
+  assert.equal(two.code, 0, two.err);
+  assert.match(two.err, /6 runs, 2 at a time/);
+  assert.match(two.err, /done \[6\/6\]/);
+  const losses = (dir: string) =>
+    readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).loss);
+  for (const m of ['lora', 'lora-pro'])
+    for (const lr of readdirSync(join(root, 'jobs-1', 'name-gender', m)))
+      for (const seed of readdirSync(join(root, 'jobs-1', 'name-gender', m, lr)))
+        assert.deepEqual(losses(join(root, 'jobs-2', 'name-gender', m, lr, seed)), losses(join(root, 'jobs-1', 'name-gender', m, lr, seed)), `${m} ${lr} ${seed}`);
+  const table = (out: string) => out.split('\n').filter((l) => /^(lora|lora-pro|\(majority)/.test(l));
+  assert.deepEqual(table(two.out), table(one.out));
+  assert.equal((await run('bench', 'paper', '--model', model, '--jobs', '0')).code, 2);
 });

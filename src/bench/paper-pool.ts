@@ -1,0 +1,48 @@
+// Running benchmark runs side by side: a concurrency limit, and one run in a child process
+// (paper-worker.js). TF.js's wasm backend computes on one thread, so on a machine with N cores N runs
+// at a time take about 1/N of the wall time; each run also gets its own process and memory.
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { MethodRun, MethodRunOptions } from './paper-runs.js';
+import type { WorkerRequest } from './paper-worker.js';
+
+const WORKER = fileURLToPath(new URL('./paper-worker.js', import.meta.url));
+const STDERR_TAIL = 4000;
+
+/** Wraps async functions so that at most `n` run at once; the rest wait in call order. */
+export function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`limiter: n must be a positive integer, got ${n}`);
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (fn) => {
+    if (active < n) active++;
+    else await new Promise<void>((resolve) => waiting.push(resolve)); // the finishing run hands over its slot
+    try {
+      return await fn();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}
+
+/** runMethod in a fresh Node process on `backend`; rejects with the child's error or its stderr. */
+export function runMethodInChild(options: MethodRunOptions, backend: string): Promise<MethodRun> {
+  return new Promise((resolve, reject) => {
+    // 'advanced' (structured clone) keeps NaN metrics of diverged runs, which JSON would turn into null
+    const child = fork(WORKER, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-STDERR_TAIL)));
+    let reply: { ok: true; run: MethodRun } | { ok: false; message: string } | undefined;
+    child.on('message', (m) => (reply = m as typeof reply));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      const what = `${options.task} ${options.method} lr ${options.lr} seed ${options.seed}`;
+      if (reply?.ok) resolve(reply.run);
+      else if (reply) reject(new Error(`${what}: ${reply.message}`));
+      else reject(new Error(`${what}: worker process exited (${signal ?? `code ${code}`}) without a result${stderr ? `:\n${stderr.trim()}` : ''}`));
+    });
+    child.send({ options, backend } satisfies WorkerRequest);
+  });
+}

@@ -1,0 +1,19 @@
+// A child process of `bench paper --jobs N`: runs one (task, method, lr, seed) fine-tuning run and
+// sends its MethodRun back. TF.js's wasm backend uses one core, so N processes use N cores.
+import { useBackend } from '../engine/backend.js';
+import { runMethod, type MethodRunOptions } from './paper-runs.js';
+
+export interface WorkerRequest {
+  readonly options: MethodRunOptions;
+  readonly backend: string;
+}
+
+process.once('message', async (request: WorkerRequest) => {
+  const reply = (message: unknown, code: number) => process.send?.(message, () => process.exit(code));
+  try {
+    await useBackend(request.backend);
+    reply({ ok: true, run: await runMethod(request.options) }, 0);
+  } catch (e) {
+    reply({ ok: false, message: e instanceof Error ? e.message : String(e) }, 1);
+  }
+});
