@@ -136,6 +136,19 @@ for (const backend of ['cpu', 'wasm'] as const) {
   });
 }
 
+for (const backend of ['cpu', 'wasm'] as const) {
+  test(`cross-entropy on ${backend} stays exact for far-apart logits (a label 500 nats below the best)`, async () => {
+    await useBackend(backend);
+    const logits = tf.tensor2d([[0, 200, -300], [1, 1, 1]]);
+    const labels = tf.tensor1d([2, 0], 'int32');
+    const got = tf.valueAndGrad((z: tf.Tensor) => crossEntropy(z as tf.Tensor2D, labels))(logits);
+    // row 0: logsumexp = 200 (+ e^-200), label −300 → 500; row 1: log 3; mean over two rows
+    assertClose(await got.value.data(), [(500 + Math.log(3)) / 2], 1e-6, 'loss');
+    assertClose(await got.grad.data(), [0, 0.5, -0.5, (1 / 3 - 1) / 2, 1 / 6, 1 / 6], 1e-6, 'gradient');
+    tf.dispose([logits, labels, got.value, got.grad]);
+  });
+}
+
 test('cross-entropy gradients leave no tensor behind', async () => {
   await useBackend('wasm');
   const logits = tf.randomUniform([4, 5], -1, 1, 'float32', 2);
