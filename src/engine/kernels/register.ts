@@ -10,11 +10,12 @@ import { gatherConfig } from './gather.js';
 import { castConfig, identityConfig } from './identity.js';
 import { sliceConfig, splitVConfig } from './slice.js';
 import { sumConfig } from './sum.js';
+import { transposeConfig } from './transpose.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 
 const BACKEND = 'wasm';
 
-const OURS: readonly KernelConfig[] = [batchMatMulConfig, unsortedSegmentSumConfig, identityConfig, castConfig, sliceConfig, splitVConfig, sumConfig, gatherConfig];
+const OURS: readonly KernelConfig[] = [batchMatMulConfig, unsortedSegmentSumConfig, identityConfig, castConfig, sliceConfig, splitVConfig, sumConfig, gatherConfig, transposeConfig];
 
 // The kernels ours replaced, by name, so a benchmark can put them back.
 const stock = new Map<string, KernelConfig>();

@@ -15,6 +15,7 @@ interface WasmModule {
 interface WasmTensorData {
   id: number; // the tensor's id on the C++ side
   memoryOffset: number; // byte offset into the wasm heap
+  shape: number[]; // as made; a kernel that returns a reshaped output updates it
 }
 
 export interface WasmBackend {
