@@ -16,6 +16,8 @@ export interface ReportContext {
   readonly baseNote: string;
   readonly wallS: number;
   readonly date: Date;
+  /** Runs at a time (each in its own process); tokens/s are per run. */
+  readonly jobs?: number;
 }
 
 const testAcc = (r: MethodRun) => r.test?.accuracy;
@@ -47,6 +49,29 @@ export function costTable(res: PaperResult): { head: string[]; rows: string[][] 
   const rows = res.plan.methods.map((m) => {
     const c = costCells(res.runs.filter((r) => r.method === m));
     return [m, c.time, c.tokensPerSec, c.peak, c.cosine];
+  });
+  return { head, rows };
+}
+
+/** Mean over seeds of the lora-pro runs' last diagnostic on `task`: [plain LoRA, LoRA-Pro] cosine. */
+function taskCosines(res: PaperResult, task: string): { lora: number; pro: number } | undefined {
+  const ds = res.runs.filter((r) => r.task === task && r.method === 'lora-pro' && r.diagnostic).map((r) => r.diagnostic!);
+  if (!ds.length) return undefined;
+  return { lora: meanStd(ds.map((d) => d.lora)).mean, pro: meanStd(ds.map((d) => d.pro)).mean };
+}
+
+/**
+ * Per task: LoRA's and LoRA-Pro's test accuracy, the difference, full fine-tuning's, and how close the
+ * lora-pro runs' updates were to the full gradient (plain LoRA's direction → LoRA-Pro's), so a task
+ * where LoRA-Pro does not win can be read against its diagnostic.
+ */
+export function headToHeadTable(res: PaperResult): { head: string[]; rows: string[][] } {
+  const mean = (m: string, t: string) => 100 * taskMean(res.runs.filter((r) => r.task === t && r.method === m));
+  const f = (v: number, sign = false) => (Number.isFinite(v) ? `${sign && v >= 0 ? '+' : ''}${v.toFixed(1)}` : '-');
+  const head = ['task', 'lora', 'lora-pro', 'lora-pro − lora', 'full', 'cos(g̃,g) LoRA → Pro'];
+  const rows = res.plan.tasks.map((t) => {
+    const c = taskCosines(res, t);
+    return [t, f(mean('lora', t)), f(mean('lora-pro', t)), f(mean('lora-pro', t) - mean('lora', t), true), f(mean('full', t)), c ? `${c.lora.toFixed(2)} → ${c.pro.toFixed(2)}` : '-'];
   });
   return { head, rows };
 }
@@ -123,7 +148,7 @@ built-in tasks (docs/TASKS.md) from a small byte-level base model.
 **Machine:** ${ctx.machine}  
 **Base model:** ${ctx.baseNote}  
 **Setup:** methods ${p.methods.join(', ')}; LoRA rank ${p.rank}, alpha ${p.alpha}, every linear layer (same targets for every adapter method; the classification head is trained in full by all); ${p.steps} AdamW steps of batch ${p.batchSize}, linear schedule with 10% warmup; learning rate per method and task chosen from the grid below by the best validation accuracy on seed ${p.seeds[0]}, then run with seeds ${p.seeds.join(', ')}; each run's best checkpoint on validation is scored once on the 500-example test split.  
-**Wall time:** ${(ctx.wallS / 60).toFixed(1)} min for ${new Set([...res.runs, ...res.gridRuns].map((r) => r.dir)).size} training runs.
+**Wall time:** ${(ctx.wallS / 60).toFixed(1)} min for ${new Set([...res.runs, ...res.gridRuns].map((r) => r.dir)).size} training runs${ctx.jobs && ctx.jobs > 1 ? `, ${ctx.jobs} at a time (one process each; the wasm backend computes on one core)` : ''}.
 
 ## Test accuracy (%), mean ± std over ${p.seeds.length} seed${p.seeds.length > 1 ? 's' : ''}
 
@@ -131,7 +156,13 @@ ${markdownTable(acc.head, acc.rows)}
 
 ${verdict(res)}
 
-## Cost and gradient approximation per method
+${res.plan.methods.includes('lora') && res.plan.methods.includes('lora-pro') ? `### LoRA-Pro vs LoRA, task by task
+
+${(() => { const h = headToHeadTable(res); return markdownTable(h.head, h.rows); })()}
+
+The last column is the lora-pro runs' diagnostic at their last evaluation (mean over seeds and layers): the cosine between the full fine-tuning gradient and the weight update plain LoRA's gradients would imply, then the one LoRA-Pro's adjusted gradients imply. LoRA-Pro is built to raise it; whether a closer update direction turns into test accuracy within ${res.plan.steps} steps is what the accuracy columns answer.
+
+` : ''}## Cost and gradient approximation per method
 
 ${markdownTable(cost.head, cost.rows)}
 

@@ -84,7 +84,7 @@ export async function benchPaper(values: Record<string, unknown>, io: { out: (l:
   log(`bench paper: ${plannedRuns(plan)} runs, ${jobs} at a time (${plan.tasks.join(', ')} × ${plan.methods.join(', ')}; seeds ${plan.seeds.join(', ')}; ${plan.steps} steps) into ${plan.out}`);
   const result = await runPaper(plan, { progress: () => createProgress(process.stderr), log, resume: values.resume as boolean | undefined, jobs, backend: tf.getBackend() });
   const resultsPath = (values.results as string | undefined) ?? join('docs', 'results.md');
-  await writePaperResults(result, resultsPath, { command: commandText('paper', values), machine: machineLine(), baseNote: base.note, wallS: (performance.now() - started) / 1000, date: new Date() });
+  await writePaperResults(result, resultsPath, { command: commandText('paper', values), machine: machineLine(), baseNote: base.note, wallS: (performance.now() - started) / 1000, date: new Date(), jobs });
   io.out(printableTable(result));
   io.out(`results: ${shown(resultsPath)} (runs in ${plan.out})`);
   return result.runs.every((r) => r.result.status === 'completed') ? 0 : 1;

@@ -58,6 +58,8 @@ test('bench paper: grid on validation, seeds, results.md with the table, costs, 
   assert.match(md, /\| method \| name-gender \| average \|/);
   assert.match(md, /\| \(majority label\) \| 52\.2 \| 52\.2 \|/); // docs/TASKS.md: name-gender test majority 52.2%
   assert.match(md, /\| name-gender \| lora-pro \| .*\*\*/);
+  assert.match(md, /### LoRA-Pro vs LoRA, task by task/);
+  assert.match(md, /\| name-gender \| \d+\.\d \| \d+\.\d \| [+-]\d+\.\d \| - \| -?\d\.\d\d → -?\d\.\d\d \|/); // no full run here: '-'
   assert.deepEqual(readdirSync(join(root, 'docs', 'results-plots')).sort(), ['name-gender-accuracy.svg', 'name-gender-diagnostic.svg']);
   // per method: 2 grid points on seed 0, then seed 1 at the chosen rate
   for (const m of ['lora', 'lora-pro']) {
