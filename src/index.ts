@@ -56,4 +56,4 @@ export { accuracy, macroF1, matthewsCorrelation, perplexity } from './train/metr
 export { loadClassificationData, loadCausalLmData } from './train/data.js';
 
 // Built-in tasks and corpus (Node only: they read npm data packages)
-export { builtinTaskNames, loadBuiltinTask } from './tasks/builtin.js';
+export { builtinTaskNames, loadBuiltinTask, PAPER_TASKS } from './tasks/builtin.js';

@@ -4,6 +4,7 @@
 import type { MethodName } from '../train/methods.js';
 import type { Progress } from '../train/progress.js';
 import { tf } from '../engine/tf.js';
+import { PAPER_TASKS } from '../tasks/builtin.js';
 import { limiter, runMethodInChild } from './paper-pool.js';
 import { runMethod, type MethodRun } from './paper-runs.js';
 
@@ -24,7 +25,7 @@ export const LR_GRID: Readonly<Record<string, readonly number[]>> = {
 };
 
 /** Bytes per example: enough for names and words; e-mails (subject first) and speeches are cut to their start. */
-export const TASK_MAX_LENGTH: Readonly<Record<string, number>> = { spam: 64, 'sotu-party': 64, 'name-gender': 16, 'opinion-polarity': 24, syllables: 24 };
+export const TASK_MAX_LENGTH: Readonly<Record<string, number>> = { spam: 64, 'name-gender': 16, 'name-or-word': 16, stress: 16, syllables: 24, 'sotu-party': 64, 'opinion-polarity': 24 };
 
 export interface PaperPlan {
   readonly model: string;
@@ -46,7 +47,7 @@ export function paperPlan(o: { model: string; out: string; quick?: boolean; task
   const quick = o.quick ?? false;
   return Object.freeze({
     model: o.model,
-    tasks: o.tasks ?? (quick ? ['name-gender', 'syllables'] : ['spam', 'sotu-party', 'name-gender', 'opinion-polarity', 'syllables']),
+    tasks: o.tasks ?? (quick ? ['name-gender', 'syllables'] : PAPER_TASKS),
     methods: o.methods ?? PAPER_METHODS,
     seeds: o.seeds ?? (quick ? [0] : [0, 1, 2]),
     steps: o.steps ?? (quick ? 100 : 150),

@@ -3,8 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { builtinTaskNames, loadBuiltinTask, parseTaskSpec, type BuiltinTask } from './builtin.js';
+import { builtinTaskNames, loadBuiltinTask, PAPER_TASKS, parseTaskSpec, type BuiltinTask } from './builtin.js';
 import { nameGender } from './name-gender.js';
+import { nameOrWord } from './name-or-word.js';
 import { opinionPolarity } from './opinion-polarity.js';
 import { datasetFunction } from './packages.js';
 import { splitPool } from './split.js';
@@ -15,14 +16,25 @@ import type { ClassificationExample } from '../train/data-examples.js';
 // opinion-polarity runs short: AFINN-111 has 2,477 entries, one of valence 0, so 2,476 − 800 = 1,676.
 const EXPECTED: Record<string, { labels: string[]; train: number }> = {
   spam: { labels: ['ham', 'spam'], train: 2000 },
-  'sotu-party': { labels: ['Democratic', 'Republican'], train: 2000 },
   'name-gender': { labels: ['female', 'male'], train: 2000 },
-  'opinion-polarity': { labels: ['negative', 'positive'], train: 1676 },
+  'name-or-word': { labels: ['name', 'word'], train: 2000 },
+  stress: { labels: ['first', 'second'], train: 2000 },
   syllables: { labels: ['1', '2', '3', '4+'], train: 2000 },
+  'sotu-party': { labels: ['Democratic', 'Republican'], train: 2000 },
+  'opinion-polarity': { labels: ['negative', 'positive'], train: 1676 },
 };
 
-test('the five tasks are listed in the documented order', () => {
-  assert.deepEqual(builtinTaskNames(), ['spam', 'sotu-party', 'name-gender', 'opinion-polarity', 'syllables']);
+test('the tasks are listed in the documented order, the paper comparison\'s five first', () => {
+  assert.deepEqual(builtinTaskNames(), ['spam', 'name-gender', 'name-or-word', 'stress', 'syllables', 'sotu-party', 'opinion-polarity']);
+  assert.deepEqual(PAPER_TASKS, builtinTaskNames().slice(0, 5));
+});
+
+test('balanced tasks have every label equally often in their pool, and near-equal in test', () => {
+  for (const name of ['name-or-word', 'stress', 'sotu-party']) {
+    const task = loadBuiltinTask(name);
+    const counts = task.labels.map((_, l) => task.test.filter((e) => e.label === l).length);
+    assert.ok(Math.max(...counts) <= 0.56 * task.test.length, `${name} test labels ${counts}`);
+  }
 });
 
 /** Accuracy on `part` of answering the label most frequent in `train`, counted by label name. */
@@ -69,11 +81,28 @@ test('spam texts are capped at 600 characters; neither subject nor body starts w
   assert.ok(all.filter((e) => /Received: from/.test(e.text)).length <= 5);
 });
 
-test('sotu-party passages are 200-600 characters; syllable words are lower-case letters', () => {
+test('sotu-party passages are 200-600 characters; syllable, stress and name-or-word texts are lower-case letters', () => {
   const sotu = loadBuiltinTask('sotu-party');
   for (const e of [...sotu.train, ...sotu.validation, ...sotu.test]) assert.ok(e.text.length >= 200 && e.text.length <= 600, `${e.text.length}`);
-  const words = loadBuiltinTask('syllables');
-  for (const e of [...words.train, ...words.validation, ...words.test]) assert.match(e.text, /^[a-z]+$/);
+  for (const name of ['syllables', 'stress', 'name-or-word']) {
+    const words = loadBuiltinTask(name);
+    for (const e of [...words.train, ...words.validation, ...words.test]) assert.match(e.text, /^[a-z]+$/);
+  }
+});
+
+test('stress labels come from CMUdict stress digits; name-or-word keeps no token on both sides', async () => {
+  const { stressLabel } = await import('./stress.js');
+  assert.equal(stressLabel('T EY1 B AH0 L'), 'first'); // table
+  assert.equal(stressLabel('R IH0 L AE1 K S'), 'second'); // relax
+  assert.equal(stressLabel('B AE1 S K IH0 T B AO2 L'), undefined); // three syllables
+  assert.equal(stressLabel('AH0 W EY1 T IH0 NG'), undefined);
+  const stress = loadBuiltinTask('stress');
+  const byText = new Map([...stress.train, ...stress.test].map((e) => [e.text, stress.labels[e.label]]));
+  for (const [word, label] of [['table', 'first'], ['relax', 'second']]) if (byText.has(word)) assert.equal(byText.get(word), label);
+  const items = nameOrWord.read();
+  const names = new Set(items.filter((i) => i.label === 'name').map((i) => i.text));
+  assert.ok(items.filter((i) => i.label === 'word').every((i) => !names.has(i.text)));
+  assert.ok(names.has('mary') && !names.has('good'));
 });
 
 test('loads are deterministic: a second load is equal, and re-reading in another order gives the same splits', () => {
@@ -106,7 +135,7 @@ test('a caller mutating a loaded task does not change the next load', () => {
 });
 
 test('unknown task names are refused with the list of built-in tasks', () => {
-  const listed = /unknown built-in task "nope"; the built-in tasks are: spam, sotu-party, name-gender, opinion-polarity, syllables/;
+  const listed = /unknown built-in task "nope"; the built-in tasks are: spam, name-gender, name-or-word, stress, syllables, sotu-party, opinion-polarity/;
   assert.throws(() => loadBuiltinTask('nope'), listed);
   assert.throws(() => parseTaskSpec('builtin:nope'), listed);
   assert.throws(() => parseTaskSpec('builtin:'), /unknown built-in task ""/);

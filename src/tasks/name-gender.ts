@@ -25,8 +25,9 @@ export const nameGender: TaskSource = {
   },
 };
 
-function readNames(pkg: string): string[] {
-  return expectArray(datasetFunction(pkg, 'name-gender')(), pkg)
+/** The names of one list, trimmed, blanks dropped; `task` names the task in a missing-package error. */
+export function readNames(pkg: string, task = 'name-gender'): string[] {
+  return expectArray(datasetFunction(pkg, task)(), pkg)
     .map((n, i) => expectString(n, `${pkg}[${i}]`).trim())
     .filter((n) => n !== '');
 }

@@ -62,8 +62,11 @@ export function uniqueTexts(items: readonly LabelledText[]): LabelledText[] {
  */
 export function splitPool(items: readonly LabelledText[], options: SplitOptions): Splits {
   const { seed, sizes, balance = false } = options;
-  let pool = new Rng(seed).shuffle(uniqueTexts(items));
-  if (balance) pool = balanced(pool);
+  const rng = new Rng(seed);
+  let pool = rng.shuffle(uniqueTexts(items));
+  // Balancing keeps the first k of each label, which bunches a common label at the front of the
+  // pool (where test is taken from): shuffled again after it.
+  if (balance) pool = rng.shuffle(balanced(pool));
   const needed = sizes.test + sizes.validation + 1;
   if (pool.length < needed) throw new Error(`splitPool: ${pool.length} distinct texts, need at least ${needed} for test ${sizes.test}, validation ${sizes.validation} and one training example`);
 
