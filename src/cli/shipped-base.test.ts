@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SHIPPED_BASE } from '../bench/paper-base.js';
+import { useBackend } from '../engine/backend.js';
 import { loadPretrained } from '../models/pretrained.js';
 import { corpusSplits, MODEL_CARD_FILE } from '../train/pretrain.js';
 import { tempDir } from '../train/run-testing.js';
@@ -19,6 +20,7 @@ const cardField = (name: string): string => {
 };
 
 test('the shipped base loads with loadPretrained and has the size its model card states', async () => {
+  await useBackend();
   const model = await loadPretrained(SHIPPED_BASE, { task: 'causal-lm' });
   const params = [...model.namedParameters().values()].reduce((n, v) => n + v.size, 0);
   model.dispose();
