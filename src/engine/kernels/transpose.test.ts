@@ -7,15 +7,17 @@ import { assertClose, liveCounts, onCpuAndWasm } from './test-utils.js';
 
 test('bandRows: large matrices with a row count divisible by 64 or 32 take the banded path', () => {
   assert.equal(bandRows(2048, 512), 64);
-  assert.equal(bandRows(96 * 32, 16), 64); // 3072 = 48 × 64: the taller band first
+  assert.equal(bandRows(96 * 32, 64), 64); // 3072 = 48 × 64: the taller band first
   assert.equal(bandRows(1056, 64), 32); // 1056 = 33 × 32
   assert.equal(bandRows(1000, 100), 0); // neither divides
-  assert.equal(bandRows(128, 128), 0); // small: the stock kernel
-  assert.equal(bandRows(4096, 4), 0); // too narrow
+  assert.equal(bandRows(128, 128), 64); // an attention matrix
+  assert.equal(bandRows(64, 256), 32);
+  assert.equal(bandRows(64, 64), 0); // small: the stock kernel
+  assert.equal(bandRows(4096, 32), 0); // too narrow
 });
 
 test('Transpose on wasm equals cpu: banded matrices, batched, int32, and stock permutations', async () => {
-  const shapes = [[2048, 24], [3, 256, 160], [2, 2, 192, 96], [1056, 64]];
+  const shapes = [[2048, 64], [3, 256, 160], [2, 2, 192, 96], [1056, 64], [4, 128, 128], [2048, 24]];
   const { cpu, wasm } = await onCpuAndWasm(() => {
     const outs: tf.Tensor[] = [];
     for (const [i, shape] of shapes.entries()) {
@@ -31,7 +33,7 @@ test('Transpose on wasm equals cpu: banded matrices, batched, int32, and stock p
     return outs;
   });
   for (const [i, r] of wasm.entries()) assertClose(r, cpu[i], `transpose case ${i}`, 0);
-  assert.equal(wasm[4].dtype, 'int32');
+  assert.equal(wasm[6].dtype, 'int32');
   assert.deepEqual(wasm[1].shape, [3, 160, 256]);
 });
 
