@@ -16,9 +16,9 @@ import { UsageError } from '../train/run-errors.js';
 import { BACKEND_OPTION, type Command } from './args.js';
 
 /**
- * Methods and AdamW learning rates of the demo: the best on name-gender's validation split of the
- * `bench paper` grid in a 150-step sweep from a briefly pretrained base (one seed). LoRA-Pro's full
- * mode steps W like full fine-tuning's Adam, so it takes a rate near full's, lower than LoRA's.
+ * Methods and AdamW learning rates of the demo: the ones `lorapro bench paper` chose on name-gender's
+ * validation split from the shipped base (docs/results.md, learning-rate grid). LoRA-Pro's full mode
+ * steps W like full fine-tuning's Adam, so it takes a rate near full's, lower than LoRA's.
  */
 const DEMO_METHODS: readonly { method: MethodName; lr: number }[] = [
   { method: 'full', lr: 1e-3 },
