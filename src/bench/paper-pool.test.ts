@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { tempDir } from '../train/run-testing.js';
-import { limiter, runMethodInChild } from './paper-pool.js';
+import { limiter, liveChildren, runMethodInChild } from './paper-pool.js';
 
 test('limiter: never more than n at once, waiting calls start in call order, errors free the slot', async () => {
   const slot = limiter(2);
@@ -34,4 +34,15 @@ test('runMethodInChild: an error in the child comes back naming the run and the 
     assert.match(e.message, /no-such-model/);
     return true;
   });
+});
+
+test('runPaper with --jobs 2: the first failed run stops the others, and no child is left running', async () => {
+  const { paperPlan, runPaper } = await import('./paper.js');
+  const root = tempDir('lorapro-pool-fail-');
+  const plan = paperPlan({ model: join(root, 'no-such-model'), out: join(root, 'runs'), tasks: ['name-gender'], methods: ['lora', 'full'], seeds: [0, 1] });
+  const lines: string[] = [];
+  await assert.rejects(runPaper(plan, { log: (l) => lines.push(l), jobs: 2, backend: 'cpu' }), /no-such-model/);
+  await new Promise((r) => setTimeout(r, 200)); // exits are reported asynchronously
+  assert.equal(liveChildren(), 0);
+  assert.ok(lines.filter((l) => l.startsWith('==')).length <= 2, lines.join('\n')); // no run started after the failure
 });

@@ -1,13 +1,24 @@
 // Running benchmark runs side by side: a concurrency limit, and one run in a child process
 // (paper-worker.js). TF.js's wasm backend computes on one thread, so on a machine with N cores N runs
 // at a time take about 1/N of the wall time; each run also gets its own process and memory.
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { MethodRun, MethodRunOptions } from './paper-runs.js';
 import type { WorkerRequest } from './paper-worker.js';
 
 const WORKER = fileURLToPath(new URL('./paper-worker.js', import.meta.url));
 const STDERR_TAIL = 4000;
+
+/** Child processes still running. */
+const live = new Set<ChildProcess>();
+
+/** Kills every child still running (after a failed run, so nothing keeps computing). */
+export function stopChildren(): void {
+  for (const child of live) child.kill();
+}
+
+/** How many children are running now. */
+export const liveChildren = (): number => live.size;
 
 /** Wraps async functions so that at most `n` run at once; the rest wait in call order. */
 export function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
@@ -32,12 +43,14 @@ export function runMethodInChild(options: MethodRunOptions, backend: string): Pr
   return new Promise((resolve, reject) => {
     // 'advanced' (structured clone) keeps NaN metrics of diverged runs, which JSON would turn into null
     const child = fork(WORKER, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    live.add(child);
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-STDERR_TAIL)));
     let reply: { ok: true; run: MethodRun } | { ok: false; message: string } | undefined;
     child.on('message', (m) => (reply = m as typeof reply));
     child.on('error', reject);
     child.on('exit', (code, signal) => {
+      live.delete(child);
       const what = `${options.task} ${options.method} lr ${options.lr} seed ${options.seed}`;
       if (reply?.ok) resolve(reply.run);
       else if (reply) reject(new Error(`${what}: ${reply.message}`));

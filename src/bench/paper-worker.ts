@@ -8,6 +8,9 @@ export interface WorkerRequest {
   readonly backend: string;
 }
 
+// The parent gone (killed, or exited after another run failed): stop rather than compute for nobody.
+process.once('disconnect', () => process.exit(2));
+
 process.once('message', async (request: WorkerRequest) => {
   const reply = (message: unknown, code: number) => process.send?.(message, () => process.exit(code));
   try {

@@ -5,7 +5,7 @@ import type { MethodName } from '../train/methods.js';
 import type { Progress } from '../train/progress.js';
 import { tf } from '../engine/tf.js';
 import { PAPER_TASKS } from '../tasks/builtin.js';
-import { limiter, runMethodInChild } from './paper-pool.js';
+import { limiter, runMethodInChild, stopChildren } from './paper-pool.js';
 import { runMethod, type MethodRun } from './paper-runs.js';
 
 export const PAPER_METHODS: readonly MethodName[] = ['full', 'lora', 'rslora', 'lora-plus', 'lora-pro', 'lora-pro-efficient'];
@@ -112,16 +112,24 @@ export async function runPaper(
   const total = plannedRuns(p);
   let started = 0;
   let finished = 0;
+  let failure: unknown; // the first run that threw: nothing new starts after it
   const one = (task: string, method: MethodName, lr: number, seed: number): Promise<MethodRun> =>
     slot(async () => {
+      if (failure !== undefined) throw failure;
       const what = `${task} ${method} lr ${lr} seed ${seed}`;
       hooks.log(`== [${++started}/${total}] ${what}`);
       const options = { base: baseOptions(p, task), task, method, lr, seed, out: p.out, resume: hooks.resume };
-      if (jobs === 1) return runMethod(options, { progress: hooks.progress?.(), log: hooks.log });
-      const t0 = performance.now();
-      const run = await runMethodInChild(options, hooks.backend ?? tf.getBackend());
-      hooks.log(`   done [${++finished}/${total}] ${what}: validation ${(100 * run.validation).toFixed(1)}%, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-      return run;
+      try {
+        if (jobs === 1) return await runMethod(options, { progress: hooks.progress?.(), log: hooks.log });
+        const t0 = performance.now();
+        const run = await runMethodInChild(options, hooks.backend ?? tf.getBackend());
+        hooks.log(`   done [${++finished}/${total}] ${what}: validation ${(100 * run.validation).toFixed(1)}%, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+        return run;
+      } catch (e) {
+        failure ??= e;
+        stopChildren();
+        throw e;
+      }
     });
   // every (task, method) chain starts now; the limiter keeps `jobs` runs going, in plan order
   const chains = p.tasks.flatMap((task) =>
