@@ -16,9 +16,9 @@ if (stock === undefined) throw new Error('the wasm backend has no Transpose kern
 /** The stock kernel, for the benchmark's before/after. */
 export const stockTranspose = stock;
 
-// Measured (node dist/bench/transpose.js): the two passes win from 16 K floats per matrix (a batch
-// of 128×128 attention matrices: 2.4 → 1.5 ms for 64 of them) when rows are at least 64 floats
-// wide (narrower ones lose: 64×128×32 0.23 → 0.36 ms); bands of 64 or 32 rows are fastest.
+// Measured (node dist/bench/transpose.js, 2-core EPYC): the two passes win from 16 K floats per
+// matrix (64 attention matrices of 128×128: 2.28 → 1.85 ms) when rows are at least 64 floats wide
+// (narrower ones do not: 64 of 128×32 lose with either band); bands of 64 or 32 rows are fastest.
 const MIN_FLOATS = 1 << 14;
 const MIN_COLS = 64;
 const BANDS = [64, 32] as const;
