@@ -18,9 +18,19 @@ interface Case {
 const stored = (batch: number[], rows: number, cols: number, transposed: boolean) =>
   transposed ? [...batch, cols, rows] : [...batch, rows, cols];
 
-// Sizes 1, 7 and 33 hit the kernel's scalar-loop path (m*k*n < 6144 per matrix); the larger ones its
-// XNNPACK paths: one product, a broadcast operand folded into rows, and a loop over matrices.
+// m a multiple of 4 and n of 8 go to the SIMD kernel (simd-gemm.ts): one tile, blocks of 64 rows and 256
+// steps of k with their remainders, a transposed A read as columns or (m = 1,024: 4 KB between its rows)
+// the product computed transposed or A transposed first. Sizes 1, 7 and 33 hit the scalar-loop path (m*k*n < 6144 per matrix); the larger ones
+// the XNNPACK paths: one product, a broadcast operand folded into rows, and a loop over matrices.
 const CASES: Case[] = [
+  { aBatch: [], bBatch: [], m: 4, k: 1, n: 8 },
+  { aBatch: [], bBatch: [], m: 12, k: 5, n: 16 },
+  { aBatch: [], bBatch: [], m: 132, k: 300, n: 24 },
+  { aBatch: [], bBatch: [], m: 1024, k: 9, n: 8 }, // transposed A with 4 KB rows: product computed transposed
+  { aBatch: [], bBatch: [], m: 1024, k: 4, n: 16 }, // … or A transposed first
+  { aBatch: [3], bBatch: [3], m: 8, k: 20, n: 16 },
+  { aBatch: [4], bBatch: [], m: 20, k: 40, n: 8 }, // right side broadcast: rows folded when A is not transposed
+  { aBatch: [], bBatch: [4], m: 20, k: 40, n: 8 },
   { aBatch: [], bBatch: [], m: 7, k: 33, n: 5 },
   { aBatch: [], bBatch: [], m: 1, k: 33, n: 7 },
   { aBatch: [], bBatch: [], m: 33, k: 7, n: 1 },
@@ -58,25 +68,27 @@ test('matMul on wasm equals cpu for every transpose, batch and broadcast case', 
 // their count and gets these wrong, so the reference is a plain loop over the definition.
 test('matMul on wasm broadcasts batch dims from both sides', async () => {
   await useBackend('wasm');
-  const [m, k, n] = [33, 40, 7];
-  const a = tf.randomUniform([2, 1, m, k], -1, 1, 'float32', 7);
-  const b = tf.randomUniform([3, k, n], -1, 1, 'float32', 8);
-  const [av, bv] = [await a.data(), await b.data()];
-  const expected = new Float32Array(2 * 3 * m * n);
-  for (let i = 0; i < 2; i++) {
-    for (let j = 0; j < 3; j++) {
-      for (let r = 0; r < m; r++) {
-        for (let c = 0; c < n; c++) {
-          let s = 0;
-          for (let p = 0; p < k; p++) s += av[(i * m + r) * k + p] * bv[(j * k + p) * n + c];
-          expected[((i * 3 + j) * m + r) * n + c] = s;
+  // The XNNPACK loop over matrices, then the SIMD kernel's
+  for (const [m, k, n] of [[33, 40, 7], [4, 6, 8]]) {
+    const a = tf.randomUniform([2, 1, m, k], -1, 1, 'float32', 7);
+    const b = tf.randomUniform([3, k, n], -1, 1, 'float32', 8);
+    const [av, bv] = [await a.data(), await b.data()];
+    const expected = new Float32Array(2 * 3 * m * n);
+    for (let i = 0; i < 2; i++) {
+      for (let j = 0; j < 3; j++) {
+        for (let r = 0; r < m; r++) {
+          for (let c = 0; c < n; c++) {
+            let s = 0;
+            for (let p = 0; p < k; p++) s += av[(i * m + r) * k + p] * bv[(j * k + p) * n + c];
+            expected[((i * 3 + j) * m + r) * n + c] = s;
+          }
         }
       }
     }
+    const y = tf.matMul(a, b);
+    assertClose({ shape: y.shape, dtype: y.dtype, values: await y.data() }, { shape: [2, 3, m, n], values: expected }, `[2,1] x [3], ${m}x${k}x${n}`);
+    tf.dispose([a, b, y]);
   }
-  const y = tf.matMul(a, b);
-  assertClose({ shape: y.shape, dtype: y.dtype, values: await y.data() }, { shape: [2, 3, m, n], values: expected }, '[2,1] x [3]');
-  tf.dispose([a, b, y]);
 });
 
 // The module caches XNNPACK's packing of a right operand by tensor id; a reshape shares the id, not the [k, n]

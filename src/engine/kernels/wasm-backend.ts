@@ -5,6 +5,7 @@ import type { DataId, DataType, TensorInfo } from '@tensorflow/tfjs-core';
 type WasmArg = 'number' | 'array';
 
 interface WasmModule {
+  asm?: { memory?: unknown }; // Emscripten's exports of the module, its heap among them
   cwrap(name: string, returnType: null, argTypes: WasmArg[]): (...args: unknown[]) => void;
   tfjs: {
     registerTensor(id: number, size: number, memoryOffset: number): void;
@@ -29,6 +30,12 @@ export interface WasmBackend {
 
 export function asWasmBackend(backend: unknown): WasmBackend {
   return backend as WasmBackend;
+}
+
+/** The backend's heap as a WebAssembly.Memory another module can import, or null where the build hides it. */
+export function heapMemory(backend: WasmBackend): WebAssembly.Memory | null {
+  const memory = backend.wasm.asm?.memory;
+  return memory instanceof WebAssembly.Memory ? memory : null;
 }
 
 /** The C++ id and heap offset of a tensor the backend owns. */
