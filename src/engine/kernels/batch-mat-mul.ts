@@ -198,13 +198,20 @@ function xnnBatchMatMul(backend: WasmBackend, a: TensorInfo, b: TensorInfo, tran
 // Bᵀ·A, B read as columns) when B's rows are short, else A is transposed first.
 const MAX_COLUMN_STRIDE_BYTES = 4096;
 
+let simdEnabled = true;
+
+/** Turns the SIMD kernel off (XNNPACK and the module's loop only) or back on: for before/after benchmarks. */
+export function useSimdMatMul(enabled: boolean): void {
+  simdEnabled = enabled;
+}
+
 /**
  * C = op(A) op(B) on the project's SIMD kernel (./simd-gemm.ts), which reads A as stored or transposed
  * and B untransposed, packing nothing; a transposed B is transposed first. Null where the kernel does
  * not apply: no WebAssembly SIMD, or m, n off its tile multiples.
  */
 function simdBatchMatMul(backend: WasmBackend, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean, g: Geometry): TensorInfo | null {
-  const memory = heapMemory(backend);
+  const memory = simdEnabled ? heapMemory(backend) : null;
   const kernels = memory === null ? null : simdGemm(memory);
   if (kernels === null || g.m % TILE_ROWS !== 0 || g.n % TILE_COLS !== 0) return null;
   const { m, k, n } = g;

@@ -245,7 +245,7 @@ export function runGemm(kernels: SimdGemm, g: GemmArgs): void {
 // Blocks of the product, so what a block re-reads stays in cache: 256 steps of k of B, packed as strips
 // of 8 columns (a strip is 8 KB, whatever B's row stride: unpacked, strides of 1.5 to 4 KB map a strip's
 // rows onto a few L1 sets), and 64 rows of A and C at a time. Measured on a 2-core EPYC, TN 128 x 2048 x 512:
-// 13.5 GFLOP/s unpacked, 20.7 packed; NN 2048 x 128 x 1024: 16.8 → 20.2 (`node dist/bench/matmul.js`).
+// 13.5 GFLOP/s unpacked, 20.7 packed; NN 2048 x 128 x 1024: 16.8 → 20.2 (`node dist/bench/gemm.js`).
 export const BLOCK_ROWS = 64;
 export const BLOCK_DEPTH = 256;
 
@@ -253,15 +253,15 @@ export const BLOCK_DEPTH = 256;
 export const scratchFloats = (k: number, n: number): number => Math.min(k, BLOCK_DEPTH) * n;
 
 /**
- * C (+)= A·B in blocks: each BLOCK_DEPTH rows of B packed into `scratch` (a byte offset of
- * `scratchFloats(k, n)` floats), then BLOCK_ROWS rows of A at a time against it. Same contract as
- * `runGemm` for everything else; `g.bj` must be 4 (B as stored).
+ * C (+)= A·B in blocks: each `blockDepth` rows of B packed into `scratch` (a byte offset of
+ * `scratchFloats(k, n)` floats for the default blocks), then `blockRows` rows of A at a time against it.
+ * Same contract as `runGemm` for everything else; `g.bj` must be 4 (B as stored).
  */
-export function gemm(kernels: SimdGemm, g: GemmArgs, scratch: number): void {
-  for (let t0 = 0; t0 < g.k; t0 += BLOCK_DEPTH) {
-    const depth = Math.min(BLOCK_DEPTH, g.k - t0);
+export function gemm(kernels: SimdGemm, g: GemmArgs, scratch: number, blockRows = BLOCK_ROWS, blockDepth = BLOCK_DEPTH): void {
+  for (let t0 = 0; t0 < g.k; t0 += blockDepth) {
+    const depth = Math.min(blockDepth, g.k - t0);
     kernels.pack(g.b + t0 * g.bk, scratch, depth, g.n, g.bk);
-    for (let i0 = 0; i0 < g.m; i0 += BLOCK_ROWS) {
+    for (let i0 = 0; i0 < g.m; i0 += blockRows) {
       runGemm(kernels, {
         ...g,
         a: g.a + i0 * g.ai + t0 * g.ak,
@@ -269,7 +269,7 @@ export function gemm(kernels: SimdGemm, g: GemmArgs, scratch: number): void {
         bk: TILE_COLS * 4,
         bj: depth * 4,
         c: g.c + i0 * g.cs,
-        m: Math.min(BLOCK_ROWS, g.m - i0),
+        m: Math.min(blockRows, g.m - i0),
         k: depth,
         accumulate: g.accumulate || t0 > 0,
       });
