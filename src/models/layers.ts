@@ -1,6 +1,7 @@
 // Small building blocks shared by the model files: embeddings, norms, activations, dropout and a
 // list container whose children are named "0", "1", … as in PyTorch's nn.ModuleList.
 import { tf } from '../engine/tf.js';
+import { geluNewArg, geluNewGrad } from '../engine/fused.js';
 import { Rng } from '../math/rng.js';
 import { Linear, type LinearLike } from './linear.js';
 import { Module } from './module.js';
@@ -164,27 +165,19 @@ export class ModuleList<M extends Module> extends Module {
 
 // ---- activations ----------------------------------------------------------------------------
 
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-
-const GELU_CUBIC = 0.044715;
-
 /**
  * GPT-2's gelu_new: 0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³), computed as x·σ(2u) (the same
  * function: 0.5·(1 + tanh(u)) = σ(2u)) because wasm's Sigmoid is ~4× faster than its Tanh, and with the
  * derivative written out as one expression rather than taped op by op (tf.pow's gradient alone cost
- * ~15% of a training step on wasm):  d/dx = s + x·s·(1 − s)·2√(2/π)·(1 + 3·0.044715·x²), s = σ(2u).
+ * ~15% of a training step on wasm): d/dx = s + x·s·(1 − s)·2√(2/π)·(1 + 3·0.044715·x²), s = σ(2u).
+ * Argument and derivative are one fused pass each on wasm (engine/fused.ts).
  */
 export const geluNew = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
-  const s = tf.sigmoid(tf.mul(tf.mul(x, 2 * SQRT_2_OVER_PI), tf.add(tf.mul(tf.square(x), GELU_CUBIC), 1))); // σ(2u)
+  const s = tf.tidy(() => tf.sigmoid(geluNewArg(x))); // σ(2u)
   save([x, s]);
   return {
     value: tf.mul(x, s),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [xs, ss] = saved;
-      const dv = tf.add(tf.mul(tf.square(xs), 6 * GELU_CUBIC * SQRT_2_OVER_PI), 2 * SQRT_2_OVER_PI); // d(2u)/dx
-      const ds = tf.mul(tf.mul(ss, tf.sub(1, ss)), dv); // dσ(2u)/dx
-      return [tf.mul(dy, tf.add(ss, tf.mul(xs, ds)))];
-    },
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [geluNewGrad(saved[0], saved[1], dy)],
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
 

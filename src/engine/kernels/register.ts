@@ -7,6 +7,7 @@ import type { KernelConfig } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm'; // the stock kernels must be registered before they are replaced
 import { batchMatMulConfig } from './batch-mat-mul.js';
 import { gatherConfig } from './gather.js';
+import { geluArgConfig, geluGradConfig } from './gelu.js';
 import { castConfig, identityConfig } from './identity.js';
 import { sliceConfig, splitVConfig } from './slice.js';
 import { sumConfig } from './sum.js';
@@ -15,7 +16,7 @@ import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 
 const BACKEND = 'wasm';
 
-const OURS: readonly KernelConfig[] = [batchMatMulConfig, unsortedSegmentSumConfig, identityConfig, castConfig, sliceConfig, splitVConfig, sumConfig, gatherConfig, transposeConfig];
+const OURS: readonly KernelConfig[] = [batchMatMulConfig, unsortedSegmentSumConfig, identityConfig, castConfig, sliceConfig, splitVConfig, sumConfig, gatherConfig, transposeConfig, geluArgConfig, geluGradConfig];
 
 // The kernels ours replaced, by name, so a benchmark can put them back.
 const stock = new Map<string, KernelConfig>();

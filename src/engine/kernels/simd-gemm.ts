@@ -10,6 +10,7 @@
 // C[m, n] (+)= A[m, k] · B[k, n], computed in register tiles of 4 rows x 8 columns: per step of k, two
 // 4-float loads of B's row, four broadcasts of A's column, eight multiply-adds into accumulators.
 // Columns of tiles run outermost so one 8-column strip of B stays in L1 while every row tile uses it.
+import { assembleModule, moduleCache, op, type WasmFunction } from './wasm-asm.js';
 
 /** Element addressing, all in bytes: A(i, t) at a + i*ai + t*ak; B(t, j) at b + t*bk + j*bj; C(i, j) at c + i*cs + 4j. */
 export interface GemmArgs {
@@ -41,71 +42,15 @@ export interface SimdGemm {
   pack: Pack;
 }
 
-// --- bytecode ---------------------------------------------------------------------------------
-
-const I32 = 0x7f;
-const V128 = 0x7b;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const name = (s: string): number[] => [...uleb(s.length), ...[...s].map((ch) => ch.charCodeAt(0))];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-
-// Instructions (the ones used here)
-const op = {
-  get: (i: number) => [0x20, ...uleb(i)],
-  set: (i: number) => [0x21, ...uleb(i)],
-  i32: (v: number) => [0x41, ...sleb(v)],
-  add: [0x6a],
-  sub: [0x6b],
-  mul: [0x6c],
-  ltU: [0x49],
-  ne: [0x47],
-  block: [0x02, 0x40],
-  loop: [0x03, 0x40],
-  if: [0x04, 0x40],
-  else: [0x05],
-  end: [0x0b],
-  brIf: (depth: number) => [0x0d, ...uleb(depth)],
-  simd: (code: number, ...rest: number[]) => [0xfd, ...uleb(code), ...rest],
-};
-const vLoad = (offset: number) => op.simd(0x00, 2, ...uleb(offset)); // v128.load align=4 bytes
-const vLoadSplat = (offset: number) => op.simd(0x09, 2, ...uleb(offset)); // v128.load32_splat
-const vStore = (offset: number) => op.simd(0x0b, 2, ...uleb(offset)); // v128.store
-const vZero = op.simd(0x0c, ...new Array<number>(16).fill(0)); // v128.const 0
-const f32x4Add = op.simd(0xe4);
-const f32x4Mul = op.simd(0xe6);
+const { get, set, i32, add, sub, mul, ltU, loop, end, brIf, vLoad, vLoadSplat, vStore, f32x4Add, f32x4Mul } = op;
+const vZero = op.f32x4(0);
 
 // Parameters, in the order of `Gemm`
 const P = { a: 0, b: 1, c: 2, m: 3, n: 4, k: 5, ai: 6, ak: 7, bk: 8, bj: 9, cs: 10, acc: 11 };
 const PARAMS = 12;
 
-/** The body of one kernel; `unitRows`: A's rows are 4 bytes apart (one pointer, fixed offsets). */
-function kernelBody(unitRows: boolean): number[] {
-  // i32 locals
+/** One kernel; `unitRows`: A's rows are 4 bytes apart (Aᵀ stored), so one pointer and fixed offsets. */
+function kernel(exportName: string, unitRows: boolean): WasmFunction {
   let next = PARAMS;
   const i0 = next++;
   const j0 = next++;
@@ -114,123 +59,81 @@ function kernelBody(unitRows: boolean): number[] {
   const pc = next++;
   const pa = [next++, next++, next++, next++];
   const i32Locals = next - PARAMS;
-  // v128 locals: 8 accumulators (row r, half h at 2r + h), two halves of B's row, one broadcast of A
+  // v128: 8 accumulators (row r, half h at 2r + h), two halves of B's row, one broadcast of A
   const acc = Array.from({ length: 8 }, () => next++);
   const bv = [next++, next++];
   const av = next++;
   const v128Locals = next - PARAMS - i32Locals;
 
-  const rowPtr = (r: number) => [...op.get(pc), ...op.get(P.cs), ...op.i32(r), ...op.mul, ...op.add]; // pc + r*cs
   const code: number[] = [];
   const emit = (...parts: number[][]) => parts.forEach((p) => code.push(...p));
+  const rowPtr = (r: number) => [...get(pc), ...get(P.cs), ...i32(r), ...mul, ...add]; // pc + r*cs
 
-  emit(op.i32(0), op.set(j0));
-  emit(op.loop); // over column strips
-  emit(op.i32(0), op.set(i0));
-  emit(op.loop); // over row tiles
-  // pc = c + i0*cs + 4*j0
-  emit(op.get(P.c), op.get(i0), op.get(P.cs), op.mul, op.add, op.get(j0), op.i32(4), op.mul, op.add, op.set(pc));
-  // accumulators start from C or from zero
-  emit(op.get(P.acc), op.if);
-  for (let r = 0; r < 4; r++) for (let h = 0; h < 2; h++) emit(rowPtr(r), vLoad(16 * h), op.set(acc[2 * r + h]));
+  emit(i32(0), set(j0));
+  emit(loop); // over strips of 8 columns
+  emit(i32(0), set(i0));
+  emit(loop); // over tiles of 4 rows
+  emit(get(P.c), get(i0), get(P.cs), mul, add, get(j0), i32(4), mul, add, set(pc)); // pc = c + i0*cs + 4*j0
+  emit(get(P.acc), op.if); // accumulators start from C, or from zero
+  for (let r = 0; r < 4; r++) for (let h = 0; h < 2; h++) emit(rowPtr(r), vLoad(16 * h), set(acc[2 * r + h]));
   emit(op.else);
-  for (const v of acc) emit(vZero, op.set(v));
-  emit(op.end);
-  // pa[0] = a + i0*ai; pa[r] = pa[r-1] + ai
-  emit(op.get(P.a), op.get(i0), op.get(P.ai), op.mul, op.add, op.set(pa[0]));
-  if (!unitRows) for (let r = 1; r < 4; r++) emit(op.get(pa[r - 1]), op.get(P.ai), op.add, op.set(pa[r]));
-  // pb = b + j0*bj
-  emit(op.get(P.b), op.get(j0), op.get(P.bj), op.mul, op.add, op.set(pb));
-  emit(op.get(P.k), op.set(t));
-  emit(op.loop); // over k
-  emit(op.get(pb), vLoad(0), op.set(bv[0]), op.get(pb), vLoad(16), op.set(bv[1]));
+  for (const v of acc) emit(vZero, set(v));
+  emit(end);
+  emit(get(P.a), get(i0), get(P.ai), mul, add, set(pa[0])); // pa[r] = a + (i0 + r)*ai
+  if (!unitRows) for (let r = 1; r < 4; r++) emit(get(pa[r - 1]), get(P.ai), add, set(pa[r]));
+  emit(get(P.b), get(j0), get(P.bj), mul, add, set(pb)); // pb = b + j0*bj
+  emit(get(P.k), set(t));
+  emit(loop); // over k
+  emit(get(pb), vLoad(0), set(bv[0]), get(pb), vLoad(16), set(bv[1]));
   for (let r = 0; r < 4; r++) {
-    if (unitRows) emit(op.get(pa[0]), vLoadSplat(4 * r), op.set(av));
-    else emit(op.get(pa[r]), vLoadSplat(0), op.set(av));
-    for (let h = 0; h < 2; h++) emit(op.get(acc[2 * r + h]), op.get(av), op.get(bv[h]), f32x4Mul, f32x4Add, op.set(acc[2 * r + h]));
+    if (unitRows) emit(get(pa[0]), vLoadSplat(4 * r), set(av));
+    else emit(get(pa[r]), vLoadSplat(0), set(av));
+    for (let h = 0; h < 2; h++) emit(get(acc[2 * r + h]), get(av), get(bv[h]), f32x4Mul, f32x4Add, set(acc[2 * r + h]));
   }
-  for (const p of unitRows ? pa.slice(0, 1) : pa) emit(op.get(p), op.get(P.ak), op.add, op.set(p));
-  emit(op.get(pb), op.get(P.bk), op.add, op.set(pb));
-  emit(op.get(t), op.i32(1), op.sub, op.set(t), op.get(t), op.brIf(0));
-  emit(op.end);
-  for (let r = 0; r < 4; r++) for (let h = 0; h < 2; h++) emit(rowPtr(r), op.get(acc[2 * r + h]), vStore(16 * h));
-  emit(op.get(i0), op.i32(TILE_ROWS), op.add, op.set(i0), op.get(i0), op.get(P.m), op.ltU, op.brIf(0));
-  emit(op.end);
-  emit(op.get(j0), op.i32(TILE_COLS), op.add, op.set(j0), op.get(j0), op.get(P.n), op.ltU, op.brIf(0));
-  emit(op.end);
-  emit(op.end); // function
-
-  const locals = vec([[...uleb(i32Locals), I32], [...uleb(v128Locals), V128]]);
-  const body = [...locals, ...code];
-  return [...uleb(body.length), ...body];
+  for (const p of unitRows ? pa.slice(0, 1) : pa) emit(get(p), get(P.ak), add, set(p));
+  emit(get(pb), get(P.bk), add, set(pb));
+  emit(get(t), i32(1), sub, set(t), get(t), brIf(0));
+  emit(end);
+  for (let r = 0; r < 4; r++) for (let h = 0; h < 2; h++) emit(rowPtr(r), get(acc[2 * r + h]), vStore(16 * h));
+  emit(get(i0), i32(TILE_ROWS), add, set(i0), get(i0), get(P.m), ltU, brIf(0));
+  emit(end);
+  emit(get(j0), i32(TILE_COLS), add, set(j0), get(j0), get(P.n), ltU, brIf(0));
+  emit(end);
+  return { name: exportName, params: PARAMS, i32Locals, v128Locals, code };
 }
 
-/** The body of `pack(b, out, k, n, bk)`: for each strip of 8 columns, its k rows of 8 floats, one after another. */
-function packBody(): number[] {
+/** `pack(b, out, k, n, bk)`: for each strip of 8 columns, its k rows of 8 floats one after another. */
+function pack(): WasmFunction {
   const [b, out, k, n, bk] = [0, 1, 2, 3, 4];
   const [j0, t, src, dst] = [5, 6, 7, 8];
   const code = [
-    ...op.get(out), ...op.set(dst), ...op.i32(0), ...op.set(j0),
-    ...op.loop, // over strips
-    ...op.get(b), ...op.get(j0), ...op.i32(4), ...op.mul, ...op.add, ...op.set(src),
-    ...op.get(k), ...op.set(t),
-    ...op.loop, // over rows
-    ...op.get(dst), ...op.get(src), ...vLoad(0), ...vStore(0),
-    ...op.get(dst), ...op.get(src), ...vLoad(16), ...vStore(16),
-    ...op.get(src), ...op.get(bk), ...op.add, ...op.set(src),
-    ...op.get(dst), ...op.i32(32), ...op.add, ...op.set(dst),
-    ...op.get(t), ...op.i32(1), ...op.sub, ...op.set(t), ...op.get(t), ...op.brIf(0),
-    ...op.end,
-    ...op.get(j0), ...op.i32(TILE_COLS), ...op.add, ...op.set(j0), ...op.get(j0), ...op.get(n), ...op.ltU, ...op.brIf(0),
-    ...op.end,
-    ...op.end,
-  ];
-  const body = [...vec([[...uleb(4), I32]]), ...code];
-  return [...uleb(body.length), ...body];
+    get(out), set(dst), i32(0), set(j0),
+    loop, // over strips
+    get(b), get(j0), i32(4), mul, add, set(src),
+    get(k), set(t),
+    loop, // over rows
+    get(dst), get(src), vLoad(0), vStore(0),
+    get(dst), get(src), vLoad(16), vStore(16),
+    get(src), get(bk), add, set(src),
+    get(dst), i32(32), add, set(dst),
+    get(t), i32(1), sub, set(t), get(t), brIf(0),
+    end,
+    get(j0), i32(TILE_COLS), add, set(j0), get(j0), get(n), ltU, brIf(0),
+    end,
+  ].flat();
+  return { name: 'pack', params: 5, i32Locals: 4, v128Locals: 0, code };
 }
 
 /** The module's bytes: imports env.memory, exports `rows`, `columns` and `pack`. */
 export function gemmModuleBytes(): Uint8Array<ArrayBuffer> {
-  const i32s = (count: number) => vec(new Array<number[]>(count).fill([I32]));
-  const gemmType = [0x60, ...i32s(PARAMS), ...vec([])];
-  const packType = [0x60, ...i32s(5), ...vec([])];
-  const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([gemmType, packType])),
-    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(0)]])), // memory, min 0, no max
-    ...section(3, vec([uleb(0), uleb(0), uleb(1)])),
-    ...section(7, vec([[...name('rows'), 0x00, 0x00], [...name('columns'), 0x00, 0x01], [...name('pack'), 0x00, 0x02]])),
-    ...section(10, vec([kernelBody(false), kernelBody(true), packBody()])),
-  ];
-  return new Uint8Array(bytes);
+  return assembleModule([kernel('rows', false), kernel('columns', true), pack()]);
 }
 
-let compiled: WebAssembly.Module | null | undefined;
-
-/** The compiled module, or null where this WebAssembly has no SIMD (the caller keeps its other path). */
-function gemmModule(): WebAssembly.Module | null {
-  if (compiled === undefined) {
-    const bytes = gemmModuleBytes();
-    compiled = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
-  }
-  return compiled;
-}
-
-const instances = new WeakMap<WebAssembly.Memory, SimdGemm | null>();
+const bind = moduleCache<SimdGemm>(gemmModuleBytes);
 
 /** The kernels bound to `memory` (one instance per memory), or null without WebAssembly SIMD. */
 export function simdGemm(memory: WebAssembly.Memory): SimdGemm | null {
-  let k = instances.get(memory);
-  if (k === undefined) {
-    const module = gemmModule();
-    if (module === null) k = null;
-    else {
-      const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as SimdGemm;
-      k = { rows: exports.rows, columns: exports.columns, pack: exports.pack };
-    }
-    instances.set(memory, k);
-  }
-  return k;
+  return bind(memory);
 }
 
 /** Runs the kernel that fits `g` once over the whole product (checks the tile multiples; the caller owns every pointer). */
