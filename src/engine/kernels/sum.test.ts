@@ -4,8 +4,13 @@ import { tf } from '../tf.js';
 import { useBackend } from '../backend.js';
 import { assertClose, liveCounts, onCpuAndWasm } from './test-utils.js';
 
-// Leading axes take the new path; the rest (innermost, mixed, all, int32) the stock kernel.
+// Leading axes take the new path (SIMD where the kept width is a multiple of 4, else a JS loop); the
+// rest (innermost, mixed, all, int32) the stock kernel.
 const cases: { shape: number[]; axis: number | number[]; keepDims: boolean }[] = [
+  { shape: [64, 8], axis: 0, keepDims: false }, // SIMD
+  { shape: [7, 12], axis: 0, keepDims: false },
+  { shape: [3, 5, 16], axis: [0, 1], keepDims: true },
+  { shape: [1, 4], axis: 0, keepDims: false },
   { shape: [64, 5], axis: 0, keepDims: false }, // a bias gradient
   { shape: [7, 3], axis: 0, keepDims: false }, // rows not a multiple of the four summed per pass
   { shape: [4, 3, 5], axis: [0, 1], keepDims: false }, // a LayerNorm weight gradient

@@ -53,11 +53,14 @@ export const op = {
   vLoad: (offset: number) => simd(0x00, 2, ...uleb(offset)), // v128.load (alignment hint: 4 bytes)
   vLoadSplat: (offset: number) => simd(0x09, 2, ...uleb(offset)), // v128.load32_splat
   vStore: (offset: number) => simd(0x0b, 2, ...uleb(offset)), // v128.store
+  vLoad64Zero: (offset: number) => simd(0x5d, 3, ...uleb(offset)), // v128.load64_zero: two floats, upper half zero
   /** v128.const of one float in all four lanes. */
   f32x4: (v: number) => simd(0x0c, ...Array.from({ length: 4 }, () => [...new Uint8Array(new Float32Array([v]).buffer)]).flat()),
   f32x4Add: simd(0xe4),
   f32x4Sub: simd(0xe5),
   f32x4Mul: simd(0xe6),
+  f64x2PromoteLow: simd(0x5f), // the two low f32 lanes as f64
+  f64x2Add: simd(0xf0),
 };
 
 export interface WasmFunction {
