@@ -3,6 +3,7 @@
 // used inside a tf.customGrad that supplies the gradient.
 import { tf } from './tf.js';
 import { GELU_C1, GELU_C2, GELU_NEW_ARG, GELU_NEW_GRAD } from './kernels/gelu.js';
+import { LAYER_NORM, LAYER_NORM_GRAD, layerNormFits } from './kernels/layer-norm.js';
 
 const hasKernel = (name: string): boolean => tf.getKernel(name, tf.getBackend()) !== undefined;
 
@@ -18,5 +19,30 @@ export function geluNewGrad(x: tf.Tensor, s: tf.Tensor, dy: tf.Tensor): tf.Tenso
   return tf.tidy(() => {
     const dArg = tf.add(tf.mul(tf.square(x), 3 * GELU_C2), GELU_C1); // d(2u)/dx
     return tf.mul(dy, tf.add(s, tf.mul(x, tf.mul(tf.mul(s, tf.sub(1, s)), dArg))));
+  });
+}
+
+/** LayerNorm over the last axis: y = x̂·w + b with x̂ = (x − mean)·r, r = 1/√(var + eps) [..., 1]; also returns x̂ and r. */
+export function layerNormForward(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps: number): { y: tf.Tensor; xhat: tf.Tensor; r: tf.Tensor } {
+  if (hasKernel(LAYER_NORM) && layerNormFits(x.shape) && x.dtype === 'float32') {
+    const [y, xhat, r] = tf.engine().runKernel(LAYER_NORM, { x, weight, bias }, { eps }) as tf.Tensor[];
+    return { y, xhat, r };
+  }
+  return tf.tidy(() => {
+    const xc = tf.sub(x, tf.mean(x, -1, true)); // [..., C]
+    const r = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps)); // [..., 1]
+    const xhat = tf.mul(xc, r);
+    return { y: tf.add(tf.mul(xhat, weight), bias), xhat, r };
+  });
+}
+
+/** LayerNorm's dL/dx from dL/dy, x̂, r and the weight: r·(g − mean(g) − x̂·mean(g·x̂)), g = dy·w. */
+export function layerNormInputGrad(dy: tf.Tensor, xhat: tf.Tensor, r: tf.Tensor, weight: tf.Tensor): tf.Tensor {
+  if (hasKernel(LAYER_NORM_GRAD) && layerNormFits(dy.shape) && dy.dtype === 'float32') {
+    return tf.engine().runKernel(LAYER_NORM_GRAD, { dy, xhat, r, weight }) as tf.Tensor;
+  }
+  return tf.tidy(() => {
+    const g = tf.mul(dy, weight);
+    return tf.mul(tf.sub(tf.sub(g, tf.mean(g, -1, true)), tf.mul(xhat, tf.mean(tf.mul(g, xhat), -1, true))), r);
   });
 }

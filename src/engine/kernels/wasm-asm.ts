@@ -59,6 +59,17 @@ export const op = {
   f32x4Add: simd(0xe4),
   f32x4Sub: simd(0xe5),
   f32x4Mul: simd(0xe6),
+  f32x4Splat: simd(0x13),
+  f32x4Lane: (lane: number) => simd(0x1f, lane), // f32x4.extract_lane
+  vZeroConst: simd(0x0c, ...new Array<number>(16).fill(0)),
+  f32Const: (v: number) => [0x43, ...new Uint8Array(new Float32Array([v]).buffer)],
+  f32FromBits: [0xbe], // f32.reinterpret_i32: an f32 passed in an i32 parameter
+  f32Load: (offset: number) => [0x2a, 2, ...uleb(offset)],
+  f32Store: (offset: number) => [0x38, 2, ...uleb(offset)],
+  f32Add: [0x92],
+  f32Mul: [0x94],
+  f32Div: [0x95],
+  f32Sqrt: [0x91],
   f64x2PromoteLow: simd(0x5f), // the two low f32 lanes as f64
   f64x2Add: simd(0xf0),
 };

@@ -1,0 +1,145 @@
+// LayerNorm over the last axis as one fused pass per row, forward and backward, in WebAssembly SIMD on
+// the wasm heap (./wasm-asm.ts). Op by op, a LayerNorm costs ~5 reductions and ~10 elementwise passes
+// of its [B, T, C] input; a bench:train step has nine of them (~35 ms). The weight and bias gradients
+// stay ordinary ops (a product and two sums over rows).
+//
+//   forward:  x̂ = (x − mean(x))·r,  r = 1/√(mean((x − mean(x))²) + eps),  y = x̂·w + b
+//   backward: g = dy·w,  dx = r·(g − mean(g) − x̂·mean(g·x̂))
+//
+// Imports tfjs-core directly, not ../tf.js: that module imports this one to register it.
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { assembleModule, moduleCache, op, type WasmFunction } from './wasm-asm.js';
+import { asWasmBackend, heapMemory, wasmData, type WasmBackend } from './wasm-backend.js';
+
+export const LAYER_NORM = 'LoraproLayerNorm';
+export const LAYER_NORM_GRAD = 'LoraproLayerNormGrad';
+
+const { get, set, i32, add, sub, loop, end, brIf, vLoad, vStore, f32x4Add, f32x4Sub, f32x4Mul } = op;
+const { f32Add, f32Mul, f32Div, f32Sqrt, f32Load, f32Store, f32FromBits, f32Const, f32x4Splat, f32x4Lane, vZeroConst } = op;
+
+/** Sum of the four lanes of the v128 on the stack's local `v`, as an f32. */
+const lanesSum = (v: number) => [get(v), f32x4Lane(0), get(v), f32x4Lane(1), f32Add, get(v), f32x4Lane(2), get(v), f32x4Lane(3), f32Add, f32Add].flat();
+
+/** A loop over the `quads` vectors of one row: `ptrs` advanced 16 bytes a turn, `q` counting down. */
+function rowLoop(q: number, quads: number, ptrs: number[], body: number[][]): number[] {
+  const parts: number[][] = [
+    get(quads), set(q),
+    loop, ...body,
+    ...ptrs.map((p) => [...get(p), ...i32(16), ...add, ...set(p)]),
+    get(q), i32(1), sub, set(q), get(q), brIf(0),
+    end,
+  ];
+  return parts.flat();
+}
+
+/** forward(x, w, b, y, xhat, r, rows, quads, epsBits, invCBits) */
+function forward(): WasmFunction {
+  const [x, w, b, y, xh, r, rows, quads, epsBits, invCBits] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [q, p, pw, pb] = [10, 11, 12, 13];
+  const [acc, meanV, rV, d] = [14, 15, 16, 17];
+  const code = [
+    loop, // over rows
+    // mean
+    vZeroConst, set(acc), get(x), set(p),
+    rowLoop(q, quads, [p], [get(acc), get(p), vLoad(0), f32x4Add, set(acc)]),
+    lanesSum(acc), get(invCBits), f32FromBits, f32Mul, f32x4Splat, set(meanV),
+    // variance, r
+    vZeroConst, set(acc), get(x), set(p),
+    rowLoop(q, quads, [p], [get(p), vLoad(0), get(meanV), f32x4Sub, set(d), get(acc), get(d), get(d), f32x4Mul, f32x4Add, set(acc)]),
+    get(r), f32Const(1), lanesSum(acc), get(invCBits), f32FromBits, f32Mul, get(epsBits), f32FromBits, f32Add, f32Sqrt, f32Div, f32Store(0),
+    get(r), f32Load(0), f32x4Splat, set(rV),
+    // x̂ and y; x, x̂, y move on by a row
+    get(w), set(pw), get(b), set(pb),
+    rowLoop(q, quads, [x, xh, y, pw, pb], [
+      get(x), vLoad(0), get(meanV), f32x4Sub, get(rV), f32x4Mul, set(d),
+      get(xh), get(d), vStore(0),
+      get(y), get(d), get(pw), vLoad(0), f32x4Mul, get(pb), vLoad(0), f32x4Add, vStore(0),
+    ]),
+    get(r), i32(4), add, set(r),
+    get(rows), i32(1), sub, set(rows), get(rows), brIf(0),
+    end,
+  ].flat();
+  return { name: 'forward', params: 10, i32Locals: 4, v128Locals: 4, code };
+}
+
+/** backward(dy, xhat, r, w, dx, rows, quads, invCBits) */
+function backward(): WasmFunction {
+  const [dy, xh, r, w, dx, rows, quads, invCBits] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [q, pdy, pxh, pw] = [8, 9, 10, 11];
+  const [a1, a2, g, m1, m2, rV] = [12, 13, 14, 15, 16, 17];
+  const mean = (v: number, out: number) => [lanesSum(v), get(invCBits), f32FromBits, f32Mul, f32x4Splat, set(out)].flat();
+  const code = [
+    loop, // over rows
+    vZeroConst, set(a1), vZeroConst, set(a2), get(dy), set(pdy), get(xh), set(pxh), get(w), set(pw),
+    rowLoop(q, quads, [pdy, pxh, pw], [
+      get(pdy), vLoad(0), get(pw), vLoad(0), f32x4Mul, set(g),
+      get(a1), get(g), f32x4Add, set(a1),
+      get(a2), get(g), get(pxh), vLoad(0), f32x4Mul, f32x4Add, set(a2),
+    ]),
+    mean(a1, m1), mean(a2, m2),
+    get(r), f32Load(0), f32x4Splat, set(rV),
+    get(w), set(pw),
+    rowLoop(q, quads, [dy, xh, pw, dx], [
+      get(dx),
+      get(dy), vLoad(0), get(pw), vLoad(0), f32x4Mul, get(m1), f32x4Sub, get(xh), vLoad(0), get(m2), f32x4Mul, f32x4Sub, get(rV), f32x4Mul,
+      vStore(0),
+    ]),
+    get(r), i32(4), add, set(r),
+    get(rows), i32(1), sub, set(rows), get(rows), brIf(0),
+    end,
+  ].flat();
+  return { name: 'backward', params: 8, i32Locals: 4, v128Locals: 6, code };
+}
+
+interface LayerNormKernels {
+  forward(x: number, w: number, b: number, y: number, xhat: number, r: number, rows: number, quads: number, epsBits: number, invCBits: number): void;
+  backward(dy: number, xhat: number, r: number, w: number, dx: number, rows: number, quads: number, invCBits: number): void;
+}
+
+export const layerNormModuleBytes = (): Uint8Array<ArrayBuffer> => assembleModule([forward(), backward()]);
+const bind = moduleCache<LayerNormKernels>(layerNormModuleBytes);
+
+const f32Bits = (v: number) => new Int32Array(new Float32Array([v]).buffer)[0];
+
+/** Rows and width of x [..., C], and the kernels; throws where the op cannot run (callers check `layerNormFits`). */
+function geometry(backend: WasmBackend, x: TensorInfo): { rows: number; width: number; kernels: LayerNormKernels } {
+  const width = x.shape[x.shape.length - 1];
+  const rows = x.shape.slice(0, -1).reduce((a, c) => a * c, 1);
+  const memory = heapMemory(backend);
+  const kernels = memory === null ? null : bind(memory);
+  if (kernels === null || !layerNormFits(x.shape) || x.dtype !== 'float32') {
+    throw new Error(`${LAYER_NORM} needs WebAssembly SIMD, float32 and a last axis that is a multiple of 4; got ${x.dtype} [${x.shape}]`);
+  }
+  return { rows, width, kernels };
+}
+
+/** Whether the fused kernels take an input of this shape (rows ≥ 1, width a positive multiple of 4). */
+export function layerNormFits(shape: readonly number[]): boolean {
+  const width = shape[shape.length - 1];
+  return shape.length >= 1 && width > 0 && width % 4 === 0 && shape.every((d) => d > 0);
+}
+
+function layerNorm(args: { inputs: { x: TensorInfo; weight: TensorInfo; bias: TensorInfo }; attrs: { eps: number }; backend: unknown }): TensorInfo[] {
+  const backend = asWasmBackend(args.backend);
+  const { x, weight, bias } = args.inputs;
+  const { rows, width, kernels } = geometry(backend, x);
+  const y = backend.makeOutput(x.shape, 'float32');
+  const xhat = backend.makeOutput(x.shape, 'float32');
+  const r = backend.makeOutput([...x.shape.slice(0, -1), 1], 'float32');
+  const at = (t: TensorInfo) => wasmData(backend, t).memoryOffset;
+  kernels.forward(at(x), at(weight), at(bias), at(y), at(xhat), at(r), rows, width / 4, f32Bits(args.attrs.eps), f32Bits(1 / width));
+  return [y, xhat, r];
+}
+
+function layerNormGrad(args: { inputs: { dy: TensorInfo; xhat: TensorInfo; r: TensorInfo; weight: TensorInfo }; backend: unknown }): TensorInfo {
+  const backend = asWasmBackend(args.backend);
+  const { dy, xhat, r, weight } = args.inputs;
+  const { rows, width, kernels } = geometry(backend, dy);
+  const dx = backend.makeOutput(dy.shape, 'float32');
+  const at = (t: TensorInfo) => wasmData(backend, t).memoryOffset;
+  kernels.backward(at(dy), at(xhat), at(r), at(weight), at(dx), rows, width / 4, f32Bits(1 / width));
+  return dx;
+}
+
+export const layerNormConfig: KernelConfig = { kernelName: LAYER_NORM, backendName: 'wasm', kernelFunc: layerNorm as unknown as KernelFunc };
+export const layerNormGradConfig: KernelConfig = { kernelName: LAYER_NORM_GRAD, backendName: 'wasm', kernelFunc: layerNormGrad as unknown as KernelFunc };
