@@ -3,7 +3,7 @@
 // used inside a tf.customGrad that supplies the gradient.
 import { tf } from './tf.js';
 import { GELU_C1, GELU_C2, GELU_NEW_ARG, GELU_NEW_GRAD } from './kernels/gelu.js';
-import { LAYER_NORM, LAYER_NORM_GRAD, layerNormFits } from './kernels/layer-norm.js';
+import { LAYER_NORM, LAYER_NORM_GRAD, RMS_NORM, RMS_NORM_GRAD, layerNormFits } from './kernels/layer-norm.js';
 
 const hasKernel = (name: string): boolean => tf.getKernel(name, tf.getBackend()) !== undefined;
 
@@ -44,5 +44,29 @@ export function layerNormInputGrad(dy: tf.Tensor, xhat: tf.Tensor, r: tf.Tensor,
   return tf.tidy(() => {
     const g = tf.mul(dy, weight);
     return tf.mul(tf.sub(tf.sub(g, tf.mean(g, -1, true)), tf.mul(xhat, tf.mean(tf.mul(g, xhat), -1, true))), r);
+  });
+}
+
+/** RMSNorm over the last axis: y = x̂·w with x̂ = x·r, r = 1/√(mean(x²) + eps) [..., 1]; also returns x̂ and r. */
+export function rmsNormForward(x: tf.Tensor, weight: tf.Tensor, eps: number): { y: tf.Tensor; xhat: tf.Tensor; r: tf.Tensor } {
+  if (hasKernel(RMS_NORM) && layerNormFits(x.shape) && x.dtype === 'float32') {
+    const [y, xhat, r] = tf.engine().runKernel(RMS_NORM, { x, weight }, { eps }) as tf.Tensor[];
+    return { y, xhat, r };
+  }
+  return tf.tidy(() => {
+    const r = tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps)); // [..., 1]
+    const xhat = tf.mul(x, r);
+    return { y: tf.mul(weight, xhat), xhat, r };
+  });
+}
+
+/** RMSNorm's dL/dx from dL/dy, x̂, r and the weight: r·(g − x̂·mean(g·x̂)), g = dy·w. */
+export function rmsNormInputGrad(dy: tf.Tensor, xhat: tf.Tensor, r: tf.Tensor, weight: tf.Tensor): tf.Tensor {
+  if (hasKernel(RMS_NORM_GRAD) && layerNormFits(dy.shape) && dy.dtype === 'float32') {
+    return tf.engine().runKernel(RMS_NORM_GRAD, { dy, xhat, r, weight }) as tf.Tensor;
+  }
+  return tf.tidy(() => {
+    const g = tf.mul(dy, weight);
+    return tf.mul(tf.sub(g, tf.mul(xhat, tf.mean(tf.mul(g, xhat), -1, true))), r);
   });
 }

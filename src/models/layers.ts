@@ -1,7 +1,7 @@
 // Small building blocks shared by the model files: embeddings, norms, activations, dropout and a
 // list container whose children are named "0", "1", … as in PyTorch's nn.ModuleList.
 import { tf } from '../engine/tf.js';
-import { geluNewArg, geluNewGrad, layerNormForward, layerNormInputGrad } from '../engine/fused.js';
+import { geluNewArg, geluNewGrad, layerNormForward, layerNormInputGrad, rmsNormForward, rmsNormInputGrad } from '../engine/fused.js';
 import { Rng } from '../math/rng.js';
 import { Linear, type LinearLike } from './linear.js';
 import { Module } from './module.js';
@@ -124,17 +124,14 @@ export class RMSNorm extends Module {
  */
 export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor {
   const f = tf.customGrad(((xs: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
-    const r = tf.rsqrt(tf.add(tf.mean(tf.square(xs), -1, true), eps)); // [..., 1]
-    const xhat = tf.mul(xs, r);
+    const { y, xhat, r } = rmsNormForward(xs, w, eps); // one fused pass per row on wasm
     save([xhat, r, w]);
     return {
-      value: tf.mul(w, xhat),
+      value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xh, rs, ws] = saved;
         const lead = Array.from({ length: dy.rank - 1 }, (_, i) => i); // every axis but the last
-        const g = tf.mul(dy, ws);
-        const dx = tf.mul(tf.sub(g, tf.mul(xh, tf.mean(tf.mul(g, xh), -1, true))), rs);
-        return [dx, tf.sum(tf.mul(dy, xh), lead)];
+        return [rmsNormInputGrad(dy, xh, rs, ws), tf.sum(tf.mul(dy, xh), lead)];
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
