@@ -1,7 +1,8 @@
 // gelu_new (GPT-2's activation) as two fused passes on the wasm heap, in WebAssembly SIMD (./wasm-asm.ts).
 // Written op by op, its forward takes seven passes over the [B, T, 4d] activations and its gradient
-// nine, each reading and writing a megabyte-sized tensor: ~70 ms of a bench:train step. Fused: the
-// sigmoid's argument in one pass (the stock Sigmoid and Multiply do the rest) and the gradient in one.
+// nine, each reading and writing a megabyte-sized tensor (`node dist/bench/train.js --profile` lists a
+// step's kernels). Fused: the sigmoid's argument in one pass (the stock Sigmoid and Multiply do the
+// rest) and the gradient in one.
 //
 //   2u = x·(2√(2/π) + 2√(2/π)·0.044715·x²),  s = σ(2u),  gelu_new(x) = x·s
 //   d gelu_new / dx = s + x·s·(1 − s)·(2√(2/π) + 6√(2/π)·0.044715·x²)

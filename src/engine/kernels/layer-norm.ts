@@ -1,7 +1,7 @@
 // LayerNorm and RMSNorm over the last axis as one fused pass per row, forward and backward, in
 // WebAssembly SIMD on the wasm heap (./wasm-asm.ts). Op by op, a LayerNorm costs ~5 reductions and ~10
-// elementwise passes of its [B, T, C] input; a bench:train step has nine of them (~35 ms). The weight
-// and bias gradients stay ordinary ops (a product and sums over rows).
+// elementwise passes of its [B, T, C] input, and a bench:train step has nine of them. The weight and
+// bias gradients stay ordinary ops (a product and sums over rows).
 //
 //   LayerNorm forward:  x̂ = (x − mean(x))·r,  r = 1/√(mean((x − mean(x))²) + eps),  y = x̂·w + b
 //   LayerNorm backward: g = dy·w,  dx = r·(g − mean(g) − x̂·mean(g·x̂))

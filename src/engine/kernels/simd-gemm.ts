@@ -1,11 +1,13 @@
 // A small matrix-multiply kernel in WebAssembly SIMD, assembled here from its bytecode and run on the
 // wasm backend's own heap (it imports the backend's memory, so it reads and writes tensors in place).
 //
-// Why: XNNPACK, the backend's fast path, packs its right operand into a fresh buffer on every call
-// (measured ~8 ns a float for thin operands, ~20 for 2,048-row ones, plus ~20 us to create the
-// operator) and takes no transposes. A training step's weight gradients (k = batch x context) and its
-// attention products (64 matrices of 128 x 32 x 128 a call) pay that toll over and over. This kernel
-// reads both operands where they lie: A as rows or as columns (Aᵀ stored), B as rows.
+// Why: XNNPACK, the backend's fast path, creates an operator and packs its right operand into a fresh
+// buffer on every call (the backend caches both on the operand's id, which a training step never
+// reuses), and takes no transposes. A step's weight gradients (k = batch x context) and its attention
+// products (64 matrices of 128 x 32 x 128 a call) pay that toll over and over. This kernel reads A
+// where it lies, as rows or as columns (Aᵀ stored), and copies B block by block into strips. On a
+// 2-core EPYC (`node dist/bench/gemm.js`, 2026-11-27): weight gradients 1.6–2.4x and attention
+// products 1.7–2.6x the GFLOP/s of the XNNPACK route, the forward products 1.1–1.2x.
 //
 // C[m, n] (+)= A[m, k] · B[k, n], computed in register tiles of 4 rows x 8 columns: per step of k, two
 // 4-float loads of B's row, four broadcasts of A's column, eight multiply-adds into accumulators.
@@ -147,8 +149,9 @@ export function runGemm(kernels: SimdGemm, g: GemmArgs): void {
 
 // Blocks of the product, so what a block re-reads stays in cache: 256 steps of k of B, packed as strips
 // of 8 columns (a strip is 8 KB, whatever B's row stride: unpacked, strides of 1.5 to 4 KB map a strip's
-// rows onto a few L1 sets), and 64 rows of A and C at a time. Measured on a 2-core EPYC, TN 128 x 2048 x 512:
-// 13.5 GFLOP/s unpacked, 20.7 packed; NN 2048 x 128 x 1024: 16.8 → 20.2 (`node dist/bench/gemm.js`).
+// rows onto a few L1 sets), and 64 rows of A and C at a time. `node dist/bench/gemm.js` (2-core EPYC,
+// 2026-11-27): TN 128 x 2048 x 512 at 15.0 GFLOP/s unpacked, 19.2 packed; NN 2048 x 128 x 512 17.8 → 20.4;
+// other block sizes within noise of these.
 export const BLOCK_ROWS = 64;
 export const BLOCK_DEPTH = 256;
 
