@@ -6,8 +6,8 @@
 // reuses), and takes no transposes. A step's weight gradients (k = batch x context) and its attention
 // products (64 matrices of 128 x 32 x 128 a call) pay that toll over and over. This kernel reads A
 // where it lies, as rows or as columns (Aᵀ stored), and copies B block by block into strips. On a
-// 2-core EPYC (`node dist/bench/gemm.js`, 2026-11-27): weight gradients 1.6–2.4x and attention
-// products 1.7–2.6x the GFLOP/s of the XNNPACK route, the forward products 1.1–1.2x.
+// 2-core EPYC (`node dist/bench/gemm.js`, two runs on 2026-11-27): weight gradients 1.2–2.4x and
+// attention products 1.7–3.0x the GFLOP/s of the XNNPACK route, the forward products 1.1–1.3x.
 //
 // C[m, n] (+)= A[m, k] · B[k, n], computed in register tiles of 4 rows x 8 columns: per step of k, two
 // 4-float loads of B's row, four broadcasts of A's column, eight multiply-adds into accumulators.
@@ -149,7 +149,7 @@ export function runGemm(kernels: SimdGemm, g: GemmArgs): void {
 
 // Blocks of the product, so what a block re-reads stays in cache: 256 steps of k of B, packed as strips
 // of 8 columns (a strip is 8 KB, whatever B's row stride: unpacked, strides of 1.5 to 4 KB map a strip's
-// rows onto a few L1 sets), and 64 rows of A and C at a time. `node dist/bench/gemm.js` (2-core EPYC,
+// rows onto a few L1 sets), and 64 rows of A and C at a time. `node dist/bench/gemm.js` (2-core EPYC, 16:43 UTC
 // 2026-11-27): TN 128 x 2048 x 512 at 15.0 GFLOP/s unpacked, 19.2 packed; NN 2048 x 128 x 512 17.8 → 20.4;
 // other block sizes within noise of these.
 export const BLOCK_ROWS = 64;
