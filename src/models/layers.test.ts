@@ -66,6 +66,16 @@ for (const backend of ['cpu', 'wasm'] as const) {
   });
 }
 
+test('layerNorm and rmsNorm on wasm refuse a weight that does not match the last axis, naming both', async () => {
+  await useBackend('wasm');
+  const x = tf.zeros([2, 8], 'float32');
+  const w = tf.ones([4], 'float32');
+  const b = tf.zeros([8], 'float32');
+  assert.throws(() => layerNorm(x, w, b, 1e-5), /weight must be float32 \[8\].*got float32 \[4\]/);
+  assert.throws(() => rmsNorm(x, w, 1e-6), /weight must be float32 \[8\]/);
+  tf.dispose([x, w, b]);
+});
+
 test('layerNorm gradients leave no tensor behind', async () => {
   await useBackend('wasm');
   const x = tf.randomUniform([3, 4, 8], -1, 1, 'float32', 1);

@@ -82,6 +82,7 @@ const gradAt = (x: number, s: number, dy: number) => dy * (s + x * s * (1 - s) *
 function elementwise(backend: WasmBackend, inputs: TensorInfo[], simd: ((k: GeluKernels, ptrs: number[], out: number, count: number) => void), scalar: (...v: number[]) => number): TensorInfo {
   for (const t of inputs) {
     if (t.dtype !== 'float32') throw new Error(`gelu_new kernels take float32, got ${t.dtype}`);
+    if (t.shape.join() !== inputs[0].shape.join()) throw new Error(`gelu_new kernels take operands of one shape, got [${inputs[0].shape}] and [${t.shape}]`);
   }
   const out = backend.makeOutput(inputs[0].shape, 'float32');
   const size = inputs[0].shape.reduce((a, b) => a * b, 1);

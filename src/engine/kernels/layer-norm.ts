@@ -114,14 +114,22 @@ const bind = moduleCache<LayerNormKernels>(layerNormModuleBytes);
 
 const f32Bits = (v: number) => new Int32Array(new Float32Array([v]).buffer)[0];
 
-/** Rows and width of x [..., C], and the kernels; throws where the op cannot run (callers check `layerNormFits`). */
-function geometry(backend: WasmBackend, x: TensorInfo): { rows: number; width: number; kernels: LayerNormKernels } {
+/**
+ * Rows and width of x [..., C], and the kernels; throws where the op cannot run (callers check
+ * `layerNormFits`) or where a per-channel operand is not [C] (the kernel would read past it).
+ */
+function geometry(backend: WasmBackend, x: TensorInfo, perChannel: Record<string, TensorInfo | undefined>): { rows: number; width: number; kernels: LayerNormKernels } {
   const width = x.shape[x.shape.length - 1];
   const rows = x.shape.slice(0, -1).reduce((a, c) => a * c, 1);
   const memory = heapMemory(backend);
   const kernels = memory === null ? null : bind(memory);
   if (kernels === null || !layerNormFits(x.shape) || x.dtype !== 'float32') {
     throw new Error(`the fused norm kernels need WebAssembly SIMD, float32 and a last axis that is a multiple of 4; got ${x.dtype} [${x.shape}]`);
+  }
+  for (const [name, t] of Object.entries(perChannel)) {
+    if (t !== undefined && (t.shape.length !== 1 || t.shape[0] !== width || t.dtype !== 'float32')) {
+      throw new Error(`norm ${name} must be float32 [${width}] to match the input's last axis, got ${t.dtype} [${t.shape}]`);
+    }
   }
   return { rows, width, kernels };
 }
@@ -140,7 +148,7 @@ function normForward(center: boolean) {
   return (args: NormArgs): TensorInfo[] => {
     const backend = asWasmBackend(args.backend);
     const { x, weight, bias } = args.inputs;
-    const { rows, width, kernels } = geometry(backend, x);
+    const { rows, width, kernels } = geometry(backend, x, { weight, bias });
     const y = backend.makeOutput(x.shape, 'float32');
     const xhat = backend.makeOutput(x.shape, 'float32');
     const r = backend.makeOutput([...x.shape.slice(0, -1), 1], 'float32');
@@ -156,7 +164,7 @@ function normGrad(center: boolean) {
   return (args: NormGradArgs): TensorInfo => {
     const backend = asWasmBackend(args.backend);
     const { dy, xhat, r, weight } = args.inputs;
-    const { rows, width, kernels } = geometry(backend, dy);
+    const { rows, width, kernels } = geometry(backend, dy, { weight });
     const dx = backend.makeOutput(dy.shape, 'float32');
     const at = (t: TensorInfo) => wasmData(backend, t).memoryOffset;
     (center ? kernels.backward : kernels.rmsBackward)(at(dy), at(xhat), at(r), at(weight), at(dx), rows, width / 4, f32Bits(1 / width));
