@@ -4,8 +4,16 @@
 import { tf } from './tf.js';
 import { GELU_C1, GELU_C2, GELU_NEW_ARG, GELU_NEW_GRAD } from './kernels/gelu.js';
 import { LAYER_NORM, LAYER_NORM_GRAD, RMS_NORM, RMS_NORM_GRAD, layerNormFits } from './kernels/layer-norm.js';
+import { simdSupported } from './kernels/wasm-asm.js';
+import { asWasmBackend, heapMemory } from './kernels/wasm-backend.js';
 
-const hasKernel = (name: string): boolean => tf.getKernel(name, tf.getBackend()) !== undefined;
+/**
+ * Whether the current backend has the fused kernel `name` and can run it: registered (wasm only), and
+ * WebAssembly SIMD with the backend's heap in reach (a non-SIMD browser or a build that hides the heap
+ * takes the op-by-op route instead).
+ */
+const hasKernel = (name: string): boolean =>
+  tf.getKernel(name, tf.getBackend()) !== undefined && simdSupported() && heapMemory(asWasmBackend(tf.backend())) !== null;
 
 /** gelu_new's sigmoid argument 2u = x·(2√(2/π) + 2√(2/π)·0.044715·x²), so that gelu_new(x) = x·σ(2u). */
 export function geluNewArg(x: tf.Tensor): tf.Tensor {

@@ -72,14 +72,15 @@ interface GeluKernels {
 export const geluModuleBytes = (): Uint8Array<ArrayBuffer> => assembleModule([argFunction(), gradFunction()]);
 const bind = moduleCache<GeluKernels>(geluModuleBytes);
 
-const argAt = (x: number) => x * (GELU_C1 + GELU_C2 * x * x);
-const gradAt = (x: number, s: number, dy: number) => dy * (s + x * s * (1 - s) * (GELU_C1 + 3 * GELU_C2 * x * x));
+type Views = (Float32Array | Int32Array | Uint8Array)[];
+const argAt = ([x]: Views, i: number) => x[i] * (GELU_C1 + GELU_C2 * x[i] * x[i]);
+const gradAt = ([x, s, dy]: Views, i: number) => dy[i] * (s[i] + x[i] * s[i] * (1 - s[i]) * (GELU_C1 + 3 * GELU_C2 * x[i] * x[i]));
 
 /**
  * out = f(inputs) elementwise: the SIMD function over whole vectors of 4, `scalar` over the last 0–3
- * elements (or all of them without SIMD).
+ * elements (or all of them where SIMD is missing; engine/fused.ts then takes the op-by-op route anyway).
  */
-function elementwise(backend: WasmBackend, inputs: TensorInfo[], simd: ((k: GeluKernels, ptrs: number[], out: number, count: number) => void), scalar: (...v: number[]) => number): TensorInfo {
+function elementwise(backend: WasmBackend, inputs: TensorInfo[], simd: ((k: GeluKernels, ptrs: number[], out: number, count: number) => void), scalar: (views: Views, i: number) => number): TensorInfo {
   for (const t of inputs) {
     if (t.dtype !== 'float32') throw new Error(`gelu_new kernels take float32, got ${t.dtype}`);
     if (t.shape.join() !== inputs[0].shape.join()) throw new Error(`gelu_new kernels take operands of one shape, got [${inputs[0].shape}] and [${t.shape}]`);
@@ -94,7 +95,7 @@ function elementwise(backend: WasmBackend, inputs: TensorInfo[], simd: ((k: Gelu
   }
   const views = inputs.map((t) => backend.typedArrayFromHeap(t));
   const o = backend.typedArrayFromHeap(out);
-  for (let i = 4 * vectors; i < size; i++) o[i] = scalar(...views.map((v) => v[i]));
+  for (let i = 4 * vectors; i < size; i++) o[i] = scalar(views, i);
   return out;
 }
 

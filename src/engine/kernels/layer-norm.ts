@@ -18,7 +18,8 @@ export const RMS_NORM = 'LoraproRmsNorm';
 export const RMS_NORM_GRAD = 'LoraproRmsNormGrad';
 
 const { get, set, i32, add, sub, loop, end, brIf, vLoad, vStore, f32x4Add, f32x4Sub, f32x4Mul } = op;
-const { f32Add, f32Mul, f32Div, f32Sqrt, f32Load, f32Store, f32FromBits, f32Const, f32x4Splat, f32x4Lane, vZeroConst } = op;
+const { f32Add, f32Mul, f32Div, f32Sqrt, f32Load, f32Store, f32FromBits, f32Const, f32x4Splat, f32x4Lane } = op;
+const vZeroConst = op.f32x4(0);
 
 /** Sum of the four lanes of the v128 on the stack's local `v`, as an f32. */
 const lanesSum = (v: number) => [get(v), f32x4Lane(0), get(v), f32x4Lane(1), f32Add, get(v), f32x4Lane(2), get(v), f32x4Lane(3), f32Add, f32Add].flat();

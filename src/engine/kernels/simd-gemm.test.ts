@@ -4,6 +4,7 @@ import { tf } from '../tf.js';
 import { useBackend } from '../backend.js';
 import { Rng } from '../../math/rng.js';
 import { BLOCK_DEPTH, BLOCK_ROWS, TILE_COLS, gemm, gemmModuleBytes, runGemm, scratchFloats, simdGemm, type GemmArgs } from './simd-gemm.js';
+import { simdSupported } from './wasm-asm.js';
 import { asWasmBackend, heapMemory } from './wasm-backend.js';
 
 /** A fresh 4 MB memory and the kernels bound to it. */
@@ -58,6 +59,7 @@ function product(heap: Float32Array, a: Float64Array, b: Float64Array, m: number
 }
 
 test('the kernel module validates and binds to the wasm backend heap (the fast path is taken in Node)', async () => {
+  assert.ok(simdSupported(), 'Node 20 validates WebAssembly SIMD');
   assert.ok(WebAssembly.validate(gemmModuleBytes()));
   await useBackend('wasm');
   const memory = heapMemory(asWasmBackend(tf.backend()));

@@ -61,7 +61,6 @@ export const op = {
   f32x4Mul: simd(0xe6),
   f32x4Splat: simd(0x13),
   f32x4Lane: (lane: number) => simd(0x1f, lane), // f32x4.extract_lane
-  vZeroConst: simd(0x0c, ...new Array<number>(16).fill(0)),
   f32Const: (v: number) => [0x43, ...new Uint8Array(new Float32Array([v]).buffer)],
   f32FromBits: [0xbe], // f32.reinterpret_i32: an f32 passed in an i32 parameter
   f32Load: (offset: number) => [0x2a, 2, ...uleb(offset)],
@@ -119,4 +118,12 @@ export function moduleCache<T>(bytes: () => Uint8Array<ArrayBuffer>): (memory: W
     }
     return exports;
   };
+}
+
+let simdValid: boolean | undefined;
+
+/** Whether this WebAssembly validates SIMD code (a one-instruction probe, checked once). */
+export function simdSupported(): boolean {
+  simdValid ??= WebAssembly.validate(assembleModule([{ name: 'probe', params: 0, i32Locals: 0, v128Locals: 1, code: [...op.f32x4(0), ...op.set(0)] }]));
+  return simdValid;
 }
