@@ -1,6 +1,9 @@
-// The README's API example, run as written against a fixture model through the package's own name.
+// The README's API example, run as written against a fixture model through the package's own name,
+// and a fresh process that imports the package and runs a raw op with no set-up at all.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,4 +26,21 @@ test("the README's five-line API example trains one LoRA-Pro step and writes a P
   } finally {
     await rm(out, { recursive: true, force: true });
   }
+});
+
+test('importing the package starts its backend: a raw op in a fresh process needs no ensureBackend()', () => {
+  // An r = 2 adapter of a 4×3 layer, built and adjusted before anything has started a backend.
+  const script = [
+    "import { tf, loraProGradients } from 'lorapro';",
+    'const A = tf.tensor2d([[1, 2, 3], [0, 1, -1]]), B = tf.tensor2d([[1, 0], [2, 1], [0, 3], [1, 1]]);',
+    'const gradA = tf.tensor2d([[0.1, -0.2, 0.3], [0.4, 0.5, -0.6]]), gradB = tf.tensor2d([[0.1, 0.2], [-0.3, 0.4], [0.5, -0.6], [0.7, 0.8]]);',
+    'const out = loraProGradients({ A, B, gradA, gradB, scale: 2 });',
+    'console.log(tf.getBackend(), tf.sum(out.gradA).dataSync()[0] + tf.sum(out.gradB).dataSync()[0]);',
+  ].join('\n');
+  const root = fileURLToPath(new URL('..', import.meta.url)); // dist/.. : the package, which imports itself by name
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const [backend, value] = r.stdout.trim().split(' ');
+  assert.equal(backend, process.env.LORAPRO_BACKEND?.trim() || 'wasm');
+  assert.ok(Number.isFinite(Number(value)), r.stdout);
 });

@@ -8,6 +8,7 @@ import { useBackend } from '../engine/backend.js';
 import { Rng } from '../math/rng.js';
 import { Module } from '../models/module.js';
 import { Linear } from '../models/linear.js';
+import { InputFileError } from '../io/input-error.js';
 import { readSafetensors, serializeSafetensors } from '../io/safetensors.js';
 import { loraConfig, loraScale } from './lora-config.js';
 import { LoraLinear } from './lora-linear.js';
@@ -202,8 +203,14 @@ test('saveAdapter writes PEFT names, shapes, dtype and config keys; loadAdapter 
     tensors['base_model.model.extra.lora_A.weight'] = { shape: [1], data: new Float32Array(1) };
     tensors['base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight'] = { shape: [3, D], data: new Float32Array(3 * D) };
     await writeFile(join(dir, 'adapter_model.safetensors'), serializeSafetensors(tensors));
-    await assert.rejects(loadAdapter(toy(), dir), (e: Error) =>
-      /missing: score\.weight/.test(e.message) && /unexpected: base_model\.model\.extra\.lora_A\.weight/.test(e.message) && /mis-shaped: model\.layers\.0\.self_attn\.q_proj\.lora_A\.weight \[3,8\] \(model \[2,8\]\)/.test(e.message));
+    await assert.rejects(loadAdapter(toy(), dir), (e: Error) => {
+      assert.ok(e instanceof InputFileError, 'an adapter that does not fit is bad input');
+      assert.match(e.message, /adapter_model\.safetensors does not match the model:\n/);
+      assert.match(e.message, /\n {2}missing 1:\n {4}score\.weight\n/);
+      assert.match(e.message, /\n {2}unexpected 1:\n {4}base_model\.model\.extra\.lora_A\.weight\n/);
+      assert.match(e.message, /\n {2}mis-shaped 1:\n {4}model\.layers\.0\.self_attn\.q_proj\.lora_A\.weight \[3,8\] \(model \[2,8\]\)$/);
+      return true;
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -3,10 +3,12 @@ import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tf } from '../engine/tf.js';
 import { writeJsonAtomic } from '../io/atomic.js';
+import { InputFileError } from '../io/input-error.js';
 import { readJsonFile } from '../io/json-file.js';
 import { readSafetensors, tensorsToWrite, toFloat32, writeSafetensors } from '../io/safetensors.js';
 import type { Module } from '../models/module.js';
 import { Linear } from '../models/linear.js';
+import { mismatchMessage } from '../models/mismatch.js';
 import { adapterConfigOf, injectLora } from './inject.js';
 import { LoraLinear } from './lora-linear.js';
 import type { LoraConfig } from './lora-config.js';
@@ -61,17 +63,24 @@ export async function readAdapterConfig(dir: string): Promise<LoraConfig> {
 
 /**
  * Injects the adapter described by `dir` into `model` and loads its weights. Missing, unexpected
- * and mis-shaped tensors are reported together in one error naming the file.
+ * and mis-shaped tensors are reported together in one InputFileError naming the file.
  */
 export async function loadAdapter(model: Module, dir: string): Promise<LoraConfig> {
   const config = await readAdapterConfig(dir);
   const weightsPath = join(dir, ADAPTER_WEIGHTS);
   if (!(await stat(weightsPath).catch(() => undefined))) {
     const bin = await stat(join(dir, 'adapter_model.bin')).catch(() => undefined);
-    throw new Error(`${weightsPath} not found${bin ? ' (adapter_model.bin is a PyTorch pickle; convert it to safetensors with PEFT)' : ''}`);
+    throw new InputFileError(weightsPath, `${weightsPath} not found${bin ? ' (adapter_model.bin is a PyTorch pickle; convert it to safetensors with PEFT)' : ''}`);
   }
   const file = await readSafetensors(weightsPath);
-  injectLora(model, config);
+  try {
+    injectLora(model, config);
+  } catch (e) {
+    if (adapterConfigOf(model) !== undefined) throw e; // adapters were there before: the caller's mistake
+    // target_modules / modules_to_save that this model lacks: an adapter made for another model
+    const configPath = join(dir, ADAPTER_CONFIG);
+    throw new InputFileError(configPath, `${configPath}: ${(e as Error).message}`);
+  }
   const expected = new Map([...adapterTensors(model, config)].map(([k, v]) => [fromPeftName(k)!, v]));
   const found = new Map<string, { shape: number[]; data: Float32Array }>();
   const unexpected: string[] = [];
@@ -83,12 +92,7 @@ export async function loadAdapter(model: Module, dir: string): Promise<LoraConfi
   const missing = [...expected.keys()].filter((k) => !found.has(k));
   const misShaped = [...found].filter(([k, t]) => t.shape.join() !== expected.get(k)!.shape.join()).map(([k, t]) => `${k} [${t.shape}] (model [${expected.get(k)!.shape}])`);
   if (missing.length || unexpected.length || misShaped.length) {
-    const parts = [
-      missing.length ? `missing: ${missing.join(', ')}` : '',
-      unexpected.length ? `unexpected: ${unexpected.join(', ')}` : '',
-      misShaped.length ? `mis-shaped: ${misShaped.join(', ')}` : '',
-    ].filter(Boolean);
-    throw new Error(`${weightsPath} does not match the model: ${parts.join('; ')}`);
+    throw new InputFileError(weightsPath, mismatchMessage(`${weightsPath} does not match the model:`, { missing, unexpected, 'mis-shaped': misShaped }));
   }
   for (const [name, t] of found) {
     const v = expected.get(name) as tf.Variable;

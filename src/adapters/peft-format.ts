@@ -3,6 +3,7 @@
 // (which strips the adapter name: `…lora_A.default.weight` → `…lora_A.weight`, and
 // `…score.modules_to_save.default.weight` → `…score.weight`) and adapter folders written by PEFT
 // 0.13–0.15 (see docs/ARCHITECTURE.md).
+import { InputFileError } from '../io/input-error.js';
 import { loraConfig, type LoraConfig } from './lora-config.js';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
@@ -59,15 +60,15 @@ export function loraConfigToJson(c: LoraConfig, meta: AdapterMeta): Record<strin
 
 /** Reads adapter_config.json; unknown keys are ignored, missing required ones named. */
 export function loraConfigFromJson(json: unknown, source: string): LoraConfig {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${source}: expected a JSON object`);
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InputFileError(source, `${source}: expected a JSON object`);
   const o = json as Record<string, unknown>;
   const missing = ['peft_type', 'r', 'lora_alpha', 'target_modules'].filter((k) => o[k] === undefined || o[k] === null);
-  if (missing.length > 0) throw new Error(`${source}: missing required key(s) ${missing.map((k) => `"${k}"`).join(', ')}`);
-  if (o.peft_type !== 'LORA') throw new Error(`${source}: "peft_type" must be "LORA", got ${JSON.stringify(o.peft_type)}`);
+  if (missing.length > 0) throw new InputFileError(source, `${source}: missing required key(s) ${missing.map((k) => `"${k}"`).join(', ')}`);
+  if (o.peft_type !== 'LORA') throw new InputFileError(source, `${source}: "peft_type" must be "LORA", got ${JSON.stringify(o.peft_type)}`);
   for (const unsupported of ['use_dora', 'lora_bias'] as const) {
-    if (o[unsupported] === true) throw new Error(`${source}: "${unsupported}": true is not supported`);
+    if (o[unsupported] === true) throw new InputFileError(source, `${source}: "${unsupported}": true is not supported`);
   }
-  if (o.layer_replication) throw new Error(`${source}: "layer_replication" is not supported`);
+  if (o.layer_replication) throw new InputFileError(source, `${source}: "layer_replication" is not supported`);
   const list = (v: unknown) => (v === null || v === undefined ? undefined : typeof v === 'string' ? v : (v as string[]));
   const layersPattern = o.layers_pattern == null ? undefined : typeof o.layers_pattern === 'string' ? [o.layers_pattern] : (o.layers_pattern as string[]);
   const layersToTransform = o.layers_to_transform == null ? undefined : typeof o.layers_to_transform === 'number' ? [o.layers_to_transform] : (o.layers_to_transform as number[]);
@@ -90,6 +91,6 @@ export function loraConfigFromJson(json: unknown, source: string): LoraConfig {
       baseModelNameOrPath: (o.base_model_name_or_path as string | undefined) ?? undefined,
     });
   } catch (e) {
-    throw new Error(`${source}: ${(e as Error).message}`);
+    throw new InputFileError(source, `${source}: ${(e as Error).message}`);
   }
 }

@@ -37,7 +37,9 @@ export const evalCommand: Command = {
       const maxLength = (values.maxLength as number | undefined) ?? trained.run?.maxLength ?? 128;
       const batchSize = (values.batchSize as number | undefined) ?? 16;
       if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new UsageError(`--batch-size must be a positive integer, got ${batchSize}`);
-      const items = loadEvalData(values.data as string, trained.task, trained.tokenizer, maxLength, trained.labels);
+      // Without --adapter, --task or run.json the architecture chose the task; labelled data then means a mix-up.
+      const taskGuessedFrom = trained.taskSource === 'config.json' && values.adapter === undefined ? (values.model as string) : undefined;
+      const items = loadEvalData(values.data as string, { task: trained.task, maxLength, labels: trained.labels, labelOrigin: trained.labelOrigin, taskGuessedFrom }, trained.tokenizer);
       if (items.length === 0) throw new UsageError(`--data: ${values.data} has no example to evaluate`);
       const metrics = await evaluate(trained.model, items, batchSize, padIdOf(trained.tokenizer, values.model as string));
       const result = { task: trained.task, data: values.data, ...metrics };

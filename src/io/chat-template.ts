@@ -3,6 +3,7 @@
 // `apply_chat_template` renders them: `messages`, `add_generation_prompt` and the special tokens
 // (`bos_token`, `eos_token`, ...) in the context.
 import { Template } from '@huggingface/jinja';
+import { InputFileError } from './input-error.js';
 import { describeValue } from './json-fields.js';
 
 export interface ChatMessage {
@@ -23,7 +24,7 @@ export function parseChatTemplates(value: unknown, source: string): Record<strin
     value.forEach((entry, i) => {
       const { name, template } = (entry ?? {}) as { name?: unknown; template?: unknown };
       if (typeof name !== 'string' || typeof template !== 'string') {
-        throw new Error(`${source}: "chat_template[${i}]" must be { name: string, template: string }, got ${describeValue(entry)}`);
+        throw new InputFileError(source, `${source}: "chat_template[${i}]" must be { name: string, template: string }, got ${describeValue(entry)}`);
       }
       out[name] = template;
     });
@@ -31,12 +32,12 @@ export function parseChatTemplates(value: unknown, source: string): Record<strin
   }
   if (typeof value === 'object') {
     for (const [name, template] of Object.entries(value)) {
-      if (typeof template !== 'string') throw new Error(`${source}: "chat_template.${name}" must be a string, got ${describeValue(template)}`);
+      if (typeof template !== 'string') throw new InputFileError(source, `${source}: "chat_template.${name}" must be a string, got ${describeValue(template)}`);
       out[name] = template;
     }
     return out;
   }
-  throw new Error(`${source}: "chat_template" must be a string or a list of { name, template }, got ${describeValue(value)}`);
+  throw new InputFileError(source, `${source}: "chat_template" must be a string or a list of { name, template }, got ${describeValue(value)}`);
 }
 
 /** Refuses anything that is not a list of { role: string, content: string }, naming the entry. */
@@ -61,7 +62,7 @@ export class ChatTemplate {
     try {
       this.template = new Template(text);
     } catch (err) {
-      throw new Error(`${source}: chat template does not parse: ${(err as Error).message}`);
+      throw new InputFileError(source, `${source}: chat template does not parse: ${(err as Error).message}`);
     }
   }
 

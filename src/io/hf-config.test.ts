@@ -378,7 +378,7 @@ test('readModelConfig reads dir/config.json and names the path when it cannot', 
 
   const broken = mkdtempSync(join(tmpdir(), 'lorapro-config-'));
   writeFileSync(join(broken, 'config.json'), '{"model_type": "gpt2",');
-  await assert.rejects(readModelConfig(broken), new RegExp(`${join(broken, 'config.json')} is not valid JSON`));
+  await assert.rejects(readModelConfig(broken), new RegExp(`${join(broken, 'config.json')}: not valid JSON`));
 
   const bad = mkdtempSync(join(tmpdir(), 'lorapro-config-'));
   writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...GPT2, n_head: 0 }));

@@ -2,6 +2,7 @@
 // fields are read; the rest of the project uses these camelCase types. Defaults follow the
 // transformers config classes (GPT2Config, LlamaConfig, Qwen2Config, MistralConfig, BertConfig,
 // RobertaConfig); `modelConfigToJson` is the way back for savePretrained.
+import { InputFileError } from './input-error.js';
 import { JsonFields, asJsonObject, deepFreeze, describeValue, type JsonObject } from './json-fields.js';
 
 export type RopeScaling =
@@ -99,7 +100,7 @@ function eosTokenId(f: JsonFields, fallback: number | undefined): number | numbe
 
 function requireDivisible(f: JsonFields, key: string, value: number, byKey: string, by: number, why = ''): void {
   if (value % by !== 0) {
-    throw new Error(`${f.source}: "${key}" (${value}) must be divisible by "${byKey}" (${by})${why}`);
+    throw new InputFileError(f.source, `${f.source}: "${key}" (${value}) must be divisible by "${byKey}" (${by})${why}`);
   }
 }
 
@@ -154,7 +155,8 @@ function parseRope(f: JsonFields): { ropeTheta: number; ropeScaling?: RopeScalin
     };
     return { ropeTheta, ropeScaling };
   }
-  throw new Error(
+  throw new InputFileError(
+    f.source,
     `${f.source}: ${inner.prefix}${typeKey} ${describeValue(type)} is not supported (supported: ${SUPPORTED_ROPE_TYPES.join(', ')})`,
   );
 }
@@ -298,7 +300,8 @@ export function parseModelConfig(json: unknown, source: string): ModelConfig {
     case 'roberta':
       return deepFreeze(withoutUndefined(parseBert(f, modelType)));
     default:
-      throw new Error(
+      throw new InputFileError(
+        source,
         `${source}: model_type ${describeValue(modelType)} is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`,
       );
   }

@@ -1,6 +1,7 @@
 // Typed reads of the fields of one parsed JSON object (a config.json, a tokenizer_config.json, or an
 // object nested in one). Every error names the source file, the key and the bad value, so a user can
 // find and fix the line: `…/config.json: "n_head" must be a positive integer, got "12"`.
+import { InputFileError } from './input-error.js';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -21,7 +22,7 @@ export function isJsonObject(value: unknown): value is JsonObject {
 
 /** Refuses anything but a JSON object, naming what it should have been. */
 export function asJsonObject(value: unknown, source: string, what: string): JsonObject {
-  if (!isJsonObject(value)) throw new Error(`${source}: ${what} must be a JSON object, got ${describeValue(value)}`);
+  if (!isJsonObject(value)) throw new InputFileError(source, `${source}: ${what} must be a JSON object, got ${describeValue(value)}`);
   return value;
 }
 
@@ -47,13 +48,13 @@ export class JsonFields {
   }
 
   fail(key: string, expected: string, value: unknown): never {
-    throw new Error(`${this.source}: "${this.prefix}${key}" must be ${expected}, got ${describeValue(value)}`);
+    throw new InputFileError(this.source, `${this.source}: "${this.prefix}${key}" must be ${expected}, got ${describeValue(value)}`);
   }
 
   missing(keys: Keys, why = ''): never {
     const list = typeof keys === 'string' ? [keys] : keys;
     const alias = list.length > 1 ? ` (or ${list.slice(1).map((k) => `"${this.prefix}${k}"`).join(', ')})` : '';
-    throw new Error(`${this.source}: missing required key "${this.prefix}${list[0]}"${alias}${why}`);
+    throw new InputFileError(this.source, `${this.source}: missing required key "${this.prefix}${list[0]}"${alias}${why}`);
   }
 
   /** The value under the first present key, checked by `ok`; `fallback` when absent; error when absent without one. */

@@ -1,6 +1,7 @@
 // Reading JSON and text files from a model folder. The only io module that touches `fs`; the parsers
 // (hf-config, tokenizer) import it lazily so the browser entry never loads it.
 import { readFile } from 'node:fs/promises';
+import { InputFileError } from './input-error.js';
 
 function isMissing(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
@@ -13,7 +14,7 @@ export async function readOptionalTextFile(path: string): Promise<string | undef
     return await readFile(path, 'utf8');
   } catch (err) {
     if (isMissing(err)) return undefined;
-    throw new Error(`cannot read ${path}: ${(err as Error).message}`);
+    throw new InputFileError(path, `cannot read ${path}: ${(err as Error).message}`);
   }
 }
 
@@ -22,14 +23,14 @@ export function parseJsonText(text: string, path: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new Error(`${path} is not valid JSON: ${(err as Error).message}`);
+    throw new InputFileError(path, `${path}: not valid JSON (${(err as Error).message})`);
   }
 }
 
 /** The parsed JSON of a required file; a missing or malformed file is an error naming its path. */
 export async function readJsonFile(path: string): Promise<unknown> {
   const text = await readOptionalTextFile(path);
-  if (text === undefined) throw new Error(`${path} not found`);
+  if (text === undefined) throw new InputFileError(path, `${path} not found`);
   return parseJsonText(text, path);
 }
 

@@ -1,5 +1,6 @@
 // The shared vocabulary of the io/safetensors* modules: the dtypes lorapro reads and writes, their
 // sizes, the tensor/header types, and the one error class every safetensors failure uses.
+import { InputFileError } from './input-error.js';
 
 export type SafeDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -57,12 +58,15 @@ export interface SafetensorsHeader {
   dataStart: number; // file offset of the byte buffer: 8 + header length
 }
 
-/** Every safetensors failure; `source` is the file (or `<buffer>`) and starts the message. */
-export class SafetensorsError extends Error {
+/**
+ * Every safetensors failure; `source` is the file (or `<buffer>`) and starts the message. Only
+ * reading throws it, so it is an input-file error: the file is truncated or malformed.
+ */
+export class SafetensorsError extends InputFileError {
   readonly source: string;
 
   constructor(source: string, detail: string) {
-    super(`${source}: ${detail}`);
+    super(source, `${source}: ${detail}`);
     this.name = 'SafetensorsError';
     this.source = source;
   }

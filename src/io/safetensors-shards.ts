@@ -4,6 +4,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
+import { InputFileError } from './input-error.js';
 import { show, type RawTensor } from './safetensors-dtype.js';
 import { findDuplicateKey } from './safetensors-json.js';
 import { openSafetensors, readSafetensorsHeader } from './safetensors-read.js';
@@ -21,26 +22,26 @@ function parseIndex(text: string, indexPath: string): Map<string, string> {
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${indexPath}: not valid JSON (${(e as Error).message})`);
+    throw new InputFileError(indexPath, `${indexPath}: not valid JSON (${(e as Error).message})`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new Error(`${indexPath}: must be a JSON object with a "weight_map", got ${show(json)}`);
+    throw new InputFileError(indexPath, `${indexPath}: must be a JSON object with a "weight_map", got ${show(json)}`);
   }
   const dup = findDuplicateKey(text);
-  if (dup) throw new Error(`${indexPath}: duplicate key ${show(dup.key)}${dup.path.length ? ` in ${show(dup.path.join('.'))}` : ''}`);
+  if (dup) throw new InputFileError(indexPath, `${indexPath}: duplicate key ${show(dup.key)}${dup.path.length ? ` in ${show(dup.path.join('.'))}` : ''}`);
   const weightMap = (json as Record<string, unknown>).weight_map;
   if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
-    throw new Error(`${indexPath}: "weight_map" must be an object mapping tensor names to shard files, got ${show(weightMap)}`);
+    throw new InputFileError(indexPath, `${indexPath}: "weight_map" must be an object mapping tensor names to shard files, got ${show(weightMap)}`);
   }
   const out = new Map<string, string>();
   for (const [name, shard] of Object.entries(weightMap)) {
     const escapes = typeof shard === 'string' && (isAbsolute(shard) || shard.split(/[\\/]/).includes('..'));
     if (typeof shard !== 'string' || shard === '' || escapes) {
-      throw new Error(`${indexPath}: weight_map[${show(name)}] must be a shard file name inside the checkpoint directory, got ${show(shard)}`);
+      throw new InputFileError(indexPath, `${indexPath}: weight_map[${show(name)}] must be a shard file name inside the checkpoint directory, got ${show(shard)}`);
     }
     out.set(name, shard);
   }
-  if (out.size === 0) throw new Error(`${indexPath}: "weight_map" is empty`);
+  if (out.size === 0) throw new InputFileError(indexPath, `${indexPath}: "weight_map" is empty`);
   return out;
 }
 
@@ -65,7 +66,7 @@ export async function listCheckpointFiles(dir: string): Promise<string[]> {
   try {
     text = await readFile(indexPath, 'utf8');
   } catch (e) {
-    if (isMissing(e)) throw new Error(`${dir}: no ${SINGLE_CHECKPOINT} or ${CHECKPOINT_INDEX}; not a safetensors checkpoint directory`);
+    if (isMissing(e)) throw new InputFileError(dir, `${dir}: no ${SINGLE_CHECKPOINT} or ${CHECKPOINT_INDEX}; not a safetensors checkpoint directory`);
     throw e;
   }
   const byShard = new Map<string, string[]>();
@@ -82,11 +83,11 @@ export async function listCheckpointFiles(dir: string): Promise<string[]> {
       header = await readSafetensorsHeader(path);
     } catch (e) {
       if (!isMissing(e)) throw e;
-      throw new Error(`${indexPath}: shard ${show(shard)} (${names.length} tensors, e.g. ${show(names[0])}) is missing: ${path} does not exist`);
+      throw new InputFileError(indexPath, `${indexPath}: shard ${show(shard)} (${names.length} tensors, e.g. ${show(names[0])}) is missing: ${path} does not exist`);
     }
     const absent = names.find((name) => !header.tensors.has(name));
     if (absent !== undefined) {
-      throw new Error(`${path}: tensor ${show(absent)} is listed in ${CHECKPOINT_INDEX} but is not in this shard`);
+      throw new InputFileError(path, `${path}: tensor ${show(absent)} is listed in ${CHECKPOINT_INDEX} but is not in this shard`);
     }
     files.push(path);
   }
@@ -111,7 +112,7 @@ export async function forEachCheckpointTensor(
     try {
       for (const name of reader.header.tensors.keys()) {
         const other = seen.get(name);
-        if (other !== undefined) throw new Error(`${file}: tensor ${show(name)} is also in ${other}`);
+        if (other !== undefined) throw new InputFileError(file, `${file}: tensor ${show(name)} is also in ${other}`);
         seen.set(name, file);
         await fn(name, await reader.readTensor(name), file);
       }

@@ -324,7 +324,7 @@ test('sharded checkpoint problems are reported naming the file', async () => {
   await rm(join(ckpt, 'model-00002-of-00002.safetensors'));
   await assert.rejects(
     listCheckpointFiles(ckpt),
-    new RegExp(`^Error: ${esc(indexPath)}: shard "model-00002-of-00002.safetensors" \\(1 tensors, e.g. "b.weight"\\) is missing`),
+    new RegExp(`^InputFileError: ${esc(indexPath)}: shard "model-00002-of-00002.safetensors" \\(1 tensors, e.g. "b.weight"\\) is missing`),
   );
 
   await writeFile(indexPath, '{"weight_map": {"a.weight": "model-00001-of-00002.safetensors",');

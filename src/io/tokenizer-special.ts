@@ -2,6 +2,7 @@
 // strings or as AddedToken objects ({ content, lstrip, ... }); special_tokens_map.json fills gaps; and
 // when both are silent, the transformers tokenizer class's own defaults apply (GPT-2's repo, for
 // one, ships a tokenizer_config.json with no special tokens at all).
+import { InputFileError } from './input-error.js';
 import { describeValue, type JsonObject } from './json-fields.js';
 
 export const SPECIAL_TOKEN_KEYS = {
@@ -51,7 +52,7 @@ export function tokenContent(value: unknown, key: string, source: string): strin
   if (typeof value === 'string') return value;
   const content = (value as { content?: unknown }).content;
   if (typeof value === 'object' && typeof content === 'string') return content;
-  throw new Error(`${source}: "${key}" must be a string or an object with a string "content", got ${describeValue(value)}`);
+  throw new InputFileError(source, `${source}: "${key}" must be a string or an object with a string "content", got ${describeValue(value)}`);
 }
 
 /** One JSON object that may name special tokens, with the file it came from. */
@@ -93,7 +94,7 @@ export function additionalSpecialTokens(sources: readonly SpecialTokenSource[]):
     const list = obj.additional_special_tokens;
     if (list === undefined || list === null) continue;
     if (!Array.isArray(list)) {
-      throw new Error(`${source}: "additional_special_tokens" must be a list, got ${describeValue(list)}`);
+      throw new InputFileError(source, `${source}: "additional_special_tokens" must be a list, got ${describeValue(list)}`);
     }
     return list.map((t, i) => tokenContent(t, `additional_special_tokens[${i}]`, source)).filter((t): t is string => !!t);
   }

@@ -299,11 +299,11 @@ test('missing and malformed files are errors naming the path', async () => {
   const empty = folder({});
   await assert.rejects(loadTokenizer(empty), new RegExp(`${join(empty, 'tokenizer.json')} not found`));
   const broken = folder({ 'tokenizer.json': '{"model": ' });
-  await assert.rejects(loadTokenizer(broken), new RegExp(`${join(broken, 'tokenizer.json')} is not valid JSON`));
+  await assert.rejects(loadTokenizer(broken), new RegExp(`${join(broken, 'tokenizer.json')}: not valid JSON`));
   const noModel = folder({ 'tokenizer.json': { added_tokens: [] } });
   await assert.rejects(loadTokenizer(noModel), new RegExp(`${noModel}/tokenizer.json: "model" must be a JSON object, got undefined`));
   const badConfig = folder({ 'tokenizer.json': BERT, 'tokenizer_config.json': '{,}' });
-  await assert.rejects(loadTokenizer(badConfig), new RegExp(`${join(badConfig, 'tokenizer_config.json')} is not valid JSON`));
+  await assert.rejects(loadTokenizer(badConfig), new RegExp(`${join(badConfig, 'tokenizer_config.json')}: not valid JSON`));
   const badSide = folder({ 'tokenizer.json': BERT, 'tokenizer_config.json': { ...BERT_CONFIG, padding_side: 'middle' } });
   await assert.rejects(loadTokenizer(badSide), /tokenizer_config\.json: "padding_side" must be "left" or "right", got "middle"/);
   const badPad = folder({ 'tokenizer.json': BERT, 'tokenizer_config.json': { ...BERT_CONFIG, pad_token: '<pad>' } });

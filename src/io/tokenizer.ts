@@ -6,6 +6,7 @@
 // tokens ourselves from the post-processor, so that truncation can leave room for them and pairs work
 // for every post-processor (the library's ByteLevel post-processor drops the second text of a pair).
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { InputFileError } from './input-error.js';
 import { asJsonObject, describeValue, isJsonObject, JsonFields, type JsonObject } from './json-fields.js';
 import { ChatTemplate, parseChatTemplates, type ChatMessage } from './chat-template.js';
 import {
@@ -66,9 +67,9 @@ function optionalObject(value: unknown, source: string, what: string): JsonObjec
 /** tokenizer.json as the library wants it: every component key present, added_tokens a list. */
 function normalizeTokenizerJson(json: unknown, source: string): JsonObject {
   const obj = asJsonObject(json, source, 'tokenizer.json');
-  if (!isJsonObject(obj.model)) throw new Error(`${source}: "model" must be a JSON object, got ${describeValue(obj.model)}`);
+  if (!isJsonObject(obj.model)) throw new InputFileError(source, `${source}: "model" must be a JSON object, got ${describeValue(obj.model)}`);
   const out: JsonObject = { ...obj, added_tokens: obj.added_tokens ?? [] };
-  if (!Array.isArray(out.added_tokens)) throw new Error(`${source}: "added_tokens" must be a list, got ${describeValue(obj.added_tokens)}`);
+  if (!Array.isArray(out.added_tokens)) throw new InputFileError(source, `${source}: "added_tokens" must be a list, got ${describeValue(obj.added_tokens)}`);
   for (const key of ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder']) out[key] = obj[key] ?? null;
   return out;
 }
@@ -110,7 +111,7 @@ function buildLibraryTokenizer(
   try {
     return new HfTokenizer(tokenizerJson, libConfig);
   } catch (err) {
-    throw new Error(`${jsonPath}: cannot build the tokenizer: ${(err as Error).message}`);
+    throw new InputFileError(jsonPath, `${jsonPath}: cannot build the tokenizer: ${(err as Error).message}`);
   }
 }
 
@@ -169,7 +170,7 @@ export class Tokenizer {
       const token = specials[role];
       if (token === undefined) return undefined;
       const id = this.hf.token_to_id(token);
-      if (id === undefined) throw new Error(`${configPath}: ${role}_token ${describeValue(token)} is not in the vocabulary of ${jsonPath}`);
+      if (id === undefined) throw new InputFileError(configPath, `${configPath}: ${role}_token ${describeValue(token)} is not in the vocabulary of ${jsonPath}`);
       return id;
     };
     this.bosTokenId = idOf('bos');

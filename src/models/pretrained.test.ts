@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '../engine/tf.js';
 import { useBackend } from '../engine/backend.js';
+import { InputFileError } from '../io/input-error.js';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import { loadPretrained, loadPretrainedWithReport, savePretrained } from './pretrained.js';
 import type { AnyModel, SequenceClassifier } from './types.js';
@@ -86,13 +87,45 @@ test('a missing, an unexpected and a mis-shaped tensor are reported together in 
     await writeSafetensors(join(dir, 'model.safetensors'), tensors);
     const before = tf.memory().numTensors;
     await assert.rejects(loadPretrained(dir), (e: Error) => {
-      assert.match(e.message, new RegExp(dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
-      assert.match(e.message, /missing 1: transformer\.h\.0\.ln_1\.bias/);
-      assert.match(e.message, /unexpected 1: h\.0\.attn\.q_norm\.weight/);
-      assert.match(e.message, /mis-shaped 1: h\.1\.mlp\.c_fc\.weight: checkpoint \[32, 10\], model expects \[32, 128\]/);
+      assert.ok(e instanceof InputFileError, 'a checkpoint that does not fit is bad input');
+      assert.equal(e.message.split('\n')[0], `checkpoint in ${dir} does not fit the GPT2LMHeadModel its config.json describes:`);
+      assert.match(e.message, /\n {2}missing 1:\n {4}transformer\.h\.0\.ln_1\.bias\n/);
+      assert.match(e.message, /\n {2}unexpected 1:\n {4}h\.0\.attn\.q_norm\.weight\n/);
+      assert.match(e.message, /\n {2}mis-shaped 1:\n {4}h\.1\.mlp\.c_fc\.weight: checkpoint \[32, 10\], model expects \[32, 128\]$/);
       return true;
     });
     assert.equal(tf.memory().numTensors, before, 'the half-loaded model is disposed');
+  } finally {
+    await rm(dir, { recursive: true });
+  }
+});
+
+test('a checkpoint far off the config lists ten tensors per kind, one per line, and counts the rest', async () => {
+  await useBackend('wasm');
+  const dir = await tempDir();
+  try {
+    await cp(fixtureDir('gpt2-lm'), dir, { recursive: true });
+    const file = await readSafetensors(join(dir, 'model.safetensors'));
+    const tensors: Record<string, TensorToWrite> = {};
+    const dropped = [...file.tensors.keys()].filter((n) => n.startsWith('h.1.')); // the second block: 12 parameters and a mask buffer
+    for (const [name, t] of file.tensors) {
+      if (!dropped.includes(name)) tensors[name] = { dtype: 'F32', shape: t.shape, data: new Float32Array(t.bytes.slice().buffer) };
+    }
+    const extras = Array.from({ length: 13 }, (_, i) => `h.0.extra_${String(i).padStart(2, '0')}.weight`);
+    for (const name of extras) tensors[name] = { shape: [2], data: new Float32Array(2) };
+    await writeSafetensors(join(dir, 'model.safetensors'), tensors);
+    await assert.rejects(loadPretrained(dir), (e: Error) => {
+      const lines = e.message.split('\n');
+      // header, then "missing 12:" + 10 + "… and 2 more", then "unexpected 13:" + 10 + "… and 3 more"; no empty mis-shaped block
+      assert.equal(lines.length, 1 + 12 + 12, e.message);
+      assert.equal(lines[1], '  missing 12:');
+      assert.ok(lines.slice(2, 12).every((l) => /^ {4}transformer\.h\.1\.\S+$/.test(l)), e.message);
+      assert.equal(lines[12], '    … and 2 more');
+      assert.equal(lines[13], '  unexpected 13:');
+      assert.deepEqual(lines.slice(14, 24), extras.slice(0, 10).map((n) => `    ${n}`));
+      assert.equal(lines[24], '    … and 3 more');
+      return true;
+    });
   } finally {
     await rm(dir, { recursive: true });
   }

@@ -4,10 +4,12 @@ import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tf } from '../engine/tf.js';
 import { modelConfigToJson, readModelConfig } from '../io/hf-config.js';
+import { InputFileError } from '../io/input-error.js';
 import { forEachCheckpointTensor, tensorsToWrite, toFloat32, writeFileAtomic, writeSafetensors, type RawTensor } from '../io/safetensors.js';
 import { createModel, defaultTask } from './auto.js';
 import { zerosInit } from './layers.js';
 import { Linear } from './linear.js';
+import { mismatchMessage } from './mismatch.js';
 import type { AnyModel, CausalLM, PretrainedModel, SequenceClassifier, Task } from './types.js';
 
 /** Checkpoint entries that are buffers, not parameters (causal masks, rotary tables, position ranges). */
@@ -66,7 +68,7 @@ const showShape = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
 /**
  * Copies every checkpoint tensor in `dir` into `model`'s parameters. Missing, unexpected and
- * mis-shaped tensors are reported together in one error naming the folder; a missing or
+ * mis-shaped tensors are reported together in one InputFileError naming the folder; a missing or
  * differently sized task head (a causal-LM checkpoint in a classifier, another numLabels) keeps its
  * seeded init and is reported, not refused.
  */
@@ -106,12 +108,8 @@ export async function loadWeights(model: PretrainedModel, dir: string): Promise<
   const notLoaded = [...targets.keys()].filter((n) => !matched.has(n));
   const missing = notLoaded.filter((n) => !isHead(n));
   if (missing.length + unexpected.length + misShaped.length > 0) {
-    const parts = [
-      missing.length ? `missing ${missing.length}: ${missing.join(', ')}` : '',
-      unexpected.length ? `unexpected ${unexpected.length}: ${unexpected.join(', ')}` : '',
-      misShaped.length ? `mis-shaped ${misShaped.length}: ${misShaped.join('; ')}` : '',
-    ].filter(Boolean);
-    throw new Error(`checkpoint in ${dir} does not fit ${model.architecture}:\n  ${parts.join('\n  ')}`);
+    const header = `checkpoint in ${dir} does not fit the ${model.architecture} its config.json describes:`;
+    throw new InputFileError(dir, mismatchMessage(header, { missing, unexpected, 'mis-shaped': misShaped }));
   }
   return { newlyInitialized: notLoaded.filter(isHead), unused };
 }
@@ -135,7 +133,14 @@ export async function loadPretrained(dir: string, opts: LoadOptions = {}): Promi
 export async function loadPretrainedWithReport(dir: string, opts: LoadOptions = {}): Promise<{ model: AnyModel; report: LoadReport }> {
   const config = await readModelConfig(dir);
   const task = opts.task ?? defaultTask(config);
-  const model = createModel(config, { task, numLabels: opts.numLabels, init: zerosInit(), headSeed: opts.seed ?? 0, dropout: opts.dropout, dropoutSeed: opts.seed });
+  let model: AnyModel;
+  try {
+    model = createModel(config, { task, numLabels: opts.numLabels, init: zerosInit(), headSeed: opts.seed ?? 0, dropout: opts.dropout, dropoutSeed: opts.seed });
+  } catch (e) {
+    // config.json values the parser accepts but no model here is built from: an activation, an encoder as a causal LM
+    const path = join(dir, 'config.json');
+    throw new InputFileError(path, `${path}: ${(e as Error).message}`);
+  }
   let report: LoadReport;
   try {
     report = await loadWeights(model, dir);

@@ -7,7 +7,7 @@ import type { RawRecord } from './data-read.js';
 export interface ClassificationExample {
   readonly text: string;
   readonly textPair?: string;
-  readonly label: number; // index into the label set taken from the training file
+  readonly label: number; // index into the label set (the training file's, or the trained model's)
   readonly line: number;
 }
 
@@ -148,15 +148,28 @@ export function labelSet(examples: readonly LabelledText[]): string[] {
   return labels.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/** Where a label set came from, named when a label lies outside it. */
+export interface LabelOrigin {
+  /** Ends "does not occur in …": "the training file data/train.jsonl". */
+  readonly description: string;
+  /** Names the list in the hint "(… : neg, pos)": "training labels", "run.json in runs/a". */
+  readonly listedAs: string;
+}
+
+/** The label set of a training file. */
+export function trainingFileLabels(path: string): LabelOrigin {
+  return { description: `the training file ${path}`, listedAs: 'training labels' };
+}
+
 /**
- * Maps labels to indices in `labels`. A label the training file lacks is a problem naming the
- * line and the label, never a silent drop.
+ * Maps labels to indices in `labels`. A label outside the set is a problem naming the line, the
+ * label and where the set came from, never a silent drop.
  */
 export function indexLabels(
   examples: readonly LabelledText[],
   labels: readonly string[],
   problems: DataProblems,
-  trainFile: string,
+  origin: LabelOrigin,
 ): ClassificationExample[] {
   const index = new Map(labels.map((l, i) => [l, i]));
   const out: ClassificationExample[] = [];
@@ -164,7 +177,7 @@ export function indexLabels(
     const label = index.get(e.label);
     if (label === undefined) {
       const shown = labels.length <= 20 ? labels.join(', ') : `${labels.slice(0, 20).join(', ')}, ...`;
-      problems.add({ line: e.line, field: 'label', message: `label "${e.label}" does not occur in the training file ${trainFile}`, hint: `training labels: ${shown}`, rank: Rank.labels });
+      problems.add({ line: e.line, field: 'label', message: `label "${e.label}" does not occur in ${origin.description}`, hint: `${origin.listedAs}: ${shown}`, rank: Rank.labels });
       continue;
     }
     out.push(e.textPair === undefined ? { text: e.text, label, line: e.line } : { text: e.text, textPair: e.textPair, label, line: e.line });

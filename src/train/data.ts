@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { DataProblems, DatasetError, Rank } from './data-problems.js';
 import { formatFromPath, parseRecords, type DataFormat, type RawRecord } from './data-read.js';
-import { indexLabels, labelSet, toCausalLmExamples, toLabelledTexts, type CausalLmExample, type ClassificationExample } from './data-examples.js';
+import { indexLabels, labelSet, toCausalLmExamples, toLabelledTexts, trainingFileLabels, type CausalLmExample, type ClassificationExample } from './data-examples.js';
 import { splitExamples } from './data-split.js';
 
 export * from './data-problems.js';
@@ -71,14 +71,14 @@ export function loadClassificationData(trainPath: string, evalPath: string | und
 
   const labels = labelSet(trainTexts);
   if (labels.length < 2) throw new DatasetError(trainPath, [], `${trainPath}: classification needs at least two labels in field "label", found only "${labels[0]}"`);
-  const all = indexLabels(trainTexts, labels, trainProblems, trainPath);
+  const all = indexLabels(trainTexts, labels, trainProblems, trainingFileLabels(trainPath));
   if (evalPath === undefined) {
     const { train, eval: held } = splitExamples(all, { seed, validationFraction, stratifyBy: (e) => e.label });
     return { train, eval: held, labels };
   }
   const evalProblems = new DataProblems(evalPath);
   const evalTexts = toLabelledTexts(readRecords(evalPath, evalProblems, format), evalProblems);
-  const held = indexLabels(evalTexts, labels, evalProblems, trainPath);
+  const held = indexLabels(evalTexts, labels, evalProblems, trainingFileLabels(trainPath));
   evalProblems.throwIfAny();
   return { train: all, eval: held, labels };
 }

@@ -16,6 +16,8 @@ import {
   toLabelledTexts,
   tokenizeCausalLm,
   tokenizeClassification,
+  type LabelOrigin,
+  type RawRecord,
   type TokenEncoder,
   type TokenizedClassification,
   type TokenizedLm,
@@ -118,24 +120,51 @@ export function loadRunData(
   return { train: split.train, eval: split.eval };
 }
 
+export interface EvalDataOptions {
+  readonly task: TaskName;
+  readonly maxLength: number;
+  /** Classification: the trained label names in index order, and where they came from. */
+  readonly labels?: readonly string[];
+  readonly labelOrigin?: LabelOrigin;
+  /**
+   * The model folder whose config.json chose causal-lm because nothing named a task: data shaped
+   * for classification is then refused instead of silently scored as text.
+   */
+  readonly taskGuessedFrom?: string;
+}
+
+/** Records from the start of a file that show its shape. */
+const SHAPE_RECORDS = 5;
+
+/** True when the file's first records carry a "label" field, as classification records do. */
+export function looksLikeClassification(records: readonly RawRecord[]): boolean {
+  return records.slice(0, SHAPE_RECORDS).some((r) => 'label' in r.fields);
+}
+
 /**
  * An evaluation file on its own (the `eval` command): classification labels must be among the
- * trained `labels`, each unknown one reported with its line.
+ * trained `labels`, each unknown one reported with its line and where the label set came from.
  */
-export function loadEvalData(path: string, task: TaskName, tok: TokenEncoder, maxLength: number, labels: readonly string[] | undefined): RunExample[] {
+export function loadEvalData(path: string, o: EvalDataOptions, tok: TokenEncoder): RunExample[] {
   requireFile(path, '--data');
   const problems = new DataProblems(path);
   const records = readRecords(path, problems);
-  if (task === 'causal-lm') {
+  if (o.task === 'causal-lm') {
+    if (o.taskGuessedFrom !== undefined && looksLikeClassification(records)) {
+      throw new UsageError(
+        `--data: ${path} looks like classification data (its records have a "label" field), but the model in ${o.taskGuessedFrom} has no trained classifier (its config.json makes it a causal LM); ` +
+          'pass --adapter RUN_DIR of a classification run, or --task causal-lm to score the text as language modelling',
+      );
+    }
     const examples = toCausalLmExamples(records, problems);
     problems.throwIfAny();
-    return tokenizeCausalLm(examples, tok, maxLength, { file: path });
+    return tokenizeCausalLm(examples, tok, o.maxLength, { file: path });
   }
-  if (labels === undefined) throw new UsageError('classification eval needs the label set: pass --adapter with a run folder holding run.json');
+  if (o.labels === undefined) throw new UsageError('classification eval needs the label set: pass --adapter with a run folder holding run.json');
   const texts = toLabelledTexts(records, problems);
-  const examples = indexLabels(texts, labels, problems, 'the training data');
+  const examples = indexLabels(texts, o.labels, problems, o.labelOrigin ?? { description: 'the label set', listedAs: 'labels' });
   problems.throwIfAny();
-  return tokenizeClassification(examples, tok, maxLength);
+  return tokenizeClassification(examples, tok, o.maxLength);
 }
 
 /** A padded batch as host arrays, plus what it costs to train on. */

@@ -8,6 +8,7 @@ import { loadTokenizer, type Tokenizer } from '../io/tokenizer.js';
 import { defaultTask } from '../models/auto.js';
 import { loadPretrained } from '../models/pretrained.js';
 import type { AnyModel, Task } from '../models/types.js';
+import type { LabelOrigin } from './data-examples.js';
 import type { TaskName } from './run-config.js';
 import { UsageError } from './run-errors.js';
 import { readRunFile, type RunFile } from './run-file.js';
@@ -40,13 +41,20 @@ export async function loadRunModel(dir: string, task: TaskName, opts: { numLabel
   return loadPretrained(dir, { task: MODEL_TASK[task], numLabels: opts.numLabels, seed: opts.seed, onWarning: opts.log });
 }
 
+/** Where a trained model's task came from, in the order loadTrained looks. */
+export type TaskSource = 'run.json' | '--task' | 'adapter_config.json' | 'config.json';
+
 /** A trained model ready to use: base model, adapter loaded when given, task and labels resolved. */
 export interface TrainedModel {
   readonly model: AnyModel;
   readonly tokenizer: Tokenizer;
   readonly task: TaskName;
+  /** 'config.json' when nothing named the task and the model's architecture decided it. */
+  readonly taskSource: TaskSource;
   /** Classification label names in index order. */
   readonly labels?: string[];
+  /** Where `labels` came from (run.json, or the model's config.json), for messages about them. */
+  readonly labelOrigin?: LabelOrigin;
   /** The run.json found with the adapter or model, if any. */
   readonly run?: RunFile;
 }
@@ -66,11 +74,13 @@ export async function loadTrained(o: { model: string; adapter?: string; task?: T
   if (o.adapter !== undefined && !existsSync(join(o.adapter, 'adapter_config.json'))) {
     throw new UsageError(`--adapter: ${o.adapter} is not a PEFT adapter folder (no adapter_config.json)`);
   }
-  const run = (o.adapter !== undefined ? await readRunFile(o.adapter) : undefined) ?? (await readRunFile(o.model));
+  const adapterRun = o.adapter !== undefined ? await readRunFile(o.adapter) : undefined;
+  const runDir = adapterRun ? o.adapter! : o.model;
+  const run = adapterRun ?? (await readRunFile(o.model));
   const config = await readModelConfig(o.model);
   const peftTask = o.adapter !== undefined ? TASK_OF_PEFT[(await readAdapterConfig(o.adapter)).taskType ?? ''] : undefined;
-  const task: TaskName = run?.config.task ?? o.task ?? peftTask ?? (defaultTask(config) === 'causal-lm' ? 'causal-lm' : 'classification');
-  const labels = task === 'classification' ? (run?.labels ?? configLabels(config)) : undefined;
+  const [task, taskSource] = resolveTask(run, o.task, peftTask, config);
+  const { labels, labelOrigin } = task === 'classification' ? trainedLabels(run, runDir, config, o.model) : {};
   const tokenizer = await loadRunTokenizer(o.model);
   // With an adapter, a head the base checkpoint lacks comes from the adapter: no "newly initialised" notice.
   const model = await loadRunModel(o.model, task, { numLabels: labels?.length, seed: run?.config.seed ?? 0, log: o.adapter === undefined ? o.log : () => {} });
@@ -80,10 +90,21 @@ export async function loadTrained(o: { model: string; adapter?: string; task?: T
     model.dispose();
     throw e;
   }
-  return { model, tokenizer, task, labels, run };
+  return { model, tokenizer, task, taskSource, labels, labelOrigin, run };
 }
 
-/** Label names from config.json's id2label, else "0", "1", … for num_labels. */
-function configLabels(config: ModelConfig): string[] {
-  return Array.from({ length: config.numLabels }, (_, i) => config.id2label?.[i] ?? String(i));
+/** run.json wins, then --task, then the adapter's task_type, then the architecture in config.json. */
+function resolveTask(run: RunFile | undefined, option: TaskName | undefined, peftTask: TaskName | undefined, config: ModelConfig): [TaskName, TaskSource] {
+  if (run?.config.task !== undefined) return [run.config.task, 'run.json'];
+  if (option !== undefined) return [option, '--task'];
+  if (peftTask !== undefined) return [peftTask, 'adapter_config.json'];
+  return [defaultTask(config) === 'causal-lm' ? 'causal-lm' : 'classification', 'config.json'];
+}
+
+/** Label names from run.json (in `runDir`), else config.json's id2label, else "0", "1", … for num_labels. */
+function trainedLabels(run: RunFile | undefined, runDir: string, config: ModelConfig, modelDir: string): { labels: string[]; labelOrigin: LabelOrigin } {
+  if (run?.labels) return { labels: run.labels, labelOrigin: { description: 'the labels the model was trained with', listedAs: `run.json in ${runDir}` } };
+  const labels = Array.from({ length: config.numLabels }, (_, i) => config.id2label?.[i] ?? String(i));
+  const listedAs = `${config.id2label ? 'id2label' : 'num_labels'} in ${join(modelDir, 'config.json')}`;
+  return { labels, labelOrigin: { description: "the model's labels", listedAs } };
 }
