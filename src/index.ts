@@ -1,8 +1,13 @@
 // The public API of lorapro. Everything a user imports comes from here.
 
 // Engine
+import { ensureBackend } from './engine/backend.js';
 export { tf } from './engine/tf.js';
 export { useBackend, ensureBackend, BACKEND_ENV } from './engine/backend.js';
+
+// Importing the package starts its backend (LORAPRO_BACKEND, else wasm, else cpu): TF.js registers
+// wasm but leaves it uninitialised, so a first raw op would otherwise throw. useBackend() still switches.
+await ensureBackend();
 
 // Math core
 export { Rng } from './math/rng.js';
@@ -31,6 +36,7 @@ export {
 } from './io/safetensors.js';
 export { parseModelConfig, readModelConfig, modelConfigToJson, type ModelConfig, type Gpt2Config, type LlamaConfig, type BertConfig } from './io/hf-config.js';
 export { loadTokenizer, Tokenizer } from './io/tokenizer.js';
+export { InputFileError } from './io/input-error.js';
 
 // Models
 export { Module } from './models/module.js';
@@ -44,7 +50,9 @@ export type { AnyModel, CausalLM, SequenceClassifier, Task, PretrainedModel, Mod
 // Training
 export { train, type TrainResult, type TrainHooks } from './train/trainer.js';
 export { namedGradients } from './train/grads.js';
-export { trainConfig, type TrainConfig } from './train/run-config.js';
+export { trainConfig, type TrainConfig, type LrRequest, type ResumeMode } from './train/run-config.js';
+export { chooseLearningRate, pickTrial, type LrChoice, type LrTrial } from './train/lr-search.js';
+export { suggestedLearningRate, searchGrid, readRecommendations, RECOMMENDATIONS_FILE } from './train/lr-defaults.js';
 export { METHODS, setupMethod, type MethodName, type MethodSetup } from './train/methods.js';
 export { evaluate, type EvalMetrics } from './train/evaluate.js';
 export { compareMethods, type CompareOptions, type CompareOutcome } from './train/run-compare.js';

@@ -5,6 +5,7 @@ import type { MethodName } from '../train/methods.js';
 import type { Progress } from '../train/progress.js';
 import { tf } from '../engine/tf.js';
 import { PAPER_TASKS } from '../tasks/builtin.js';
+import { pickTrial } from '../train/lr-search.js';
 import { limiter, runMethodInChild, stopChildren } from './paper-pool.js';
 import { runMethod, type MethodRun } from './paper-runs.js';
 
@@ -89,11 +90,12 @@ function baseOptions(p: PaperPlan, task: string): Record<string, unknown> {
   };
 }
 
-/** Highest validation accuracy; ties (and NaN from diverged runs) go to the earlier grid point. */
+/**
+ * Highest validation accuracy, by the rule `--lr auto` uses (lr-search.ts pickTrial): diverged runs
+ * never win, ties go to the earlier grid point (the validation loss is not kept per run here).
+ */
 export function pickByValidation(runs: readonly MethodRun[]): MethodRun | undefined {
-  let best: MethodRun | undefined;
-  for (const r of runs) if (Number.isFinite(r.validation) && (best === undefined || r.validation > best.validation)) best = r;
-  return best;
+  return pickTrial(runs.map((r) => ({ run: r, score: r.validation, loss: 0 })))?.run;
 }
 
 /**

@@ -10,6 +10,7 @@ import { compareMethods, type CompareOutcome } from '../train/run-compare.js';
 import { builtinDataSpec } from '../train/run-data.js';
 import { UsageError } from '../train/run-errors.js';
 import { listOf, type CliIO, type Command } from './args.js';
+import { INTERRUPTED_EXIT, resumeCommand, whileInterruptible } from './interrupt.js';
 import { resolveTaskOption, RUN_OPTIONS } from './train.js';
 
 function seedsOf(value: unknown): number[] {
@@ -22,7 +23,7 @@ function seedsOf(value: unknown): number[] {
 export const compareCommand: Command = {
   name: 'compare',
   brief: 'train several methods x seeds and compare them in one report',
-  summary: 'Trains several methods with several seeds on the same data and writes one report overlaying them (report.html) and a table of mean ± std metrics, time and peak memory per method (results.md). With --task builtin:NAME the runs train on the task\'s train split, select on its validation split, and their best weights are also scored on its test split (test-results.md).',
+  summary: 'Trains several methods with several seeds on the same data and writes one report overlaying them (report.html) and a table of mean ± std metrics, time and peak memory per method (results.md). Each method\'s learning rate is --lr, else the model folder\'s recommendation (lorapro.json), else a short search per method and seed (see lorapro train --help). With --task builtin:NAME the runs train on the task\'s train split, select on its validation split, and their best weights are also scored on its test split (test-results.md).',
   usage: 'lorapro compare --model DIR (--train FILE --eval FILE --task TASK | --task builtin:NAME) --methods full,lora,lora-pro [--seeds 0,1,2] --out DIR [options]',
   configFile: true,
   options: [
@@ -35,13 +36,17 @@ export const compareCommand: Command = {
   ],
   examples: ['lorapro compare --model models/gpt2 --train data/sst2.jsonl --eval data/sst2-dev.jsonl --task classification --methods full,lora,lora-pro --seeds 0,1,2 --epochs 3 --out runs/cmp'],
   async run(values, io) {
-    const { methods, seeds, out, resume, backend, noDiagnostics, ...base } = resolveTaskOption(values);
+    const { methods, seeds, out, resume, backend, noDiagnostics, noDivergenceGuard, ...base } = resolveTaskOption(values);
     const methodList = listOf(methods, '--methods').map(checkMethod);
     await useBackend(backend as string | undefined);
-    const outcome = await compareMethods(
-      { base: { ...base, ...(noDiagnostics ? { diagnostics: false } : {}) }, methods: methodList, seeds: seedsOf(seeds), out: out as string, resume: resume as boolean | undefined },
-      { progress: () => createProgress(process.stderr), log: (l) => io.err(l) },
+    const options = { ...base, ...(noDiagnostics ? { diagnostics: false } : {}), ...(noDivergenceGuard ? { divergenceGuard: false } : {}) };
+    const outcome = await whileInterruptible(io, (signal) =>
+      compareMethods({ base: options, methods: methodList, seeds: seedsOf(seeds), out: out as string, resume: resume as boolean | undefined }, { progress: () => createProgress(process.stderr), log: (l) => io.err(l), signal }),
     );
+    if (outcome.interrupted) {
+      io.err(`${outcome.interrupted}\nto continue: ${resumeCommand('compare')}`);
+      return INTERRUPTED_EXIT;
+    }
     io.out(`compared ${methodList.join(', ')} over ${outcome.runs.length} runs: ${out}/report.html, ${out}/${RESULTS_FILE}`);
     if (typeof base.train === 'string' && builtinDataSpec(base.train)) await reportTestSplit(outcome, out as string, io);
     return outcome.results.every((r) => r.result.status === 'completed') ? 0 : 1;

@@ -7,6 +7,7 @@ import { train, type TrainResult } from '../train/trainer.js';
 import { builtinDataSpec, builtinSpecString } from '../train/run-data.js';
 import { UsageError } from '../train/run-errors.js';
 import { BACKEND_OPTION, type Command, type OptionSpec } from './args.js';
+import { INTERRUPTED_EXIT, resumeCommand, whileInterruptible } from './interrupt.js';
 
 /** Options shared by `train` and `compare` (everything but the method, the output and --resume). */
 export const RUN_OPTIONS: readonly OptionSpec[] = [
@@ -19,7 +20,9 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { key: 'alpha', type: 'number', default: '16', help: 'LoRA alpha (scale alpha/r; alpha/sqrt(r) for rslora)' },
   { key: 'targetModules', type: 'string', arg: 'LIST', default: 'all-linear', help: 'comma-separated module names to adapt (e.g. q_proj,v_proj), a regex, or all-linear' },
   { key: 'loraDropout', type: 'number', default: '0', help: 'dropout on the adapter input' },
-  { key: 'lr', type: 'number', default: '2e-5 full, 1e-2 lora-pro-sgd, 2e-4 others', help: 'peak learning rate' },
+  { key: 'lr', type: 'string', arg: 'LR', default: "the model folder's lorapro.json rate for the method, else auto", help: 'peak learning rate: a number, or auto (a short search: trial runs at --lr-grid, the best validation metric wins)' },
+  { key: 'lrGrid', type: 'string', arg: 'LIST', default: 'three rates a half decade apart around the rate suggested for the model\'s width', help: 'comma-separated learning rates the search tries' },
+  { key: 'lrSearchSteps', type: 'int', default: 'a quarter of the run, at least 20', help: 'optimiser steps of each search trial' },
   { key: 'epochs', type: 'int', default: '3', help: 'passes over the training data (or give --max-steps)' },
   { key: 'maxSteps', type: 'int', help: 'optimiser steps to run, instead of --epochs' },
   { key: 'batchSize', type: 'int', default: '8', help: 'examples per micro-batch' },
@@ -34,6 +37,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { key: 'logEvery', type: 'int', default: '1', help: 'append to metrics.jsonl every N steps' },
   { key: 'bestMetric', type: 'string', arg: 'NAME', default: 'accuracy or loss', help: 'metric that picks the best checkpoint: loss, accuracy, macroF1, mcc, perplexity' },
   { key: 'keepCheckpoints', type: 'int', default: '2', help: 'most recent checkpoints kept (plus the best)' },
+  { key: 'noDivergenceGuard', type: 'boolean', help: 'keep training when the loss climbs past 3x its start or the weights grow 100x (by default the run stops and says so)' },
   { key: 'noDiagnostics', type: 'boolean', help: 'skip the per-layer gradient-approximation diagnostic at evaluations' },
   { key: 'validationFraction', type: 'number', default: '0.1', help: 'share of --train held out when there is no --eval' },
   { key: 'loraPlusRatio', type: 'number', default: '16', help: 'lora-plus: ratio of B\'s learning rate to A\'s' },
@@ -61,13 +65,14 @@ export function resolveTaskOption(values: Record<string, unknown>): Record<strin
 
 /** Flags → the library's TrainConfig (the CLI-only options dropped or renamed). */
 export function configFromOptions(values: Record<string, unknown>): TrainConfig {
-  const { backend: _backend, noDiagnostics, methods: _m, seeds: _s, ...rest } = resolveTaskOption(values);
-  return trainConfig({ ...rest, ...(noDiagnostics ? { diagnostics: false } : {}) });
+  const { backend: _backend, noDiagnostics, noDivergenceGuard, resumeOrStart, methods: _m, seeds: _s, ...rest } = resolveTaskOption(values);
+  if (resumeOrStart && rest.resume) throw new UsageError('give --resume or --resume-or-start, not both');
+  return trainConfig({ ...rest, ...(noDiagnostics ? { diagnostics: false } : {}), ...(noDivergenceGuard ? { divergenceGuard: false } : {}), ...(resumeOrStart ? { resume: 'if-any' } : {}) });
 }
 
 /** The lines `train` prints when a run ends. */
 export function resultLines(config: TrainConfig, result: TrainResult): string[] {
-  const lines = [`${config.method}: ${result.steps} steps in ${result.elapsedS.toFixed(1)} s`];
+  const lines = [`${config.method}: ${result.steps} steps in ${result.elapsedS.toFixed(1)} s${result.learningRate ? ` at lr ${result.learningRate.lr} (${result.learningRate.source === 'given' ? '--lr' : result.learningRate.source === 'model' ? 'recommended by the model folder' : 'chosen by the search'})` : ''}`];
   if (result.finalEval) {
     const metrics = Object.entries(result.finalEval).filter(([k]) => k !== 'examples').map(([k, v]) => `${k} ${Number(v).toFixed(4)}`);
     lines.push(`final eval (${result.finalEval.examples} examples): ${metrics.join(', ')}`);
@@ -80,7 +85,7 @@ export function resultLines(config: TrainConfig, result: TrainResult): string[] 
 export const trainCommand: Command = {
   name: 'train',
   brief: 'fine-tune a model with one method (LoRA, LoRA-Pro, full, ...)',
-  summary: `Fine-tunes a model with one method (${METHODS.join(', ')}), writing checkpoints, metrics.jsonl, report.html and the adapter (or the full model) into --out. Kill it at any point and run it again with --resume.`,
+  summary: `Fine-tunes a model with one method (${METHODS.join(', ')}), writing checkpoints, metrics.jsonl, report.html and the adapter (or the full model) into --out. Without --lr the rate comes from the model folder's lorapro.json (the shipped base has one), else from a short search (--lr auto: trial runs a half decade apart, the best validation metric wins; run.json and the report show the trials). A run whose loss climbs far above its start or whose weights blow up stops and says so. Ctrl-C finishes the step, writes a checkpoint and exits 130; kill it at any point and run it again with --resume.`,
   usage: 'lorapro train --model DIR (--train FILE [--eval FILE] --task classification|causal-lm | --task builtin:NAME) --method NAME --out DIR [options]',
   configFile: true,
   options: [
@@ -88,7 +93,8 @@ export const trainCommand: Command = {
     { key: 'method', type: 'string', arg: 'NAME', required: true, help: `one of ${METHODS.join(', ')}` },
     ...RUN_OPTIONS.slice(4),
     { key: 'out', type: 'string', arg: 'DIR', required: true, help: 'output folder' },
-    { key: 'resume', type: 'boolean', help: 'continue the run in --out from its newest checkpoint' },
+    { key: 'resume', type: 'boolean', help: 'continue the run in --out from its newest checkpoint (an error when there is none)' },
+    { key: 'resumeOrStart', type: 'boolean', help: 'continue the run in --out if it has a checkpoint, else start it' },
   ],
   examples: [
     'lorapro train --model models/gpt2 --train data/sst2.jsonl --task classification --method lora-pro --rank 8 --epochs 3 --out runs/sst2-lora-pro',
@@ -99,7 +105,12 @@ export const trainCommand: Command = {
     const config = configFromOptions(values);
     await useBackend(values.backend as string | undefined);
     const progress = createProgress(process.stderr);
-    const result = await train(config, { progress });
+    const result = await whileInterruptible(io, (signal) => train(config, { progress, signal }));
+    if (result.status === 'interrupted') {
+      io.err(result.message ?? 'interrupted');
+      io.err(`to continue: ${resumeCommand('train')}`);
+      return INTERRUPTED_EXIT;
+    }
     if (result.status !== 'completed') {
       io.err(result.message ?? 'the run stopped');
       return 1;

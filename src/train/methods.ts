@@ -37,13 +37,6 @@ export function checkMethod(name: string): MethodName {
   throw new UsageError(`unknown method "${name}"; choose one of: ${METHODS.join(', ')}`);
 }
 
-/** Learning rates that suit each method on small models (SGD needs a larger one than Adam). */
-export function defaultLearningRate(method: MethodName): number {
-  if (method === 'full') return 2e-5;
-  if (method === 'lora-pro-sgd') return 1e-2;
-  return 2e-4;
-}
-
 export interface MethodOptions {
   readonly method: MethodName;
   readonly rank: number;

@@ -59,6 +59,14 @@ function diagnosticSection(lines: readonly MetricsLine[]): string {
   ].join('\n');
 }
 
+/** The learning-rate search's trials, when the run searched. */
+function lrSearchSection(run: RunFile | undefined): string {
+  const choice = run?.learningRate;
+  if (!choice?.trials?.length) return '';
+  const rows = choice.trials.map((t) => [String(t.lr) + (t.lr === choice.lr ? ' (chosen)' : ''), t.status, fmt(t.score ?? Number.NaN), fmt(t.loss ?? Number.NaN)]);
+  return ['<h2>Learning-rate search</h2>', `<p class="note">${escapeHtml(`${choice.trials.length} trials of ${choice.trialSteps} steps each, same method, data and seed; the best validation ${choice.metric} wins (ties: the lower validation loss).`)}</p>`, table(['lr', 'trial', `best validation ${choice.metric}`, 'final validation loss'], rows)].join('\n');
+}
+
 /** The HTML of one run's report. */
 export function renderRunReport(run: RunFile | undefined, lines: readonly MetricsLine[]): string {
   const c = run?.config;
@@ -73,7 +81,8 @@ export function renderRunReport(run: RunFile | undefined, lines: readonly Metric
         ['method', `${c.method} (${METHOD_SUMMARIES[c.method]})`],
         ['task', c.task],
         ['data', `${c.train} (${run!.trainExamples} train, ${run!.evalExamples} eval)`],
-        ['settings', `rank ${c.rank}, alpha ${c.alpha}, lr ${c.lr}, ${c.schedule} schedule, batch ${c.batchSize}×${c.gradAccum}, seed ${c.seed}`],
+        ['settings', `rank ${c.rank}, alpha ${c.alpha}, lr ${run!.learningRate?.lr ?? c.lr}, ${c.schedule} schedule, batch ${c.batchSize}×${c.gradAccum}, seed ${c.seed}`],
+        ...(run!.learningRate ? [['learning rate', run!.learningRate.note]] : []),
         ['backend', run!.backend],
       ]
     : [];
@@ -81,6 +90,7 @@ export function renderRunReport(run: RunFile | undefined, lines: readonly Metric
   const body = [
     stopped ? `<p class="stopped">${escapeHtml(stopped)}</p>` : '',
     table(['', ''], summary),
+    lrSearchSection(run),
     '<h2>Training</h2>',
     lineChart({ title: 'Training loss', xLabel: 'step', yLabel: 'loss' }, [{ name: 'train loss', points: lines.map((l) => [l.step, l.loss] as const) }, { name: 'eval loss', points: evals.map((l) => [l.step, l.eval!.loss] as const), dashed: true }]),
     lineChart({ title: 'Learning rate', xLabel: 'step', height: 180 }, [{ name: 'lr', points: lines.map((l) => [l.step, l.lr] as const) }]),

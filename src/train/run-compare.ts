@@ -17,6 +17,8 @@ export interface CompareOptions {
 }
 
 export interface CompareOutcome {
+  /** Set when the signal stopped the comparison: which run, and where it can resume. */
+  readonly interrupted?: string;
   readonly runs: ComparedRun[];
   readonly results: { readonly config: TrainConfig; readonly result: TrainResult }[];
 }
@@ -31,12 +33,14 @@ export const runDir = (out: string, method: string, seed: number): string => joi
  * @example
  *   await compareMethods({ base: { model, train, eval, task: 'classification', epochs: 3 }, methods: ['lora', 'lora-pro'], seeds: [0, 1], out: 'runs/cmp' });
  */
-export async function compareMethods(o: CompareOptions, hooks: { progress?: (config: TrainConfig) => Progress; log?: (line: string) => void } = {}): Promise<CompareOutcome> {
-  const configs = o.methods.flatMap((method) => o.seeds.map((seed) => trainConfig({ ...o.base, method, seed, out: runDir(o.out, method, seed), resume: o.resume ?? false })));
+export async function compareMethods(o: CompareOptions, hooks: { progress?: (config: TrainConfig) => Progress; log?: (line: string) => void; signal?: AbortSignal } = {}): Promise<CompareOutcome> {
+  // with --resume, runs that never started start now
+  const configs = o.methods.flatMap((method) => o.seeds.map((seed) => trainConfig({ ...o.base, method, seed, out: runDir(o.out, method, seed), resume: o.resume ? 'if-any' : false })));
   const results: CompareOutcome['results'] = [];
   for (const config of configs) {
     hooks.log?.(`== ${config.method}, seed ${config.seed} → ${config.out}`);
-    const result = await train(config, { progress: hooks.progress?.(config), log: hooks.log });
+    const result = await train(config, { progress: hooks.progress?.(config), log: hooks.log, signal: hooks.signal });
+    if (result.status === 'interrupted') return { interrupted: `${config.method} seed ${config.seed}: ${result.message}`, runs: [], results };
     if (result.status !== 'completed') hooks.log?.(result.message ?? `${config.method} seed ${config.seed} stopped`);
     results.push({ config, result });
   }

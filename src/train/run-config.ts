@@ -2,7 +2,7 @@
 // CLI's flags and a --config JSON file both arrive here as a plain object; errors name the option
 // as both spellings (`maxSteps` / --max-steps) and the bad value.
 import type { ScheduleKind } from './schedule.js';
-import { checkMethod, defaultLearningRate, type MethodName } from './methods.js';
+import { checkMethod, type MethodName } from './methods.js';
 import { UsageError } from './run-errors.js';
 
 export type TaskName = 'classification' | 'causal-lm';
@@ -16,6 +16,16 @@ export const METRICS_BY_TASK: Readonly<Record<TaskName, readonly MetricName[]>> 
 /** Metrics where smaller is better. */
 export const LOWER_IS_BETTER: ReadonlySet<MetricName> = new Set(['loss', 'perplexity']);
 
+/**
+ * The learning rate asked for: a number; 'auto', a short search over a grid around the suggested
+ * rate (src/train/lr-search.ts); or 'default', the model folder's recommended rate for the method
+ * (lorapro.json) and a search where it recommends none.
+ */
+export type LrRequest = number | 'auto' | 'default';
+
+/** How a run resumes: false starts fresh; true continues the checkpoint in --out (an error without one); 'if-any' continues one when there is one. */
+export type ResumeMode = boolean | 'if-any';
+
 export interface TrainConfig {
   readonly model: string; // Hugging Face model folder
   readonly train: string; // dataset file
@@ -26,7 +36,11 @@ export interface TrainConfig {
   readonly alpha: number;
   readonly targetModules: readonly string[] | string; // names, a regex, or 'all-linear'
   readonly loraDropout: number;
-  readonly lr: number;
+  readonly lr: LrRequest;
+  /** Learning rates the search tries (default: three around the suggested rate). */
+  readonly lrGrid?: readonly number[];
+  /** Optimiser steps of each search trial (default: a quarter of the run, at least 20). */
+  readonly lrSearchSteps?: number;
   readonly epochs?: number; // exactly one of epochs / maxSteps is set
   readonly maxSteps?: number;
   readonly batchSize: number;
@@ -46,15 +60,20 @@ export interface TrainConfig {
   readonly loraPlusRatio: number;
   readonly momentum: number;
   readonly seed: number;
+  /** Stop a run whose loss climbs far above its start or whose weights blow up. */
+  readonly divergenceGuard: boolean;
   readonly out: string;
-  readonly resume: boolean;
+  readonly resume: ResumeMode;
 }
+
+/** A config whose learning rate has been resolved to a number (what a run trains with). */
+export type ResolvedTrainConfig = TrainConfig & { readonly lr: number };
 
 /** Option names in the order --help lists them. */
 export const TRAIN_OPTION_NAMES = [
-  'model', 'train', 'eval', 'task', 'method', 'rank', 'alpha', 'targetModules', 'loraDropout', 'lr', 'epochs', 'maxSteps',
+  'model', 'train', 'eval', 'task', 'method', 'rank', 'alpha', 'targetModules', 'loraDropout', 'lr', 'lrGrid', 'lrSearchSteps', 'epochs', 'maxSteps',
   'batchSize', 'gradAccum', 'maxLength', 'schedule', 'warmupSteps', 'weightDecay', 'clipNorm', 'evalEvery', 'saveEvery',
-  'logEvery', 'bestMetric', 'keepCheckpoints', 'diagnostics', 'validationFraction', 'loraPlusRatio', 'momentum', 'seed', 'out', 'resume',
+  'logEvery', 'bestMetric', 'keepCheckpoints', 'diagnostics', 'validationFraction', 'loraPlusRatio', 'momentum', 'seed', 'divergenceGuard', 'out', 'resume',
 ] as const satisfies readonly (keyof TrainConfig)[];
 
 /** camelCase → the CLI's --kebab-case. */
@@ -105,6 +124,30 @@ class Fields {
     return v;
   }
 
+  /** A positive number, 'auto' or 'default' (numbers may come as text from the command line). */
+  lr(key: string): LrRequest {
+    const v = this.o[key] ?? 'default';
+    if (v === 'auto' || v === 'default') return v;
+    const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) this.fail(key, 'a positive number, "auto" or "default"');
+    return n;
+  }
+
+  /** Positive numbers, as an array or one comma-separated string ("1e-4,3e-4"). */
+  positiveList(key: string): readonly number[] | undefined {
+    const v = this.o[key];
+    if (v === undefined) return undefined;
+    const list = typeof v === 'string' ? v.split(',').map((s) => (s.trim() === '' ? Number.NaN : Number(s))) : v;
+    if (!Array.isArray(list) || list.length === 0 || list.some((n) => typeof n !== 'number' || !Number.isFinite(n) || n <= 0)) this.fail(key, 'a comma-separated list of positive numbers');
+    return Object.freeze([...(list as number[])]);
+  }
+
+  resume(key: string): ResumeMode {
+    const v = this.o[key] ?? false;
+    if (typeof v !== 'boolean' && v !== 'if-any') this.fail(key, 'true, false or "if-any"');
+    return v;
+  }
+
   /** A list of names, given as an array or as one comma-separated string ("q_proj,v_proj"). */
   names(key: string, fallback: string): readonly string[] | string {
     const v = this.o[key] ?? fallback;
@@ -116,7 +159,8 @@ class Fields {
 
 /**
  * A validated, frozen TrainConfig. Unknown keys are errors (a misspelt option would otherwise be
- * silently ignored). The learning rate defaults per method; bestMetric to accuracy or loss.
+ * silently ignored). The learning rate stays a request ('default' when not given) until the run
+ * resolves it (lr-search.ts); bestMetric defaults to accuracy or loss.
  *
  * @example
  *   const config = trainConfig({ model: 'gpt2', train: 'train.jsonl', task: 'causal-lm', method: 'lora-pro', out: 'runs/a' });
@@ -141,7 +185,9 @@ export function trainConfig(input: Readonly<Record<string, unknown>>): TrainConf
     alpha: f.number('alpha', 16, (v) => v > 0, 'a positive number'),
     targetModules: f.names('targetModules', 'all-linear'),
     loraDropout: f.number('loraDropout', 0, prob, 'in [0, 1)'),
-    lr: f.number('lr', defaultLearningRate(method), (v) => v > 0, 'a positive number'),
+    lr: f.lr('lr'),
+    lrGrid: f.positiveList('lrGrid'),
+    lrSearchSteps: f.optionalInt('lrSearchSteps', 1),
     epochs: f.has('maxSteps') ? undefined : f.int('epochs', 3, 1),
     maxSteps: f.optionalInt('maxSteps', 1),
     batchSize: f.int('batchSize', 8, 1),
@@ -161,14 +207,15 @@ export function trainConfig(input: Readonly<Record<string, unknown>>): TrainConf
     loraPlusRatio: f.number('loraPlusRatio', 16, (v) => v > 0, 'a positive number'),
     momentum: f.number('momentum', 0, prob, 'in [0, 1)'),
     seed: f.int('seed', 0, 0),
+    divergenceGuard: f.boolean('divergenceGuard', true),
     out: f.string('out'),
-    resume: f.boolean('resume', false),
+    resume: f.resume('resume'),
   };
   return Object.freeze(config);
 }
 
 /** The fields that must match for `--resume` to continue a run (everything that shapes the numbers). */
 export function resumeKey(c: TrainConfig): Record<string, unknown> {
-  const { resume: _r, out: _o, logEvery: _l, keepCheckpoints: _k, evalEvery: _e, saveEvery: _s, diagnostics: _d, ...rest } = c;
+  const { resume: _r, out: _o, logEvery: _l, keepCheckpoints: _k, evalEvery: _e, saveEvery: _s, diagnostics: _d, divergenceGuard: _g, ...rest } = c;
   return rest;
 }

@@ -1,20 +1,23 @@
 // run.json: what a run was trained with (the validated config, the label set, the effective max
 // length, the backend). `eval`, `merge` and `generate` read it to rebuild the task; --resume checks
 // that the settings that shape the numbers are unchanged.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, realpathSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { tf } from '../engine/tf.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { readJsonFile } from '../io/json-file.js';
 import { resumeKey, type TrainConfig } from './run-config.js';
 import { UsageError } from './run-errors.js';
+import type { LrChoice } from './lr-search.js';
 import type { PreparedRun } from './run-setup.js';
 
 export const RUN_FILE = 'run.json';
 
 export interface RunFile {
   readonly version: 1;
+  /** As asked for: `config.lr` may be 'auto' or 'default'; `learningRate.lr` is what it trained with. */
   readonly config: TrainConfig;
+  readonly learningRate?: LrChoice;
   /** Classification label names in index order. */
   readonly labels?: string[];
   readonly maxLength: number;
@@ -22,18 +25,49 @@ export interface RunFile {
   readonly totalSteps?: number;
   readonly trainExamples: number;
   readonly evalExamples: number;
+  /**
+   * The path-valued settings as absolute real paths when the run started: config.model/train/eval
+   * may be relative to a cwd --resume no longer has. Absent from run.json files written before it.
+   */
+  readonly paths?: RunPaths;
 }
 
-export async function writeRunFile(run: PreparedRun, totalSteps: number | undefined, dir = run.config.out): Promise<void> {
+/** config.model, config.train and config.eval resolved; a `builtin:` train spec stays as written. */
+export interface RunPaths {
+  readonly model: string;
+  readonly train: string;
+  readonly eval?: string;
+}
+
+/** `p` as an absolute path, through symlinks when it exists (resolved against the current cwd). */
+function realPath(p: string): string {
+  const absolute = resolve(p);
+  try {
+    return realpathSync(absolute);
+  } catch {
+    return absolute;
+  }
+}
+
+/** The run's paths as --resume compares them (a built-in task spec is not a path). */
+export function runPaths(config: Pick<TrainConfig, 'model' | 'train' | 'eval'>): RunPaths {
+  const train = config.train.startsWith('builtin:') ? config.train : realPath(config.train);
+  return { model: realPath(config.model), train, ...(config.eval !== undefined ? { eval: realPath(config.eval) } : {}) };
+}
+
+/** Writes run.json into `dir`; `requested` is the config as asked for and how its rate was chosen. */
+export async function writeRunFile(run: PreparedRun, totalSteps: number | undefined, requested?: { config: TrainConfig; learningRate: LrChoice }, dir = run.config.out): Promise<void> {
   const file: RunFile = {
     version: 1,
-    config: run.config,
+    config: requested?.config ?? run.config,
+    learningRate: requested?.learningRate ?? (await readRunFile(run.config.out))?.learningRate,
     labels: run.data.labels,
     maxLength: run.maxLength,
     backend: tf.getBackend(),
     totalSteps,
     trainExamples: run.data.train.length,
     evalExamples: run.data.eval.length,
+    paths: runPaths(run.config),
   };
   await writeJsonAtomic(join(dir, RUN_FILE), file);
 }
@@ -47,12 +81,21 @@ export async function readRunFile(dir: string): Promise<RunFile | undefined> {
   return file;
 }
 
-/** Refuses --resume when the run in --out was started with settings that change the numbers. */
+/** resumeKey with the path-valued settings as resolved paths. */
+function comparedSettings(config: TrainConfig, paths: RunPaths): Record<string, unknown> {
+  return { ...resumeKey(config), model: paths.model, train: paths.train, eval: paths.eval };
+}
+
+/**
+ * Refuses --resume when the run in --out was started with settings that change the numbers. Paths
+ * compare as real paths, so `models/gpt2`, its absolute path and a symlink to it are one setting.
+ */
 export async function checkResumable(config: TrainConfig): Promise<void> {
   const previous = await readRunFile(config.out);
   if (!previous) return;
-  const before = resumeKey(previous.config);
-  const now = resumeKey(config);
+  // A run.json without `paths` predates them: its relative paths can only be resolved against today's cwd.
+  const before = comparedSettings(previous.config, previous.paths ?? runPaths(previous.config));
+  const now = comparedSettings(config, runPaths(config));
   const keys = new Set([...Object.keys(before), ...Object.keys(now)]);
   const changed = [...keys].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(now[k]));
   if (changed.length > 0) {

@@ -6,12 +6,12 @@ import type { Rng } from '../math/rng.js';
 import type { Tokenizer } from '../io/tokenizer.js';
 import type { AnyModel } from '../models/types.js';
 import { headModules, setupMethod, type MethodSetup } from './methods.js';
-import type { TrainConfig } from './run-config.js';
+import type { ResolvedTrainConfig, TrainConfig } from './run-config.js';
 import { loadRunData, type RunData } from './run-data.js';
 import { loadRunModel, loadRunTokenizer, padIdOf, requireModelDir } from './run-model.js';
 
 export interface PreparedRun {
-  readonly config: TrainConfig;
+  readonly config: ResolvedTrainConfig;
   readonly tokenizer: Tokenizer;
   readonly model: AnyModel;
   readonly setup: MethodSetup;
@@ -28,13 +28,8 @@ export function maxPositionsOf(c: ModelConfig): number {
   return c.maxPositionEmbeddings;
 }
 
-/**
- * Loads and checks everything for `config`. Dispose `model` and `setup.optimizer` when done.
- *
- * @example
- *   const run = await prepareRun(trainConfig({...}), console.error);
- */
-export async function prepareRun(config: TrainConfig, log: (line: string) => void): Promise<PreparedRun> {
+/** The tokenizer and the tokenized data of a run: what it needs before the model. */
+export async function loadRunInputs(config: TrainConfig, log: (line: string) => void): Promise<Pick<PreparedRun, 'tokenizer' | 'padId' | 'maxLength' | 'data'>> {
   requireModelDir(config.model);
   const tokenizer = await loadRunTokenizer(config.model);
   const padId = padIdOf(tokenizer, config.model);
@@ -42,6 +37,17 @@ export async function prepareRun(config: TrainConfig, log: (line: string) => voi
   const maxLength = Math.min(config.maxLength, positions);
   if (maxLength < config.maxLength) log(`--max-length ${config.maxLength} exceeds the model's ${positions} positions; using ${maxLength}`);
   const data = loadRunData({ ...config, maxLength }, tokenizer, log);
+  return { tokenizer, padId, maxLength, data };
+}
+
+/**
+ * Loads and checks everything for `config`. Dispose `model` and `setup.optimizer` when done.
+ *
+ * @example
+ *   const run = await prepareRun(trainConfig({...}), console.error);
+ */
+export async function prepareRun(config: ResolvedTrainConfig, log: (line: string) => void): Promise<PreparedRun> {
+  const { tokenizer, padId, maxLength, data } = await loadRunInputs(config, log);
   const model = await loadRunModel(config.model, config.task, { numLabels: data.labels?.length, seed: config.seed, log });
   try {
     const setup = setupMethod(model, {

@@ -4,7 +4,7 @@
 // diagnostic and checkpoints happen every N steps. A checkpoint holds everything the loop's future
 // depends on, so --resume after a kill ends on the same weights as an uninterrupted run.
 import { namedGradients } from './grads.js';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tf } from '../engine/tf.js';
@@ -18,14 +18,17 @@ import { evalBatches, evaluate, type EvalMetrics } from './evaluate.js';
 import { usesAdapters } from './methods.js';
 import { silentProgress, type Progress } from './progress.js';
 import { writeRunReport } from './report.js';
-import { LOWER_IS_BETTER, type TrainConfig } from './run-config.js';
+import { DivergenceGuard } from './divergence.js';
+import { chooseLearningRate, SEARCH_DIR, type LrChoice } from './lr-search.js';
+import { LOWER_IS_BETTER, type ResolvedTrainConfig, type TrainConfig } from './run-config.js';
 import { batchLoss, BatchStream, type HostBatch } from './run-data.js';
 import { layerDiagnostics } from './run-diagnostics.js';
 import { UsageError } from './run-errors.js';
 import { appendMetrics, METRICS_FILE, truncateMetrics, type MetricsLine } from './run-log.js';
-import { checkResumable, writeRunFile } from './run-file.js';
+import { checkResumable, readRunFile, writeRunFile } from './run-file.js';
 import { disposeRun, dropoutRngs, prepareRun, type PreparedRun } from './run-setup.js';
 import { learningRate, validateSchedule, type ScheduleOptions } from './schedule.js';
+import { planSteps, type StepPlan } from './step-plan.js';
 
 export interface TrainHooks {
   /** Live progress; default silent. */
@@ -34,33 +37,28 @@ export interface TrainHooks {
   log?: (line: string) => void;
   /** Called after every optimiser step (1-based) once its logging and checkpoint are done. */
   onStep?: (step: number) => void | Promise<void>;
+  /**
+   * Abort it (e.g. on Ctrl-C) to stop the run cleanly: the current step finishes, a checkpoint is
+   * written, and the result is 'interrupted'; `--resume` continues from there.
+   */
+  signal?: AbortSignal;
 }
 
 export interface TrainResult {
-  /** 'diverged': a non-finite loss stopped the run; `message` names the step. */
-  readonly status: 'completed' | 'diverged';
+  /**
+   * 'diverged': a non-finite loss or the divergence guard stopped the run; 'interrupted': the
+   * signal was aborted and a checkpoint written. `message` names the step either way.
+   */
+  readonly status: 'completed' | 'diverged' | 'interrupted';
   readonly message?: string;
+  /** The learning rate the run trained with, and where it came from. */
+  readonly learningRate?: LrChoice;
   readonly steps: number;
   readonly finalEval?: EvalMetrics;
   readonly best?: BestRecord;
   readonly elapsedS: number;
   readonly peakTensorBytes: number;
   readonly peakRssBytes: number;
-}
-
-export interface StepPlan {
-  readonly totalSteps: number;
-  readonly batchesPerEpoch: number;
-  readonly evalEvery: number;
-  readonly saveEvery: number;
-}
-
-/** Steps of the run: --max-steps, or enough for --epochs passes over the micro-batches. */
-export function planSteps(config: TrainConfig, trainExamples: number): StepPlan {
-  const batchesPerEpoch = Math.ceil(trainExamples / config.batchSize);
-  const totalSteps = config.maxSteps ?? Math.ceil((config.epochs! * batchesPerEpoch) / config.gradAccum);
-  const evalEvery = config.evalEvery ?? Math.max(1, Math.ceil(totalSteps / 10));
-  return { totalSteps, batchesPerEpoch, evalEvery, saveEvery: config.saveEvery ?? evalEvery };
 }
 
 /**
@@ -74,21 +72,27 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   await tf.ready();
   const progress = hooks.progress ?? silentProgress;
   const log = hooks.log ?? ((line: string) => progress.log(line));
-  const run = await prepareRun(config, log);
+  const found = await checkOutFolder(config);
+  const choice = (await previousChoice(config)) ?? (await chooseLearningRate(config, { runTrial: (c) => train(c, { signal: hooks.signal }), log, signal: hooks.signal }));
+  if (choice === 'interrupted') {
+    return { status: 'interrupted', message: `interrupted during the learning-rate search; its trials in ${join(config.out, SEARCH_DIR)} continue with --resume`, steps: 0, elapsedS: 0, peakTensorBytes: 0, peakRssBytes: 0 };
+  }
+  if (choice.source !== 'search') log(choice.note);
+  const run = await prepareRun({ ...config, lr: choice.lr }, log);
   try {
-    return await runLoop(run, progress, log, hooks.onStep);
+    return { ...(await runLoop(run, choice, found, progress, log, hooks)), learningRate: choice };
   } finally {
     progress.stop();
     disposeRun(run);
   }
 }
 
-async function runLoop(run: PreparedRun, progress: Progress, log: (line: string) => void, onStep: TrainHooks['onStep']): Promise<TrainResult> {
+async function runLoop(run: PreparedRun, choice: LrChoice, found: OutFolder, progress: Progress, log: (line: string) => void, hooks: TrainHooks): Promise<TrainResult> {
   const { config, model, setup, data, padId } = run;
   const plan = planSteps(config, data.train.length);
   const schedule = scheduleOf(config, plan);
   const paths = { checkpoints: join(config.out, 'checkpoints'), metrics: join(config.out, METRICS_FILE) };
-  const start = await startOrResume(run, plan, paths, log);
+  const start = await startOrResume(run, choice, found, plan, paths, log);
   const stream = new BatchStream(data.train, { batchSize: config.batchSize, seed: config.seed, padId }, start.position);
   const evalSet = data.eval.length > 0 ? data.eval : undefined;
   if (!evalSet) log('no evaluation examples (the training file is too small to hold some out); evaluation is skipped');
@@ -98,29 +102,40 @@ async function runLoop(run: PreparedRun, progress: Progress, log: (line: string)
   let finalEval: EvalMetrics | undefined;
   const window = new LossWindow();
   const peak = new PeakMemory();
+  const guard = config.divergenceGuard ? new DivergenceGuard(await weightNorm(setup.params)) : undefined;
   const clock = { started: performance.now(), before: start.elapsedS };
   const elapsedS = () => clock.before + (performance.now() - clock.started) / 1000;
   const finish = (status: TrainResult['status'], message?: string): TrainResult => ({ status, message, steps: step, finalEval, best, elapsedS: elapsedS(), ...peak.max });
+  const checkpoint = async () => {
+    const path = await saveCheckpoint(paths.checkpoints, setup.params, setup.optimizer, { step, position: stream.position, rng: dropoutRngs(model).map((r) => r.state), tokens, elapsedS: elapsedS(), best });
+    await pruneCheckpoints(paths.checkpoints, config.keepCheckpoints, best ? [best.step] : []);
+    return path;
+  };
   progress.start(plan.totalSteps, step);
 
   try {
+    let savedAt = start.step;
     while (step < plan.totalSteps) {
+      if (hooks.signal?.aborted) {
+        if (window.pending > 0) await appendMetrics(paths.metrics, await logLine(window, step, tokens, plan, config, schedule, elapsedS(), peak));
+        const path = step > savedAt ? await checkpoint() : await latestCheckpoint(paths.checkpoints);
+        return finish('interrupted', `interrupted at step ${step} of ${plan.totalSteps}; ${path ? `the checkpoint ${path} holds it` : 'no step had been trained yet'}; continue with --resume`);
+      }
       const lr = learningRate(step, schedule);
       const micro = Array.from({ length: config.gradAccum }, () => stream.next());
       const { loss, result } = optimizerStep(run, micro, lr, peak);
       step += 1;
       const stepTokens = micro.reduce((n, b) => n + b.tokens, 0);
       tokens += stepTokens;
-      window.add(loss, stepTokens);
+      window.add(loss, stepTokens, result.gradNorm);
 
       const evalNow = evalSet !== undefined && (step % plan.evalEvery === 0 || step === plan.totalSteps);
       const saveNow = step % plan.saveEvery === 0 || step === plan.totalSteps;
       if (result.skipped || step % config.logEvery === 0 || evalNow || saveNow) {
-        const { meanLoss, tokensPerSec } = await window.take();
-        const epoch = (step * config.gradAccum) / plan.batchesPerEpoch;
-        const line: MetricsLine = { step, epoch, loss: meanLoss, lr, gradNorm: result.gradNorm, tokens, tokensPerSec, elapsedS: elapsedS(), ...peak.max };
-        if (result.skipped || !Number.isFinite(meanLoss)) {
-          const message = await divergedMessage(step, result.skipped ? `gradient norm ${result.gradNorm}` : `loss ${meanLoss}`, paths.checkpoints);
+        const line = await logLine(window, step, tokens, plan, config, schedule, elapsedS(), peak);
+        const diverged = result.skipped || !Number.isFinite(line.loss) ? `the training loss is not finite (${result.skipped ? `gradient norm ${result.gradNorm}` : `loss ${line.loss}`})` : guard?.check(line.loss, await weightNorm(setup.params));
+        if (diverged) {
+          const message = await divergedMessage(step, diverged, config.lr, paths.checkpoints);
           await appendMetrics(paths.metrics, { ...line, stopped: message });
           await writeRunReport(config.out);
           return finish('diverged', message);
@@ -128,16 +143,16 @@ async function runLoop(run: PreparedRun, progress: Progress, log: (line: string)
         if (evalNow) finalEval = await evaluate(model, evalSet, config.batchSize, padId);
         const diagnostic = evalNow && diagBatch ? layerDiagnostics(model, setup.pairs, diagBatch) : undefined;
         await appendMetrics(paths.metrics, { ...line, ...(evalNow ? { eval: finalEval, diagnostic } : {}) });
-        progress.update({ step, loss: meanLoss, lr, tokensPerSec });
+        progress.update({ step, loss: line.loss, lr, tokensPerSec: line.tokensPerSec });
         const improved = evalNow && isBetter(finalEval!, best, config);
         if (improved) best = { step, metric: config.bestMetric, value: finalEval![config.bestMetric]! };
         if (saveNow || improved) {
-          await saveCheckpoint(paths.checkpoints, setup.params, setup.optimizer, { step, position: stream.position, rng: dropoutRngs(model).map((r) => r.state), tokens, elapsedS: elapsedS(), best });
-          await pruneCheckpoints(paths.checkpoints, config.keepCheckpoints, best ? [best.step] : []);
+          await checkpoint();
+          savedAt = step;
         }
         window.restartClock(); // tokens/s counts training, not evaluation or checkpoint writing
       }
-      await onStep?.(step);
+      await hooks.onStep?.(step);
     }
   } finally {
     window.dispose();
@@ -146,6 +161,22 @@ async function runLoop(run: PreparedRun, progress: Progress, log: (line: string)
   await saveOutputs(run, best, paths.checkpoints);
   await writeRunReport(config.out);
   return finish('completed');
+}
+
+/** The metrics line of `step`: the window's mean loss and throughput since the previous line. */
+async function logLine(window: LossWindow, step: number, tokens: number, plan: StepPlan, config: ResolvedTrainConfig, schedule: ScheduleOptions, elapsed: number, peak: PeakMemory): Promise<MetricsLine> {
+  const gradNorm = window.lastGradNorm;
+  const { meanLoss, tokensPerSec } = await window.take();
+  const epoch = (step * config.gradAccum) / plan.batchesPerEpoch;
+  return { step, epoch, loss: meanLoss, lr: learningRate(step - 1, schedule), gradNorm, tokens, tokensPerSec, elapsedS: elapsed, ...peak.max };
+}
+
+/** Global L2 norm of the trainable weights, read back (the divergence guard's second signal). */
+async function weightNorm(params: ReadonlyMap<string, tf.Variable>): Promise<number> {
+  const norm = tf.tidy(() => tf.sqrt(tf.addN([...params.values()].map((p) => tf.sum(tf.square(p))))));
+  const value = (await norm.data())[0];
+  norm.dispose();
+  return value;
 }
 
 /** Peak tensor memory (tf.memory().numBytes) and process RSS, sampled while a step holds its gradients. */
@@ -158,7 +189,7 @@ class PeakMemory {
   }
 }
 
-function scheduleOf(config: TrainConfig, plan: StepPlan): ScheduleOptions {
+function scheduleOf(config: ResolvedTrainConfig, plan: StepPlan): ScheduleOptions {
   const schedule: ScheduleOptions = { base: config.lr, schedule: config.schedule, warmupSteps: config.warmupSteps, totalSteps: plan.totalSteps };
   try {
     validateSchedule(schedule);
@@ -209,8 +240,15 @@ class LossWindow {
   private steps = 0;
   private tokens = 0;
   private since = performance.now();
+  lastGradNorm = Number.NaN;
 
-  add(loss: tf.Scalar, tokens: number): void {
+  /** Steps added since the last take(). */
+  get pending(): number {
+    return this.steps;
+  }
+
+  add(loss: tf.Scalar, tokens: number, gradNorm: number): void {
+    this.lastGradNorm = gradNorm;
     const next = this.sum ? (tf.add(this.sum, loss) as tf.Scalar) : loss;
     if (this.sum) tf.dispose([this.sum, loss]);
     this.sum = next;
@@ -238,42 +276,78 @@ class LossWindow {
   }
 }
 
-function isBetter(metrics: EvalMetrics, best: BestRecord | undefined, config: TrainConfig): boolean {
+function isBetter(metrics: EvalMetrics, best: BestRecord | undefined, config: ResolvedTrainConfig): boolean {
   const value = metrics[config.bestMetric];
   if (value === undefined || !Number.isFinite(value)) return false;
   if (best === undefined) return true;
   return LOWER_IS_BETTER.has(config.bestMetric) ? value < best.value : value > best.value;
 }
 
-async function divergedMessage(step: number, what: string, checkpoints: string): Promise<string> {
+async function divergedMessage(step: number, what: string, lr: number, checkpoints: string): Promise<string> {
   const last = await latestCheckpoint(checkpoints);
   const kept = last ? `the last good checkpoint is ${last}` : 'no checkpoint had been written yet';
-  return `step ${step}: the training loss is not finite (${what}); the run stopped and ${kept}. A lower --lr or --clip-norm usually helps.`;
+  return `step ${step}: the run is diverging: ${what}; it stopped and ${kept}. Try a smaller learning rate, e.g. --lr ${Number((lr / 10).toPrecision(2))} (it was ${lr}), or --lr auto.`;
+}
+
+/** What --out held before the run started. */
+interface OutFolder {
+  readonly latest?: string; // newest complete checkpoint
+  readonly metrics: boolean; // a metrics.jsonl
+  readonly search: boolean; // learning-rate search trials
 }
 
 /**
- * A fresh start (refusing an --out that already holds a run) or the newest checkpoint of the run
- * in --out with --resume (refusing one whose settings differ).
+ * Checks --out before anything runs: a fresh start needs a folder without a run in it; --resume
+ * needs something to resume ('if-any' starts afresh where there is nothing). A run whose outputs
+ * are there but whose checkpoints are gone is never overwritten.
  */
-async function startOrResume(run: PreparedRun, plan: StepPlan, paths: { checkpoints: string; metrics: string }, log: (line: string) => void): Promise<CheckpointState> {
-  const { config, model, setup } = run;
-  const fresh: CheckpointState = { step: 0, position: { epoch: 0, batchIndex: 0 }, rng: dropoutRngs(model).map((r) => r.state), tokens: 0, elapsedS: 0, optimizer: { name: setup.optimizer.name, step: 0 } };
-  const latest = await latestCheckpoint(paths.checkpoints);
-  if (!config.resume && (latest || existsSync(paths.metrics))) {
-    throw new UsageError(`${config.out} already holds a training run; pass --resume to continue it, or choose another --out`);
+async function checkOutFolder(config: TrainConfig): Promise<OutFolder> {
+  const stat = statSync(config.out, { throwIfNoEntry: false });
+  if (stat && !stat.isDirectory()) throw new UsageError(`--out ${config.out} is a file, not a folder; choose a folder for the run's outputs`);
+  const found: OutFolder = { latest: await latestCheckpoint(join(config.out, 'checkpoints')), metrics: existsSync(join(config.out, METRICS_FILE)), search: existsSync(join(config.out, SEARCH_DIR)) };
+  if (!config.resume) {
+    if (found.latest || found.metrics || found.search) throw new UsageError(`${config.out} already holds a training run; pass --resume to continue it, or choose another --out`);
+    return found;
   }
-  if (config.resume) await checkResumable(config);
+  if (found.latest) return found;
+  const finished = FINISHED_OUTPUTS.find((name) => existsSync(join(config.out, name)));
+  if (finished) throw new UsageError(`--resume: ${config.out} holds a finished or stopped run (${finished}) but no checkpoint to continue from (${join(config.out, 'checkpoints')} is empty or gone); nothing was changed. Choose another --out to train again`);
+  if (config.resume === true && !found.search) {
+    throw new UsageError(`--resume: there is no run to continue in ${config.out} (no checkpoint in ${join(config.out, 'checkpoints')}); drop --resume to start one there`);
+  }
+  return found;
+}
+
+/** Files a run writes when it ends (completed or stopped). */
+const FINISHED_OUTPUTS = ['report.html', 'adapter_model.safetensors', 'model.safetensors'];
+
+/** On --resume, the learning rate the run in --out resolved before (so a search is not redone). */
+async function previousChoice(config: TrainConfig): Promise<LrChoice | undefined> {
+  if (!config.resume) return undefined;
+  const previous = await readRunFile(config.out);
+  const choice = previous?.learningRate;
+  return choice && JSON.stringify(choice.requested) === JSON.stringify(config.lr) ? choice : undefined;
+}
+
+/**
+ * A fresh start or the newest checkpoint of the run in --out with --resume (refusing one whose
+ * settings differ); run.json is written either way.
+ */
+async function startOrResume(run: PreparedRun, choice: LrChoice, found: OutFolder, plan: StepPlan, paths: { checkpoints: string; metrics: string }, log: (line: string) => void): Promise<CheckpointState> {
+  const { config, model, setup } = run;
+  const requested = { ...config, lr: choice.requested };
+  const fresh: CheckpointState = { step: 0, position: { epoch: 0, batchIndex: 0 }, rng: dropoutRngs(model).map((r) => r.state), tokens: 0, elapsedS: 0, optimizer: { name: setup.optimizer.name, step: 0 } };
+  if (config.resume) await checkResumable(requested);
   await mkdir(config.out, { recursive: true });
-  await writeRunFile(run, plan.totalSteps);
-  if (!latest) {
-    if (config.resume) log(`--resume: no checkpoint in ${paths.checkpoints} yet; starting from step 0`);
+  await writeRunFile(run, plan.totalSteps, { config: requested, learningRate: choice });
+  if (!found.latest) {
     await rm(paths.metrics, { force: true });
     return fresh;
   }
-  const state = await loadCheckpoint(latest, setup.params, setup.optimizer);
+  const state = await loadCheckpoint(found.latest, setup.params, setup.optimizer);
   dropoutRngs(model).forEach((r, i) => (r.state = state.rng[i] ?? r.state));
   await truncateMetrics(paths.metrics, state.step);
-  log(`resumed from ${latest} at step ${state.step} of ${plan.totalSteps}`);
+  log(`resumed from ${found.latest} at step ${state.step} of ${plan.totalSteps}`);
   return state;
 }
 
@@ -285,7 +359,7 @@ async function saveOutputs(run: PreparedRun, best: BestRecord | undefined, check
   await loadTrainable(join(checkpoints, checkpointName(best.step)), run.setup.params);
   const bestDir = join(config.out, 'best');
   await saveModel(run, bestDir);
-  await writeRunFile(run, undefined, bestDir);
+  await writeRunFile(run, undefined, undefined, bestDir);
 }
 
 async function saveModel(run: PreparedRun, dir: string): Promise<void> {

@@ -1,0 +1,148 @@
+// lorapro's defaults, checked as a user meets them: every method of `compare` with no --lr on the
+// shipped base, on each built-in task (the paper bench's settings: 150 steps of batch 16) and on a
+// classification file of our own (first-sound: a word's first sound, 7 classes, from CMUdict,
+// written as CSV and trained with the CLI's defaults for 2 epochs). Test accuracy of each run's best
+// checkpoint against the majority label; the learning rate each used and where it came from.
+// Run: `npm run bench:defaults [-- --tasks first-sound,name-gender --methods full,lora --out DIR]`.
+// Each task's table lands in OUT/<task>/summary.json; docs/defaults.md is written from all of them.
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { useBackend } from '../engine/backend.js';
+import { Rng } from '../math/rng.js';
+import { builtinTaskNames, loadBuiltinTask } from '../tasks/builtin.js';
+import { labelWords } from '../tasks/syllables.js';
+import { evaluate } from '../train/evaluate.js';
+import { METHODS, usesAdapters, type MethodName } from '../train/methods.js';
+import { machineLine } from '../train/pretrain.js';
+import { compareMethods } from '../train/run-compare.js';
+import { loadEvalData } from '../train/run-data.js';
+import { readRunFile } from '../train/run-file.js';
+import { loadTrained, padIdOf } from '../train/run-model.js';
+import { markdownTable } from './paper-table.js';
+import { TASK_MAX_LENGTH } from './paper.js';
+import { testedDir, testMetrics } from './paper-test.js';
+
+const OWN_TASK = 'first-sound';
+const BASE = 'models/lorapro-base';
+
+/** ARPAbet phoneme (stress digit dropped) → manner of articulation. */
+const MANNER: Readonly<Record<string, string>> = Object.fromEntries([
+  ...['AA', 'AE', 'AH', 'AO', 'AW', 'AY', 'EH', 'ER', 'EY', 'IH', 'IY', 'OW', 'OY', 'UH', 'UW'].map((p) => [p, 'vowel']),
+  ...['P', 'B', 'T', 'D', 'K', 'G'].map((p) => [p, 'stop']),
+  ...['F', 'V', 'TH', 'DH', 'S', 'Z', 'SH', 'ZH', 'HH'].map((p) => [p, 'fricative']),
+  ...['M', 'N', 'NG'].map((p) => [p, 'nasal']),
+  ...['L', 'R'].map((p) => [p, 'liquid']),
+  ...['W', 'Y'].map((p) => [p, 'glide']),
+  ...['CH', 'JH'].map((p) => [p, 'affricate']),
+]);
+
+/** first-sound as CSV files (train 2,245 / dev 300 / test 500 words, seeded), written once. */
+function writeOwnTask(dir: string): { train: string; dev: string; test: string } {
+  const files = { train: join(dir, 'train.csv'), dev: join(dir, 'dev.csv'), test: join(dir, 'test.csv') };
+  if (Object.values(files).every(existsSync)) return files;
+  mkdirSync(dir, { recursive: true });
+  const words = labelWords((p) => MANNER[p.split(/\s+/)[0].replace(/\d$/, '')]);
+  const picked = new Rng(7).shuffle(words).slice(0, 2245 + 300 + 500);
+  const csv = (rows: typeof picked) => `text,label\n${rows.map((r) => `${r.text},${r.label}`).join('\n')}\n`;
+  writeFileSync(files.train, csv(picked.slice(0, 2245)));
+  writeFileSync(files.dev, csv(picked.slice(2245, 2545)));
+  writeFileSync(files.test, csv(picked.slice(2545)));
+  return files;
+}
+
+interface Row {
+  readonly method: string;
+  readonly lr: number;
+  readonly source: string;
+  readonly accuracy: number;
+  readonly status: string;
+}
+
+interface Summary {
+  readonly task: string;
+  readonly settings: string;
+  readonly majority: number;
+  readonly rows: Row[];
+  readonly minutes: number;
+  readonly date: string;
+}
+
+/** Test accuracy of a run on a CSV file task: its best checkpoint, evaluated once on test.csv. */
+async function fileTestAccuracy(runDir: string, testFile: string): Promise<number> {
+  const dir = testedDir(runDir);
+  const run = (await readRunFile(dir))!;
+  const adapter = usesAdapters(run.config.method);
+  const trained = await loadTrained({ model: adapter ? run.config.model : dir, adapter: adapter ? dir : undefined, log: () => {} });
+  try {
+    const items = loadEvalData(testFile, { task: 'classification', maxLength: run.maxLength, labels: trained.labels }, trained.tokenizer);
+    return (await evaluate(trained.model, items, 32, padIdOf(trained.tokenizer, run.config.model))).accuracy!;
+  } finally {
+    trained.model.dispose();
+  }
+}
+
+function majorityOf(file: string): number {
+  const labels = readFileSync(file, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').pop()!);
+  const counts = new Map<string, number>();
+  for (const l of labels) counts.set(l, (counts.get(l) ?? 0) + 1);
+  return Math.max(...counts.values()) / labels.length;
+}
+
+async function runTask(task: string, methods: readonly MethodName[], out: string): Promise<Summary> {
+  const started = performance.now();
+  const dir = join(out, task);
+  const own = task === OWN_TASK ? writeOwnTask(join(out, 'data', OWN_TASK)) : undefined;
+  const base: Record<string, unknown> = own
+    ? { model: BASE, task: 'classification', train: own.train, eval: own.dev, epochs: 2 }
+    : { model: BASE, task: 'classification', train: `builtin:${task}`, maxSteps: 150, batchSize: 16, warmupSteps: 15, maxLength: TASK_MAX_LENGTH[task] ?? 64 };
+  const settings = own ? `CSV files, \`lorapro compare\` defaults, --epochs 2 (${METHODS.length} methods)` : `--task builtin:${task} --max-steps 150 --batch-size 16 --warmup-steps 15 --max-length ${base.maxLength}`;
+  const outcome = await compareMethods({ base, methods, seeds: [0], out: dir, resume: true }, { log: (l) => console.error(`[${task}] ${l}`) });
+  const rows: Row[] = [];
+  for (const { config, result } of outcome.results) {
+    const accuracy = result.status !== 'completed' ? Number.NaN : own ? await fileTestAccuracy(config.out, own.test) : (await testMetrics(config.out)).accuracy!;
+    rows.push({ method: config.method, lr: result.learningRate?.lr ?? Number.NaN, source: result.learningRate?.source ?? '-', accuracy, status: result.status });
+  }
+  const majority = own ? majorityOf(own.test) : loadBuiltinTask(task).majorityBaseline.test;
+  const summary: Summary = { task, settings, majority, rows, minutes: (performance.now() - started) / 60000, date: new Date().toISOString() };
+  writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 1)}\n`);
+  return summary;
+}
+
+const SOURCE: Readonly<Record<string, string>> = { model: 'lorapro.json', search: 'search', given: '--lr' };
+
+function markdown(summaries: readonly Summary[], command: string): string {
+  const methods = [...new Set(summaries.flatMap((s) => s.rows.map((r) => r.method)))];
+  const cell = (s: Summary, m: string) => {
+    const r = s.rows.find((x) => x.method === m);
+    if (!r) return '-';
+    const margin = 100 * (r.accuracy - s.majority);
+    return Number.isFinite(r.accuracy) ? `${(100 * r.accuracy).toFixed(1)} (${margin >= 0 ? '+' : ''}${margin.toFixed(1)})` : r.status;
+  };
+  const acc = markdownTable(['task', 'majority', ...methods], summaries.map((s) => [s.task, (100 * s.majority).toFixed(1), ...methods.map((m) => cell(s, m))]));
+  const lrs = markdownTable(['task', ...methods], summaries.map((s) => [s.task, ...methods.map((m) => { const r = s.rows.find((x) => x.method === m); return r ? `${r.lr} (${SOURCE[r.source] ?? r.source})` : '-'; })]));
+  const settings = summaries.map((s) => `- ${s.task}: ${s.settings}; ${s.minutes.toFixed(1)} min, ${s.date.slice(0, 16).replace('T', ' ')} UTC`).join('\n');
+  return `# Defaults, checked\n\nEvery method of \`lorapro compare\` with **no --lr** on the shipped base (models/lorapro-base), seed 0: test accuracy % of each run's best checkpoint on validation, and in brackets its margin over the majority label, in points. The learning rate comes from the base's lorapro.json where it recommends one, else from the search (\`--lr auto\`: three trial runs a half decade apart). first-sound is a file task of our own (a word's first sound from CMUdict: vowel, stop, fricative, nasal, liquid, glide, affricate; 2,245 / 300 / 500 words as CSV), trained with the CLI's defaults for 2 epochs; the built-in tasks with the paper bench's settings.\n\n**Command:** \`${command}\`  \n**Machine:** ${machineLine()}\n\n## Test accuracy %, (margin over majority)\n\n${acc}\n\n## Learning rate used (where it came from)\n\n${lrs}\n\n## Settings and wall time per task\n\n${settings}\n`;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { tasks: { type: 'string' }, methods: { type: 'string' }, out: { type: 'string' }, doc: { type: 'string' }, backend: { type: 'string' } } });
+  const tasks = values.tasks?.split(',') ?? [OWN_TASK, ...builtinTaskNames()];
+  const methods = (values.methods?.split(',') ?? [...METHODS]) as MethodName[];
+  const out = values.out ?? '.tmp/bench-defaults';
+  await useBackend(values.backend);
+  for (const task of tasks) {
+    const s = await runTask(task, methods, out);
+    console.log(`${task}: majority ${(100 * s.majority).toFixed(1)} | ${s.rows.map((r) => `${r.method} ${(100 * r.accuracy).toFixed(1)} (lr ${r.lr}, ${r.source})`).join(' | ')}`);
+  }
+  const order = [OWN_TASK, ...builtinTaskNames()];
+  const summaries = readdirSync(out)
+    .filter((t) => existsSync(join(out, t, 'summary.json')))
+    .sort((a, b) => order.indexOf(a) - order.indexOf(b))
+    .map((t) => JSON.parse(readFileSync(join(out, t, 'summary.json'), 'utf8')) as Summary);
+  const doc = values.doc ?? 'docs/defaults.md';
+  writeFileSync(doc, markdown(summaries, 'npm run bench:defaults'));
+  console.log(`wrote ${doc} from ${summaries.length} tasks in ${out}`);
+}
+
+await main();
