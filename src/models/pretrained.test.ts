@@ -71,17 +71,20 @@ test('savePretrained writes Hugging Face names and layouts, omits a tied lm_head
   }
 });
 
+/** gpt2-lm copied into `dir`, and its checkpoint tensors that `keep` keeps, to edit and write back. */
+async function fixtureTensorsIn(dir: string, keep: (name: string) => boolean): Promise<Record<string, TensorToWrite>> {
+  await cp(fixtureDir('gpt2-lm'), dir, { recursive: true });
+  const file = await readSafetensors(join(dir, 'model.safetensors'));
+  const tensors: Record<string, TensorToWrite> = {};
+  for (const [name, t] of file.tensors) if (keep(name)) tensors[name] = { dtype: 'F32', shape: t.shape, data: new Float32Array(t.bytes.slice().buffer) };
+  return tensors;
+}
+
 test('a missing, an unexpected and a mis-shaped tensor are reported together in one error', async () => {
   await useBackend('wasm');
   const dir = await tempDir();
   try {
-    await cp(fixtureDir('gpt2-lm'), dir, { recursive: true });
-    const file = await readSafetensors(join(dir, 'model.safetensors'));
-    const tensors: Record<string, TensorToWrite> = {};
-    for (const [name, t] of file.tensors) {
-      if (name === 'h.0.ln_1.bias') continue; // missing
-      tensors[name] = { dtype: 'F32', shape: t.shape, data: new Float32Array(t.bytes.slice().buffer) };
-    }
+    const tensors = await fixtureTensorsIn(dir, (name) => name !== 'h.0.ln_1.bias'); // missing
     tensors['h.0.attn.q_norm.weight'] = { shape: [32], data: new Float32Array(32) }; // unexpected
     tensors['h.1.mlp.c_fc.weight'] = { shape: [32, 10], data: new Float32Array(320) }; // mis-shaped (wants [32, 128])
     await writeSafetensors(join(dir, 'model.safetensors'), tensors);
@@ -104,13 +107,7 @@ test('a checkpoint far off the config lists ten tensors per kind, one per line, 
   await useBackend('wasm');
   const dir = await tempDir();
   try {
-    await cp(fixtureDir('gpt2-lm'), dir, { recursive: true });
-    const file = await readSafetensors(join(dir, 'model.safetensors'));
-    const tensors: Record<string, TensorToWrite> = {};
-    const dropped = [...file.tensors.keys()].filter((n) => n.startsWith('h.1.')); // the second block: 12 parameters and a mask buffer
-    for (const [name, t] of file.tensors) {
-      if (!dropped.includes(name)) tensors[name] = { dtype: 'F32', shape: t.shape, data: new Float32Array(t.bytes.slice().buffer) };
-    }
+    const tensors = await fixtureTensorsIn(dir, (name) => !name.startsWith('h.1.')); // the second block: 12 parameters and a mask buffer
     const extras = Array.from({ length: 13 }, (_, i) => `h.0.extra_${String(i).padStart(2, '0')}.weight`);
     for (const name of extras) tensors[name] = { shape: [2], data: new Float32Array(2) };
     await writeSafetensors(join(dir, 'model.safetensors'), tensors);

@@ -6,18 +6,12 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { useBackend } from '../engine/backend.js';
 import { chooseLearningRate, pickTrial, type TrialRunner } from './lr-search.js';
-import { trainConfig, type ResolvedTrainConfig } from './run-config.js';
 import { readRunFile } from './run-file.js';
-import { sentimentRecords, tempDir, writeJsonl, writeTinyModel } from './run-testing.js';
+import { classificationFixture } from './run-testing.js';
 import { train } from './trainer.js';
 
 await useBackend();
-const root = tempDir();
-const gpt2 = await writeTinyModel(join(root, 'gpt2'), 'gpt2');
-const clsTrain = writeJsonl(join(root, 'cls.jsonl'), sentimentRecords(40, 1));
-const clsEval = writeJsonl(join(root, 'cls-dev.jsonl'), sentimentRecords(12, 2));
-let runs = 0;
-const base = (over: Record<string, unknown> = {}) => trainConfig({ model: gpt2, train: clsTrain, eval: clsEval, task: 'classification', method: 'lora', maxSteps: 8, batchSize: 8, out: join(root, `run-${runs++}`), ...over });
+const { model: gpt2, config: base } = await classificationFixture();
 
 test('pickTrial: the best score wins, ties go to the lower loss then the earlier point, diverged trials never', () => {
   const t = (lr: number, score: number, loss = 1) => ({ lr, score, loss });
@@ -42,7 +36,6 @@ test('a given rate is used as is; without --lr the model folder\'s recommendatio
 
 test('--lr auto: one short trial per grid point, the best validation accuracy chosen, trials kept in run.json and the report', async () => {
   const cfg = base({ lr: 'auto', lrGrid: [1e-4, 3e-2, 1e6], lrSearchSteps: 4 });
-  const tried: ResolvedTrainConfig[] = [];
   const logs: string[] = [];
   const result = await train(cfg, { log: (l) => logs.push(l) });
   assert.equal(result.status, 'completed');
@@ -63,7 +56,6 @@ test('--lr auto: one short trial per grid point, the best validation accuracy ch
   assert.deepEqual(readdirSync(trialDir).sort(), ['metrics.jsonl', 'report.html', 'run.json', 'trial.json'], 'trial weights and checkpoints are removed');
   const report = (await import('node:fs')).readFileSync(join(cfg.out, 'report.html'), 'utf8');
   assert.match(report, /Learning-rate search/);
-  void tried;
 });
 
 test('a search interrupted between trials resumes with the finished trials read back', async () => {

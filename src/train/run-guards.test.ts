@@ -10,19 +10,13 @@ import { DivergenceGuard } from './divergence.js';
 import { trainConfig, type TrainConfig } from './run-config.js';
 import { UsageError } from './run-errors.js';
 import { readMetrics } from './run-log.js';
-import { sentimentRecords, tempDir, writeJsonl, writeTinyModel } from './run-testing.js';
+import { classificationFixture } from './run-testing.js';
 import { train } from './trainer.js';
 
 await useBackend();
-const root = tempDir();
-const gpt2 = await writeTinyModel(join(root, 'gpt2'), 'gpt2');
-const clsTrain = writeJsonl(join(root, 'cls.jsonl'), sentimentRecords(40, 1));
-const clsEval = writeJsonl(join(root, 'cls-dev.jsonl'), sentimentRecords(12, 2));
-let runs = 0;
-
-function config(over: Record<string, unknown> = {}): TrainConfig {
-  return trainConfig({ model: gpt2, train: clsTrain, eval: clsEval, task: 'classification', method: 'lora', maxSteps: 8, batchSize: 8, lr: 1e-2, out: join(root, `run-${runs++}`), ...over });
-}
+const fixture = await classificationFixture();
+const root = fixture.root;
+const config = (over: Record<string, unknown> = {}): TrainConfig => fixture.config({ lr: 1e-2, ...over });
 
 const isUsage = (pattern: RegExp) => (e: Error) => e instanceof UsageError && pattern.test(e.message);
 

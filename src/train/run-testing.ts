@@ -9,6 +9,7 @@ import { createModel } from '../models/auto.js';
 import { randomInit } from '../models/layers.js';
 import { savePretrained } from '../models/pretrained.js';
 import { Rng } from '../math/rng.js';
+import { trainConfig, type TrainConfig } from './run-config.js';
 
 const SPECIALS = ['<pad>', '<unk>', '<s>', '</s>'];
 const WORDS = [
@@ -71,6 +72,21 @@ export async function writeTinyModel(dir: string, arch: TinyArch = 'gpt2', seed 
   }
   for (const [name, content] of Object.entries(tokenizerFiles())) writeFileSync(join(dir, name), JSON.stringify(content));
   return dir;
+}
+
+/**
+ * A tiny GPT-2 folder, 40 sentiment records to train on and 12 to evaluate, in a fresh folder, and
+ * `config(over)`: a lora classification run of 8 steps writing into a new folder each call.
+ */
+export async function classificationFixture(): Promise<{ root: string; model: string; config: (over?: Record<string, unknown>) => TrainConfig }> {
+  const root = tempDir();
+  const model = await writeTinyModel(join(root, 'gpt2'), 'gpt2');
+  const train = writeJsonl(join(root, 'cls.jsonl'), sentimentRecords(40, 1));
+  const evalFile = writeJsonl(join(root, 'cls-dev.jsonl'), sentimentRecords(12, 2));
+  let runs = 0;
+  const config = (over: Record<string, unknown> = {}) =>
+    trainConfig({ model, train, eval: evalFile, task: 'classification', method: 'lora', maxSteps: 8, batchSize: 8, out: join(root, `run-${runs++}`), ...over });
+  return { root, model, config };
 }
 
 /** A fresh temporary folder. */
