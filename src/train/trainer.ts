@@ -341,6 +341,7 @@ async function startOrResume(run: PreparedRun, choice: LrChoice, found: OutFolde
   await mkdir(config.out, { recursive: true });
   await writeRunFile(run, plan.totalSteps, { config: requested, learningRate: choice });
   if (!found.latest) {
+    if (config.resume) log(`no checkpoint in ${paths.checkpoints} yet; starting from step 0`);
     await rm(paths.metrics, { force: true });
     return fresh;
   }
