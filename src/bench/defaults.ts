@@ -3,8 +3,10 @@
 // classification file of our own (first-sound: a word's first sound, 7 classes, from CMUdict,
 // written as CSV and trained with the CLI's defaults for 2 epochs). Test accuracy of each run's best
 // checkpoint against the majority label; the learning rate each used and where it came from.
-// Run: `npm run bench:defaults [-- --tasks first-sound,name-gender --methods full,lora --out DIR]`.
-// Each task's table lands in OUT/<task>/summary.json; docs/defaults.md is written from all of them.
+// Run: `npm run bench:defaults [-- --tasks first-sound,name-gender --methods full,lora --lr auto --out DIR]`
+// (--lr auto: every method searches its rate, the recommendations set aside).
+// Each task's table lands in OUT/<task>/summary.json; docs/defaults.md is written from all of them,
+// so the tasks can be split over processes (one per core) and `--report` writes the page alone.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -89,14 +91,15 @@ function majorityOf(file: string): number {
   return Math.max(...counts.values()) / labels.length;
 }
 
-async function runTask(task: string, methods: readonly MethodName[], out: string): Promise<Summary> {
+async function runTask(task: string, methods: readonly MethodName[], out: string, lrAuto: boolean): Promise<Summary> {
   const started = performance.now();
-  const dir = join(out, task);
+  const dir = join(out, lrAuto ? `${task}-lr-auto` : task);
   const own = task === OWN_TASK ? writeOwnTask(join(out, 'data', OWN_TASK)) : undefined;
   const base: Record<string, unknown> = own
     ? { model: BASE, task: 'classification', train: own.train, eval: own.dev, epochs: 2 }
     : { model: BASE, task: 'classification', train: `builtin:${task}`, maxSteps: 150, batchSize: 16, warmupSteps: 15, maxLength: TASK_MAX_LENGTH[task] ?? 64 };
-  const settings = own ? `CSV files, \`lorapro compare\` defaults, --epochs 2 (${METHODS.length} methods)` : `--task builtin:${task} --max-steps 150 --batch-size 16 --warmup-steps 15 --max-length ${base.maxLength}`;
+  if (lrAuto) base.lr = 'auto';
+  const settings = (lrAuto ? '--lr auto, ' : '') + (own ? `CSV files, \`lorapro compare\` defaults, --epochs 2 (${METHODS.length} methods)` : `--task builtin:${task} --max-steps 150 --batch-size 16 --warmup-steps 15 --max-length ${base.maxLength}`);
   const outcome = await compareMethods({ base, methods, seeds: [0], out: dir, resume: true }, { log: (l) => console.error(`[${task}] ${l}`) });
   const rows: Row[] = [];
   for (const { config, result } of outcome.results) {
@@ -104,7 +107,7 @@ async function runTask(task: string, methods: readonly MethodName[], out: string
     rows.push({ method: config.method, lr: result.learningRate?.lr ?? Number.NaN, source: result.learningRate?.source ?? '-', accuracy, status: result.status });
   }
   const majority = own ? majorityOf(own.test) : loadBuiltinTask(task).majorityBaseline.test;
-  const summary: Summary = { task, settings, majority, rows, minutes: (performance.now() - started) / 60000, date: new Date().toISOString() };
+  const summary: Summary = { task: lrAuto ? `${task} (--lr auto)` : task, settings, majority, rows, minutes: (performance.now() - started) / 60000, date: new Date().toISOString() };
   writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 1)}\n`);
   return summary;
 }
@@ -122,20 +125,21 @@ function markdown(summaries: readonly Summary[], command: string): string {
   const acc = markdownTable(['task', 'majority', ...methods], summaries.map((s) => [s.task, (100 * s.majority).toFixed(1), ...methods.map((m) => cell(s, m))]));
   const lrs = markdownTable(['task', ...methods], summaries.map((s) => [s.task, ...methods.map((m) => { const r = s.rows.find((x) => x.method === m); return r ? `${r.lr} (${SOURCE[r.source] ?? r.source})` : '-'; })]));
   const settings = summaries.map((s) => `- ${s.task}: ${s.settings}; ${s.minutes.toFixed(1)} min, ${s.date.slice(0, 16).replace('T', ' ')} UTC`).join('\n');
-  return `# Defaults, checked\n\nEvery method of \`lorapro compare\` with **no --lr** on the shipped base (models/lorapro-base), seed 0: test accuracy % of each run's best checkpoint on validation, and in brackets its margin over the majority label, in points. The learning rate comes from the base's lorapro.json where it recommends one, else from the search (\`--lr auto\`: three trial runs a half decade apart). first-sound is a file task of our own (a word's first sound from CMUdict: vowel, stop, fricative, nasal, liquid, glide, affricate; 2,245 / 300 / 500 words as CSV), trained with the CLI's defaults for 2 epochs; the built-in tasks with the paper bench's settings.\n\n**Command:** \`${command}\`  \n**Machine:** ${machineLine()}\n\n## Test accuracy %, (margin over majority)\n\n${acc}\n\n## Learning rate used (where it came from)\n\n${lrs}\n\n## Settings and wall time per task\n\n${settings}\n`;
+  return `# Defaults, checked\n\nEvery method of \`lorapro compare\` with **no --lr** on the shipped base (models/lorapro-base), seed 0: test accuracy % of each run's best checkpoint on validation, and in brackets its margin over the majority label, in points. The learning rate comes from the base's lorapro.json where it recommends one, else from the search (\`--lr auto\`: three trial runs a half decade apart). first-sound is a file task of our own (a word's first sound from CMUdict: vowel, stop, fricative, nasal, liquid, glide, affricate; 2,245 / 300 / 500 words as CSV), trained with the CLI's defaults for 2 epochs; the built-in tasks with the paper bench's settings. A row marked (--lr auto) ran with \`--lr auto\`: every method searched its own rate, the recommendations set aside.\n\n**Command:** \`${command}\` (the tasks may be split over processes with \`--tasks\`, one per core; \`--report\` then writes this page from all of them)  \n**Machine:** ${machineLine()}\n\n## Test accuracy %, (margin over majority)\n\n${acc}\n\n## Learning rate used (where it came from)\n\n${lrs}\n\n## Settings and wall time per task\n\n${settings}\n`;
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { tasks: { type: 'string' }, methods: { type: 'string' }, out: { type: 'string' }, doc: { type: 'string' }, backend: { type: 'string' } } });
+  const { values } = parseArgs({ options: { tasks: { type: 'string' }, methods: { type: 'string' }, out: { type: 'string' }, doc: { type: 'string' }, backend: { type: 'string' }, report: { type: 'boolean' }, lr: { type: 'string' } } });
+  if (values.lr !== undefined && values.lr !== 'auto') throw new Error(`--lr: only "auto" (search every method's rate) is an option here, got "${values.lr}"`);
   const tasks = values.tasks?.split(',') ?? [OWN_TASK, ...builtinTaskNames()];
   const methods = (values.methods?.split(',') ?? [...METHODS]) as MethodName[];
   const out = values.out ?? '.tmp/bench-defaults';
   await useBackend(values.backend);
-  for (const task of tasks) {
-    const s = await runTask(task, methods, out);
+  for (const task of values.report ? [] : tasks) {
+    const s = await runTask(task, methods, out, values.lr === 'auto');
     console.log(`${task}: majority ${(100 * s.majority).toFixed(1)} | ${s.rows.map((r) => `${r.method} ${(100 * r.accuracy).toFixed(1)} (lr ${r.lr}, ${r.source})`).join(' | ')}`);
   }
-  const order = [OWN_TASK, ...builtinTaskNames()];
+  const order = [OWN_TASK, ...builtinTaskNames()].flatMap((t) => [t, `${t}-lr-auto`]);
   const summaries = readdirSync(out)
     .filter((t) => existsSync(join(out, t, 'summary.json')))
     .sort((a, b) => order.indexOf(a) - order.indexOf(b))

@@ -1,15 +1,28 @@
 // lorapro info: parameter counts and a memory estimate (weights, gradients, optimiser state) per method.
+import { join } from 'node:path';
 import { useBackend } from '../engine/backend.js';
-import { readModelConfig } from '../io/hf-config.js';
+import { readModelConfig, type ModelConfig } from '../io/hf-config.js';
 import { createModel } from '../models/auto.js';
 import { zerosInit } from '../models/layers.js';
 import type { AnyModel } from '../models/types.js';
-import { checkMethod, headModules, METHODS } from '../train/methods.js';
+import { readRecommendations, RECOMMENDATIONS_FILE, searchGrid, suggestedLearningRate, widthOf } from '../train/lr-defaults.js';
+import { checkMethod, headModules, METHODS, type MethodName } from '../train/methods.js';
 import { allMethodCosts, countParameters, humanBytes, humanCount, methodCost, type MethodCost } from '../train/run-memory.js';
 import { UsageError } from '../train/run-errors.js';
 import { MODEL_TASK, requireModelDir } from '../train/run-model.js';
 import { BACKEND_OPTION, listOf, type Command } from './args.js';
 import { taskOption } from './eval.js';
+
+/** What each method's learning rate is without --lr: the folder's recommendation, else the search's grid. */
+async function learningRateLines(dir: string, config: ModelConfig, methods: readonly MethodName[]): Promise<string[]> {
+  const recommended = (await readRecommendations(dir))?.learningRate ?? {};
+  const width = widthOf(config);
+  const rows = methods.map((m) => {
+    const r = recommended[m];
+    return `  ${m.padEnd(19)}${r !== undefined ? `${r} (recommended by ${join(dir, RECOMMENDATIONS_FILE)})` : `a search over ${searchGrid(suggestedLearningRate(m, width)).join(', ')} (the width rule at width ${width})`}`;
+  });
+  return ['learning rate without --lr (--lr auto always searches):', ...rows];
+}
 
 function costTable(costs: readonly MethodCost[], total: number): string[] {
   const head = ['method', 'trainable', '% of all', 'weights', 'gradients', 'optimizer', 'total'];
@@ -29,7 +42,7 @@ function costTable(costs: readonly MethodCost[], total: number): string[] {
 export const infoCommand: Command = {
   name: 'info',
   brief: 'parameter counts and memory estimates per method',
-  summary: 'Prints a model\'s parameter count, the trainable parameters of each method and an estimate of their memory for weights, gradients and optimiser state (float32; activations not included).',
+  summary: 'Prints a model\'s parameter count, the trainable parameters of each method and an estimate of their memory for weights, gradients and optimiser state (float32; activations not included), and the learning rate each method takes without --lr.',
   usage: 'lorapro info --model DIR [--method NAME] [--rank N] [--target-modules LIST]',
   options: [
     { key: 'model', type: 'string', arg: 'DIR', required: true, help: 'model folder (only config.json is read)' },
@@ -68,6 +81,8 @@ export const infoCommand: Command = {
       for (const line of costTable(costs, counts.totalParams)) io.out(line);
       io.out('');
       io.out(`memory: float32 weights, one gradient per trainable parameter, optimizer state (AdamW: 2 moments per trainable parameter; lora-pro full mode: 2 m×n moments per adapted layer = ${humanCount(2 * counts.adaptedWeightParams)} values; lora-pro-sgd without momentum: none). Activations are not included.`);
+      io.out('');
+      for (const l of await learningRateLines(dir, config, method ? [method] : METHODS)) io.out(l);
       return 0;
     } finally {
       model.dispose();

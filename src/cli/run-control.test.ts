@@ -74,3 +74,12 @@ test('--lr takes a number or auto, and names anything else', async () => {
   assert.equal(auto.code, 0, auto.err);
   assert.match(auto.out, /^lora: 3 steps in .* at lr 0\.0?3 \(chosen by the search\)|^lora: 3 steps in .* at lr 0\.003 \(chosen by the search\)/m);
 });
+
+test('info says which learning rate each method takes without --lr', async () => {
+  const shipped = await runCli('info', '--model', join(process.cwd(), 'models', 'lorapro-base'));
+  assert.equal(shipped.code, 0, shipped.err);
+  assert.match(shipped.out, /^ {2}full {15}0\.001 \(recommended by .*lorapro-base[/\\]lorapro\.json\)$/m);
+  assert.match(shipped.out, /^ {2}lora-pro-sgd {7}a search over 0\.03, 0\.1, 0\.3 \(the width rule at width 128\)$/m);
+  const tiny = await runCli('info', '--model', model, '--method', 'lora');
+  assert.match(tiny.out, /^ {2}lora {15}a search over 0\.01, 0\.03, 0\.1 \(the width rule at width 16\)$/m);
+});
