@@ -4,7 +4,8 @@
 // written as CSV and trained with the CLI's defaults for 2 epochs). Test accuracy of each run's best
 // checkpoint against the majority label; the learning rate each used and where it came from.
 // Run: `npm run bench:defaults [-- --tasks first-sound,name-gender --methods full,lora --lr auto --out DIR]`
-// (--lr auto: every method searches its rate, the recommendations set aside).
+// (--lr auto: every method searches its rate, the recommendations set aside; --cli-defaults: the
+// built-in tasks with compare's own defaults, 3 epochs of batch 8, instead of the paper's 150 steps).
 // Each task's table lands in OUT/<task>/summary.json; docs/defaults.md is written from all of them,
 // so the tasks can be split over processes (one per core) and `--report` writes the page alone.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -91,15 +92,23 @@ function majorityOf(file: string): number {
   return Math.max(...counts.values()) / labels.length;
 }
 
-async function runTask(task: string, methods: readonly MethodName[], out: string, lrAuto: boolean): Promise<Summary> {
+type Mode = { readonly lrAuto: boolean; readonly cliDefaults: boolean };
+
+/** OUT/<task>[-cli-defaults][-lr-auto]: one folder per task and way of running it. */
+const taskKey = (task: string, m: Mode): string => `${task}${m.cliDefaults ? '-cli-defaults' : ''}${m.lrAuto ? '-lr-auto' : ''}`;
+
+async function runTask(task: string, methods: readonly MethodName[], out: string, mode: Mode, subset: boolean): Promise<Summary> {
+  const { lrAuto, cliDefaults } = mode;
   const started = performance.now();
-  const dir = join(out, lrAuto ? `${task}-lr-auto` : task);
+  const dir = join(out, taskKey(task, mode));
   const own = task === OWN_TASK ? writeOwnTask(join(out, 'data', OWN_TASK)) : undefined;
   const base: Record<string, unknown> = own
     ? { model: BASE, task: 'classification', train: own.train, eval: own.dev, epochs: 2 }
-    : { model: BASE, task: 'classification', train: `builtin:${task}`, maxSteps: 150, batchSize: 16, warmupSteps: 15, maxLength: TASK_MAX_LENGTH[task] ?? 64 };
+    : cliDefaults
+      ? { model: BASE, task: 'classification', train: `builtin:${task}` }
+      : { model: BASE, task: 'classification', train: `builtin:${task}`, maxSteps: 150, batchSize: 16, warmupSteps: 15, maxLength: TASK_MAX_LENGTH[task] ?? 64 };
   if (lrAuto) base.lr = 'auto';
-  const settings = (lrAuto ? '--lr auto, ' : '') + (own ? `CSV files, \`lorapro compare\` defaults, --epochs 2 (${METHODS.length} methods)` : `--task builtin:${task} --max-steps 150 --batch-size 16 --warmup-steps 15 --max-length ${base.maxLength}`);
+  const settings = (lrAuto ? '--lr auto, ' : '') + (own ? `CSV files, \`lorapro compare\` defaults, --epochs 2 (${METHODS.length} methods)` : cliDefaults ? `--task builtin:${task} and compare's defaults (3 epochs, batch 8, max length 128)` : `--task builtin:${task} --max-steps 150 --batch-size 16 --warmup-steps 15 --max-length ${base.maxLength}`);
   const outcome = await compareMethods({ base, methods, seeds: [0], out: dir, resume: true }, { log: (l) => console.error(`[${task}] ${l}`) });
   const rows: Row[] = [];
   for (const { config, result } of outcome.results) {
@@ -107,8 +116,10 @@ async function runTask(task: string, methods: readonly MethodName[], out: string
     rows.push({ method: config.method, lr: result.learningRate?.lr ?? Number.NaN, source: result.learningRate?.source ?? '-', accuracy, status: result.status });
   }
   const majority = own ? majorityOf(own.test) : loadBuiltinTask(task).majorityBaseline.test;
-  const summary: Summary = { task: lrAuto ? `${task} (--lr auto)` : task, settings, majority, rows, minutes: (performance.now() - started) / 60000, date: new Date().toISOString() };
-  writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 1)}\n`);
+  const label = `${task}${cliDefaults ? ' (defaults)' : ''}${lrAuto ? ' (--lr auto)' : ''}`;
+  const summary: Summary = { task: label, settings, majority, rows, minutes: (performance.now() - started) / 60000, date: new Date().toISOString() };
+  // a subset of the methods (one process of several on the same task) writes its own part
+  writeFileSync(join(dir, subset ? `summary-${methods.join('+')}.json` : 'summary.json'), `${JSON.stringify(summary, null, 1)}\n`);
   return summary;
 }
 
@@ -124,26 +135,34 @@ function markdown(summaries: readonly Summary[], command: string): string {
   };
   const acc = markdownTable(['task', 'majority', ...methods], summaries.map((s) => [s.task, (100 * s.majority).toFixed(1), ...methods.map((m) => cell(s, m))]));
   const lrs = markdownTable(['task', ...methods], summaries.map((s) => [s.task, ...methods.map((m) => { const r = s.rows.find((x) => x.method === m); return r ? `${r.lr} (${SOURCE[r.source] ?? r.source})` : '-'; })]));
-  const settings = summaries.map((s) => `- ${s.task}: ${s.settings}; ${s.minutes.toFixed(1)} min, ${s.date.slice(0, 16).replace('T', ' ')} UTC`).join('\n');
-  return `# Defaults, checked\n\nEvery method of \`lorapro compare\` with **no --lr** on the shipped base (models/lorapro-base), seed 0: test accuracy % of each run's best checkpoint on validation, and in brackets its margin over the majority label, in points. The learning rate comes from the base's lorapro.json where it recommends one, else from the search (\`--lr auto\`: three trial runs a half decade apart). first-sound is a file task of our own (a word's first sound from CMUdict: vowel, stop, fricative, nasal, liquid, glide, affricate; 2,245 / 300 / 500 words as CSV), trained with the CLI's defaults for 2 epochs; the built-in tasks with the paper bench's settings. A row marked (--lr auto) ran with \`--lr auto\`: every method searched its own rate, the recommendations set aside.\n\n**Command:** \`${command}\` (the tasks may be split over processes with \`--tasks\`, one per core; \`--report\` then writes this page from all of them)  \n**Machine:** ${machineLine()}\n\n## Test accuracy %, (margin over majority)\n\n${acc}\n\n## Learning rate used (where it came from)\n\n${lrs}\n\n## Settings and wall time per task\n\n${settings}\n`;
+  const settings = summaries.map((s) => `- ${s.task}: ${s.settings}; ${s.minutes.toFixed(1)} min, finished ${s.date.slice(0, 16).replace("T", " ")} UTC`).join('\n');
+  return `# Defaults, checked\n\nEvery method of \`lorapro compare\` with **no --lr** on the shipped base (models/lorapro-base), seed 0: test accuracy % of each run's best checkpoint on validation, and in brackets its margin over the majority label, in points. The learning rate comes from the base's lorapro.json where it recommends one, else from the search (\`--lr auto\`: three trial runs a half decade apart). first-sound is a file task of our own (a word's first sound from CMUdict: vowel, stop, fricative, nasal, liquid, glide, affricate; 2,245 / 300 / 500 words as CSV), trained with the CLI's defaults for 2 epochs. A built-in task's plain row ran with the paper bench's short budget (150 steps of batch 16, inputs cut to the task's length); a row marked (defaults) with nothing but \`--task builtin:NAME --methods …\`, i.e. compare's own defaults (3 epochs of batch 8, inputs up to 128 bytes, about 5× the examples seen); a row marked (--lr auto) with \`--lr auto\`: every method searched its own rate, the recommendations set aside.\n\n**Command:** \`${command}\` (the tasks may be split over processes with \`--tasks\`, one per core; \`--report\` then writes this page from all of them)  \n**Machine:** ${machineLine()}\n\n## Test accuracy %, (margin over majority)\n\n${acc}\n\n## Learning rate used (where it came from)\n\n${lrs}\n\n## Settings and wall time per task\n\n${settings}\n`;
+}
+
+/** The task's summary.json, or its per-process parts merged (methods in METHODS order, longest time). */
+function mergedSummary(dir: string): Summary[] {
+  const parts = readdirSync(dir).filter((f) => /^summary(-.+)?\.json$/.test(f)).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Summary);
+  if (parts.length === 0) return [];
+  const rows = parts.flatMap((p) => p.rows).sort((a, b) => METHODS.indexOf(a.method as MethodName) - METHODS.indexOf(b.method as MethodName));
+  return [{ ...parts[0], rows, minutes: Math.max(...parts.map((p) => p.minutes)), date: parts.map((p) => p.date).sort()[0] }];
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { tasks: { type: 'string' }, methods: { type: 'string' }, out: { type: 'string' }, doc: { type: 'string' }, backend: { type: 'string' }, report: { type: 'boolean' }, lr: { type: 'string' } } });
+  const { values } = parseArgs({ options: { tasks: { type: 'string' }, methods: { type: 'string' }, out: { type: 'string' }, doc: { type: 'string' }, backend: { type: 'string' }, report: { type: 'boolean' }, lr: { type: 'string' }, 'cli-defaults': { type: 'boolean' } } });
   if (values.lr !== undefined && values.lr !== 'auto') throw new Error(`--lr: only "auto" (search every method's rate) is an option here, got "${values.lr}"`);
   const tasks = values.tasks?.split(',') ?? [OWN_TASK, ...builtinTaskNames()];
   const methods = (values.methods?.split(',') ?? [...METHODS]) as MethodName[];
   const out = values.out ?? '.tmp/bench-defaults';
   await useBackend(values.backend);
   for (const task of values.report ? [] : tasks) {
-    const s = await runTask(task, methods, out, values.lr === 'auto');
+    const s = await runTask(task, methods, out, { lrAuto: values.lr === 'auto', cliDefaults: values['cli-defaults'] ?? false }, values.methods !== undefined);
     console.log(`${task}: majority ${(100 * s.majority).toFixed(1)} | ${s.rows.map((r) => `${r.method} ${(100 * r.accuracy).toFixed(1)} (lr ${r.lr}, ${r.source})`).join(' | ')}`);
   }
-  const order = [OWN_TASK, ...builtinTaskNames()].flatMap((t) => [t, `${t}-lr-auto`]);
+  const order = [OWN_TASK, ...builtinTaskNames()].flatMap((t) => [false, true].flatMap((cliDefaults) => [false, true].map((lrAuto) => taskKey(t, { lrAuto, cliDefaults }))));
   const summaries = readdirSync(out)
-    .filter((t) => existsSync(join(out, t, 'summary.json')))
+    .filter((t) => order.includes(t))
     .sort((a, b) => order.indexOf(a) - order.indexOf(b))
-    .map((t) => JSON.parse(readFileSync(join(out, t, 'summary.json'), 'utf8')) as Summary);
+    .flatMap((t) => mergedSummary(join(out, t)));
   const doc = values.doc ?? 'docs/defaults.md';
   writeFileSync(doc, markdown(summaries, 'npm run bench:defaults'));
   console.log(`wrote ${doc} from ${summaries.length} tasks in ${out}`);

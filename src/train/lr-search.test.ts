@@ -56,6 +56,9 @@ test('--lr auto: one short trial per grid point, the best validation accuracy ch
   assert.deepEqual(readdirSync(trialDir).sort(), ['metrics.jsonl', 'report.html', 'run.json', 'trial.json'], 'trial weights and checkpoints are removed');
   const report = (await import('node:fs')).readFileSync(join(cfg.out, 'report.html'), 'utf8');
   assert.match(report, /Learning-rate search/);
+  const again = await chooseLearningRate(cfg, { runTrial: () => assert.fail('finished trials are read back'), log: () => {} });
+  assert.ok(again !== 'interrupted' && again.lr === choice.lr);
+  assert.ok(Number.isNaN(again.trials![2].score), "a diverged trial's score reads back as NaN (JSON wrote null)");
 });
 
 test('a search interrupted between trials resumes with the finished trials read back', async () => {

@@ -131,7 +131,10 @@ async function search(config: TrainConfig, grid: readonly number[], hooks: Searc
 async function runTrial(config: TrainConfig, lr: number, steps: number, total: number, hooks: SearchHooks): Promise<LrTrial | 'interrupted'> {
   const dir = join(config.out, SEARCH_DIR, `lr-${show(lr)}`);
   const saved = join(dir, TRIAL_FILE);
-  if (existsSync(saved)) return (await readJsonFile(saved)) as LrTrial;
+  if (existsSync(saved)) {
+    const t = (await readJsonFile(saved)) as { lr: number; status: string; score: number | null; loss: number | null }; // JSON keeps NaN as null
+    return { lr: t.lr, status: t.status, score: t.score ?? Number.NaN, loss: t.loss ?? Number.NaN };
+  }
   const trialConfig = trainConfig({
     ...config,
     lr,

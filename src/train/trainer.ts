@@ -64,6 +64,8 @@ export interface TrainResult {
 /**
  * Trains per `config`, writing into `config.out`: checkpoints/, metrics.jsonl, run.json, the
  * adapter (or the full model for `full`) and best/ (the best evaluation's weights), report.html.
+ * The learning rate is resolved first (lr-search.ts: given, the model folder's recommendation, or a
+ * search whose trials go to lr-search/); `hooks.signal` stops the run cleanly at a step boundary.
  *
  * @example
  *   const result = await train(trainConfig({ model: 'models/gpt2', train: 'data.jsonl', task: 'causal-lm', method: 'lora-pro', out: 'runs/a' }));
