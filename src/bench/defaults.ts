@@ -18,7 +18,11 @@ import { labelWords } from '../tasks/syllables.js';
 import { evaluate } from '../train/evaluate.js';
 import { METHODS, usesAdapters, type MethodName } from '../train/methods.js';
 import { machineLine } from '../train/pretrain.js';
+import { readRecommendations } from '../train/lr-defaults.js';
+import { readComparedRun, writeCompareReport } from '../train/report-compare.js';
 import { compareMethods } from '../train/run-compare.js';
+import type { TrainConfig } from '../train/run-config.js';
+import type { TrainResult } from '../train/trainer.js';
 import { loadEvalData } from '../train/run-data.js';
 import { readRunFile } from '../train/run-file.js';
 import { loadTrained, padIdOf } from '../train/run-model.js';
@@ -107,11 +111,17 @@ async function runTask(task: string, methods: readonly MethodName[], out: string
     : cliDefaults
       ? { model: BASE, task: 'classification', train: `builtin:${task}` }
       : { model: BASE, task: 'classification', train: `builtin:${task}`, maxSteps: 150, batchSize: 16, warmupSteps: 15, maxLength: TASK_MAX_LENGTH[task] ?? 64 };
-  if (lrAuto) base.lr = 'auto';
-  const settings = (lrAuto ? '--lr auto, ' : '') + (own ? `CSV files, \`lorapro compare\` defaults, --epochs 2 (${METHODS.length} methods)` : cliDefaults ? `--task builtin:${task} and compare's defaults (3 epochs, batch 8, max length 128)` : `--task builtin:${task} --max-steps 150 --batch-size 16 --warmup-steps 15 --max-length ${base.maxLength}`);
-  const outcome = await compareMethods({ base, methods, seeds: [0], out: dir, resume: true }, { log: (l) => console.error(`[${task}] ${l}`) });
+  const settings = (lrAuto ? '--lr auto, ' : '--lr recommended (auto where lorapro.json has no rate), ') + (own ? `CSV files, \`lorapro compare\` defaults, --epochs 2 (${METHODS.length} methods)` : cliDefaults ? `--task builtin:${task} and compare's defaults (3 epochs, batch 8, max length 128)` : `--task builtin:${task} --max-steps 150 --batch-size 16 --warmup-steps 15 --max-length ${base.maxLength}`);
+  // Without --lr auto: each method at the base's recommended rate, and a search where it has none.
+  const recommended = (await readRecommendations(BASE))?.learningRate ?? {};
+  const results: { config: TrainConfig; result: TrainResult }[] = [];
+  for (const method of methods) {
+    const lr = lrAuto || recommended[method] === undefined ? 'auto' : 'recommended';
+    results.push(...(await compareMethods({ base: { ...base, lr }, methods: [method], seeds: [0], out: dir, resume: true }, { log: (l) => console.error(`[${task}] ${l}`) })).results);
+  }
+  await writeCompareReport(dir, await Promise.all(results.map(({ config }) => readComparedRun(config.method, config.seed, config.out))));
   const rows: Row[] = [];
-  for (const { config, result } of outcome.results) {
+  for (const { config, result } of results) {
     const accuracy = result.status !== 'completed' ? Number.NaN : own ? await fileTestAccuracy(config.out, own.test) : (await testMetrics(config.out)).accuracy!;
     rows.push({ method: config.method, lr: result.learningRate?.lr ?? Number.NaN, source: result.learningRate?.source ?? '-', accuracy, status: result.status });
   }
@@ -123,7 +133,7 @@ async function runTask(task: string, methods: readonly MethodName[], out: string
   return summary;
 }
 
-const SOURCE: Readonly<Record<string, string>> = { model: 'lorapro.json', search: 'search', given: '--lr' };
+const SOURCE: Readonly<Record<string, string>> = { model: 'lorapro.json', rule: 'width rule', search: 'search', given: '--lr' };
 
 function markdown(summaries: readonly Summary[], command: string): string {
   const methods = [...new Set(summaries.flatMap((s) => s.rows.map((r) => r.method)))];
@@ -136,7 +146,7 @@ function markdown(summaries: readonly Summary[], command: string): string {
   const acc = markdownTable(['task', 'majority', ...methods], summaries.map((s) => [s.task, (100 * s.majority).toFixed(1), ...methods.map((m) => cell(s, m))]));
   const lrs = markdownTable(['task', ...methods], summaries.map((s) => [s.task, ...methods.map((m) => { const r = s.rows.find((x) => x.method === m); return r ? `${r.lr} (${SOURCE[r.source] ?? r.source})` : '-'; })]));
   const settings = summaries.map((s) => `- ${s.task}: ${s.settings}; ${s.minutes.toFixed(1)} min, finished ${s.date.slice(0, 16).replace("T", " ")} UTC`).join('\n');
-  return `# Defaults, checked\n\nEvery method of \`lorapro compare\` with **no --lr** on the shipped base (models/lorapro-base), seed 0: test accuracy % of each run's best checkpoint on validation, and in brackets its margin over the majority label, in points. The learning rate comes from the base's lorapro.json where it recommends one, else from the search (\`--lr auto\`: three trial runs a half decade apart). first-sound is a file task of our own (a word's first sound from CMUdict: vowel, stop, fricative, nasal, liquid, glide, affricate; 2,245 / 300 / 500 words as CSV), trained with the CLI's defaults for 2 epochs. A built-in task's plain row ran with the paper bench's short budget (150 steps of batch 16, inputs cut to the task's length); a row marked (defaults) with nothing but \`--task builtin:NAME --methods …\`, i.e. compare's own defaults (3 epochs of batch 8, inputs up to 128 bytes, about 5× the examples seen); a row marked (--lr auto) with \`--lr auto\`: every method searched its own rate, the recommendations set aside.\n\n**Command:** \`${command}\` (the tasks may be split over processes with \`--tasks\`, one per core; \`--report\` then writes this page from all of them)  \n**Machine:** ${machineLine()}\n\n## Test accuracy %, (margin over majority)\n\n${acc}\n\n## Learning rate used (where it came from)\n\n${lrs}\n\n## Settings and wall time per task\n\n${settings}\n`;
+  return `# Defaults, checked\n\nEvery method of \`lorapro compare\` on the shipped base (models/lorapro-base), seed 0: test accuracy % of each run's best checkpoint on validation, and in brackets its margin over the majority label, in points. A plain row ran each method at the base's recommended rate (lorapro.json, from \`bench paper\`'s grid at batch 16 and 150 steps; \`--lr recommended\`), searching where it has none (lora-pro-sgd); a row marked (--lr auto) searched every method's rate (\`--lr auto\`: three trial runs a quarter of the run long, a half decade apart around the recommended rate, up to two more beyond an edge), which is what a run without --lr does. first-sound is a file task of our own (a word's first sound from CMUdict: vowel, stop, fricative, nasal, liquid, glide, affricate; 2,245 / 300 / 500 words as CSV), trained with the CLI's defaults for 2 epochs. A built-in task's row without (defaults) ran with the paper bench's short budget (150 steps of batch 16, inputs cut to the task's length); one marked (defaults) with compare's own (3 epochs of batch 8, inputs up to 128 bytes, about 5× the examples seen).\n\n**Command:** \`${command}\` (the tasks may be split over processes with \`--tasks\`, one per core; \`--report\` then writes this page from all of them)  \n**Machine:** ${machineLine()}\n\n## Test accuracy %, (margin over majority)\n\n${acc}\n\n## Learning rate used (where it came from)\n\n${lrs}\n\n## Settings and wall time per task\n\n${settings}\n`;
 }
 
 /** The task's summary.json, or its per-process parts merged (methods in METHODS order, longest time). */

@@ -13,15 +13,16 @@ import { MODEL_TASK, requireModelDir } from '../train/run-model.js';
 import { BACKEND_OPTION, listOf, type Command } from './args.js';
 import { taskOption } from './eval.js';
 
-/** What each method's learning rate is without --lr: the folder's recommendation, else the search's grid. */
+/** Each method's recommended rate (the folder's, else the width rule's) and the grid a run without --lr searches. */
 async function learningRateLines(dir: string, config: ModelConfig, methods: readonly MethodName[]): Promise<string[]> {
   const recommended = (await readRecommendations(dir))?.learningRate ?? {};
   const width = widthOf(config);
   const rows = methods.map((m) => {
     const r = recommended[m];
-    return `  ${m.padEnd(19)}${r !== undefined ? `${r} (recommended by ${join(dir, RECOMMENDATIONS_FILE)})` : `a search over ${searchGrid(suggestedLearningRate(m, width)).join(', ')} (the width rule at width ${width})`}`;
+    const centre = r ?? suggestedLearningRate(m, width);
+    return `  ${m.padEnd(19)}${String(Number(centre.toPrecision(3))).padEnd(9)}${(r !== undefined ? `lorapro.json` : `width rule (${width})`).padEnd(18)}${searchGrid(centre).join(', ')}`;
   });
-  return ['learning rate without --lr (--lr auto always searches):', ...rows];
+  return [`learning rates: --lr recommended, where it comes from, and the grid a run without --lr searches (${join(dir, RECOMMENDATIONS_FILE)})`, ...rows];
 }
 
 function costTable(costs: readonly MethodCost[], total: number): string[] {

@@ -66,7 +66,7 @@ test('--resume with nothing to resume exits 2 naming the folder; --resume-or-sta
 test('--lr takes a number or auto, and names anything else', async () => {
   const bad = await runCli(...base.slice(0, -1), 'fast', '--max-steps', '2', '--out', out());
   assert.equal(bad.code, 2);
-  assert.match(bad.err, /lr \(--lr\) must be a positive number, "auto" or "default", got "fast"/);
+  assert.match(bad.err, /lr \(--lr\) must be a positive number, "auto" or "recommended", got "fast"/);
   const grid = await runCli(...base.slice(0, -1), 'auto', '--lr-grid', '0.01,x', '--max-steps', '2', '--out', out());
   assert.equal(grid.code, 2);
   assert.match(grid.err, /--lr-grid\) must be a comma-separated list of positive numbers/);
@@ -75,11 +75,11 @@ test('--lr takes a number or auto, and names anything else', async () => {
   assert.match(auto.out, /^lora: 3 steps in .* at lr 0\.0?3 \(chosen by the search\)|^lora: 3 steps in .* at lr 0\.003 \(chosen by the search\)/m);
 });
 
-test('info says which learning rate each method takes without --lr', async () => {
+test('info says each method\'s recommended rate, where it comes from, and the grid a run without --lr searches', async () => {
   const shipped = await runCli('info', '--model', join(process.cwd(), 'models', 'lorapro-base'));
   assert.equal(shipped.code, 0, shipped.err);
-  assert.match(shipped.out, /^ {2}full {15}0\.001 \(recommended by .*lorapro-base[/\\]lorapro\.json\)$/m);
-  assert.match(shipped.out, /^ {2}lora-pro-sgd {7}a search over 0\.03, 0\.1, 0\.3 \(the width rule at width 128\)$/m);
+  assert.match(shipped.out, /^ {2}full {15}0\.001 +lorapro\.json +0\.0003, 0\.001, 0\.003$/m);
+  assert.match(shipped.out, /^ {2}lora-pro-sgd {7}0\.1 +width rule \(128\) +0\.03, 0\.1, 0\.3$/m);
   const tiny = await runCli('info', '--model', model, '--method', 'lora');
-  assert.match(tiny.out, /^ {2}lora {15}a search over 0\.01, 0\.03, 0\.1 \(the width rule at width 16\)$/m);
+  assert.match(tiny.out, /^ {2}lora {15}0\.024 +width rule \(16\) +0\.01, 0\.03, 0\.1$/m);
 });

@@ -22,15 +22,22 @@ test('pickTrial: the best score wins, ties go to the lower loss then the earlier
   assert.equal(pickTrial([t(1, Number.NaN)]), undefined);
 });
 
-test('a given rate is used as is; without --lr the model folder\'s recommendation', async () => {
+test('a given rate is used as is; --lr recommended takes the folder\'s rate or the width rule\'s; no --lr searches around it', async () => {
   const never: TrialRunner = () => assert.fail('no trial should run');
   assert.deepEqual(await chooseLearningRate(base({ lr: 0.02 }), { runTrial: never, log: () => {} }), { requested: 0.02, lr: 0.02, source: 'given', note: 'learning rate 0.02 (--lr)' });
+  const rule = await chooseLearningRate(base({ lr: 'recommended' }), { runTrial: never, log: () => {} });
+  assert.ok(rule !== 'interrupted' && rule.source === 'rule' && Math.abs(rule.lr - 0.024) < 1e-9, 'lora at width 16: 3e-3 × 128/16');
   writeFileSync(join(gpt2, 'lorapro.json'), JSON.stringify({ recommended: { learningRate: { lora: 0.004 } } }));
   try {
-    const choice = await chooseLearningRate(base(), { runTrial: never, log: () => {} });
+    const choice = await chooseLearningRate(base({ lr: 'recommended' }), { runTrial: never, log: () => {} });
     assert.ok(choice !== 'interrupted' && choice.source === 'model' && choice.lr === 0.004);
+    const tried: number[] = [];
+    const searched = await chooseLearningRate(base({ lrSearchSteps: 2 }), { runTrial: async (c) => { tried.push(c.lr); return { status: 'completed', best: { value: 0.5 }, finalEval: { loss: 1 } }; }, log: () => {} });
+    assert.ok(searched !== 'interrupted' && searched.source === 'search');
+    // centred on the recommendation (0.004 snaps to 0.003); all tie, so the first point (the low edge) wins and the grid grows down once, after which the winner is inside
+    assert.deepEqual(tried, [0.001, 0.003, 0.01, 0.0003]);
   } finally {
-    writeFileSync(join(gpt2, 'lorapro.json'), '{"recommended": {"learningRate": {}}}'); // recommends nothing: the search tests below search
+    writeFileSync(join(gpt2, 'lorapro.json'), '{"recommended": {"learningRate": {}}}'); // recommends nothing: the search tests below centre on the width rule
   }
 });
 
@@ -45,7 +52,7 @@ test('--lr auto: one short trial per grid point, the best validation accuracy ch
   assert.equal(choice.trials![2].status, 'diverged', 'the guard stops the absurd rate');
   const finite = choice.trials!.filter((t) => Number.isFinite(t.score));
   assert.equal(choice.lr, finite.reduce((a, b) => (b.score > a.score || (b.score === a.score && b.loss < a.loss) ? b : a)).lr);
-  assert.ok(logs.some((l) => /learning-rate search \(--lr auto\): 3 trials of 4 steps at 0\.0001, 0\.03, 1000000,/.test(l)), logs.join('\n'));
+  assert.ok(logs.some((l) => /learning-rate search \(--lr auto, the default; --lr-grid\): 3 trials of 4 steps at 0\.0001, 0\.03, 1000000,/.test(l)), logs.join('\n'));
   assert.ok(logs.some((l) => /^chose learning rate /.test(l)));
   const run = await readRunFile(cfg.out);
   assert.equal(run!.config.lr, 'auto', 'run.json keeps what was asked for');

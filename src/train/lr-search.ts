@@ -1,8 +1,10 @@
 // The learning rate a run trains with. A number is used as given. `auto` tries a few rates a half
 // decade apart around the suggested one (lr-defaults.ts), each as a short run of the same method,
 // data and seed, and keeps the one with the best validation metric; where that is the grid's edge,
-// it tries up to two more rates beyond it. `default` (no --lr) takes the
-// model folder's recommendation for the method where it has one, else searches as `auto` does.
+// it tries up to two more rates beyond it. `auto` is what a run without --lr does: the
+// recommendation of a model folder was measured at one batch size and length (lorapro.json says
+// which), and runs of other settings need other rates (docs/defaults.md). `recommended` takes the
+// suggested rate as it is, without a search.
 //
 // Trials live in OUT/lr-search/lr-<rate>/; each leaves trial.json with its score, and a killed
 // search resumes (finished trials are read back, an unfinished one continues from its checkpoint).
@@ -36,8 +38,8 @@ export interface LrTrial {
 export interface LrChoice {
   readonly requested: LrRequest;
   readonly lr: number;
-  /** Where the rate came from: the user, the model folder's lorapro.json, or the search. */
-  readonly source: 'given' | 'model' | 'search';
+  /** Where the rate came from: the user, the model folder's lorapro.json, the width rule, or the search. */
+  readonly source: 'given' | 'model' | 'rule' | 'search';
   /** One line for progress output and the report. */
   readonly note: string;
   readonly metric?: string;
@@ -83,20 +85,22 @@ export async function chooseLearningRate(config: TrainConfig, hooks: SearchHooks
   requireModelDir(config.model);
   const modelConfig = await readModelConfig(config.model);
   const recommended = (await readRecommendations(config.model))?.learningRate[config.method];
-  if (config.lr === 'default' && recommended !== undefined) {
-    return { requested: 'default', lr: recommended, source: 'model', note: `learning rate ${show(recommended)}: recommended for ${config.method} by ${join(config.model, RECOMMENDATIONS_FILE)} (--lr auto searches instead)` };
+  const width = widthOf(modelConfig);
+  const centre = recommended ?? suggestedLearningRate(config.method, width);
+  if (config.lr === 'recommended') {
+    const from = recommended !== undefined ? `recommended for ${config.method} by ${join(config.model, RECOMMENDATIONS_FILE)}` : `the width rule's for ${config.method} at width ${width} (${join(config.model, RECOMMENDATIONS_FILE)} recommends none)`;
+    return { requested: 'recommended', lr: centre, source: recommended !== undefined ? 'model' : 'rule', note: `learning rate ${show(centre)}: ${from} (--lr recommended; without --lr the run searches around it)` };
   }
-  const centre = recommended ?? suggestedLearningRate(config.method, widthOf(modelConfig));
-  return search(config, config.lrGrid ?? searchGrid(centre), hooks);
+  return search(config, config.lrGrid ?? searchGrid(centre), recommended !== undefined ? `${join(config.model, RECOMMENDATIONS_FILE)}'s ${show(centre)}` : `the width rule's ${show(centre)}`, hooks);
 }
 
-async function search(config: TrainConfig, grid: readonly number[], hooks: SearchHooks): Promise<LrChoice | 'interrupted'> {
+async function search(config: TrainConfig, grid: readonly number[], centre: string, hooks: SearchHooks): Promise<LrChoice | 'interrupted'> {
   const { data } = await loadRunInputs(config, () => {});
   const total = planSteps(config, data.train.length).totalSteps;
   const steps = config.lrSearchSteps ?? Math.min(total, Math.max(20, Math.ceil(total / 4)));
   if (data.eval.length === 0) throw new UsageError(`the learning-rate search needs evaluation examples, and ${config.train} is too small to hold some out; give --lr or --eval`);
   const metric = config.bestMetric;
-  hooks.log(`learning-rate search (${config.lr === 'auto' ? '--lr auto' : `no --lr, and ${join(config.model, RECOMMENDATIONS_FILE)} recommends none for ${config.method}`}): ${grid.length} trials of ${steps} steps at ${grid.map(show).join(', ')}, best validation ${metric} of ${data.eval.length} examples (--lr-grid and --lr-search-steps set the budget)`);
+  hooks.log(`learning-rate search (--lr auto, the default${config.lrGrid ? '; --lr-grid' : `; around ${centre}`}): ${grid.length} trials of ${steps} steps at ${grid.map(show).join(', ')}, best validation ${metric} of ${data.eval.length} examples (--lr-grid and --lr-search-steps set the budget)`);
   const trials: LrTrial[] = [];
   const tryRate = async (lr: number): Promise<boolean> => {
     const trial = await runTrial(config, lr, steps, total, hooks);

@@ -17,11 +17,11 @@ export const METRICS_BY_TASK: Readonly<Record<TaskName, readonly MetricName[]>> 
 export const LOWER_IS_BETTER: ReadonlySet<MetricName> = new Set(['loss', 'perplexity']);
 
 /**
- * The learning rate asked for: a number; 'auto', a short search over a grid around the suggested
- * rate (src/train/lr-search.ts); or 'default', the model folder's recommended rate for the method
- * (lorapro.json) and a search where it recommends none.
+ * The learning rate asked for: a number; 'auto' (the default), a short search over a grid around
+ * the model folder's recommended rate for the method (lorapro.json) or else the width rule
+ * (src/train/lr-search.ts); or 'recommended', that rate without a search.
  */
-export type LrRequest = number | 'auto' | 'default';
+export type LrRequest = number | 'auto' | 'recommended';
 
 /** How a run resumes: false starts fresh; true continues the checkpoint in --out (an error without one); 'if-any' continues one when there is one. */
 export type ResumeMode = boolean | 'if-any';
@@ -124,12 +124,12 @@ class Fields {
     return v;
   }
 
-  /** A positive number, 'auto' or 'default' (numbers may come as text from the command line). */
+  /** A positive number, 'auto' or 'recommended' (numbers may come as text from the command line). */
   lr(key: string): LrRequest {
-    const v = this.o[key] ?? 'default';
-    if (v === 'auto' || v === 'default') return v;
+    const v = this.o[key] ?? 'auto';
+    if (v === 'auto' || v === 'recommended') return v;
     const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-    if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) this.fail(key, 'a positive number, "auto" or "default"');
+    if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) this.fail(key, 'a positive number, "auto" or "recommended"');
     return n;
   }
 
@@ -159,7 +159,7 @@ class Fields {
 
 /**
  * A validated, frozen TrainConfig. Unknown keys are errors (a misspelt option would otherwise be
- * silently ignored). The learning rate stays a request ('default' when not given) until the run
+ * silently ignored). The learning rate stays a request ('auto' when not given) until the run
  * resolves it (lr-search.ts); bestMetric defaults to accuracy or loss.
  *
  * @example

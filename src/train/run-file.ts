@@ -15,7 +15,7 @@ export const RUN_FILE = 'run.json';
 
 export interface RunFile {
   readonly version: 1;
-  /** As asked for: `config.lr` may be 'auto' or 'default'; `learningRate.lr` is what it trained with. */
+  /** As asked for: `config.lr` may be 'auto' or 'recommended'; `learningRate.lr` is what it trained with. */
   readonly config: TrainConfig;
   readonly learningRate?: LrChoice;
   /** Classification label names in index order. */
