@@ -9,7 +9,7 @@
 // Each task's table lands in OUT/<task>/summary.json; docs/defaults.md is written from all of them,
 // so the tasks can be split over processes (one per core) and `--report` writes the page alone.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { useBackend } from '../engine/backend.js';
 import { Rng } from '../math/rng.js';
@@ -126,7 +126,7 @@ async function runTask(task: string, methods: readonly MethodName[], out: string
     rows.push({ method: config.method, lr: result.learningRate?.lr ?? Number.NaN, source: result.learningRate?.source ?? '-', accuracy, status: result.status });
   }
   const majority = own ? majorityOf(own.test) : loadBuiltinTask(task).majorityBaseline.test;
-  const label = `${task}${cliDefaults ? ' (defaults)' : ''}${lrAuto ? ' (--lr auto)' : ''}`;
+  const label = labelOf(taskKey(task, mode));
   const summary: Summary = { task: label, settings, majority, rows, minutes: (performance.now() - started) / 60000, date: new Date().toISOString() };
   // a subset of the methods (one process of several on the same task) writes its own part
   writeFileSync(join(dir, subset ? `summary-${methods.join('+')}.json` : 'summary.json'), `${JSON.stringify(summary, null, 1)}\n`);
@@ -146,7 +146,14 @@ function markdown(summaries: readonly Summary[], command: string): string {
   const acc = markdownTable(['task', 'majority', ...methods], summaries.map((s) => [s.task, (100 * s.majority).toFixed(1), ...methods.map((m) => cell(s, m))]));
   const lrs = markdownTable(['task', ...methods], summaries.map((s) => [s.task, ...methods.map((m) => { const r = s.rows.find((x) => x.method === m); return r ? `${r.lr} (${SOURCE[r.source] ?? r.source})` : '-'; })]));
   const settings = summaries.map((s) => `- ${s.task}: ${s.settings}; ${s.minutes.toFixed(1)} min, finished ${s.date.slice(0, 16).replace("T", " ")} UTC`).join('\n');
-  return `# Defaults, checked\n\nEvery method of \`lorapro compare\` on the shipped base (models/lorapro-base), seed 0: test accuracy % of each run's best checkpoint on validation, and in brackets its margin over the majority label, in points. A plain row ran each method at the base's recommended rate (lorapro.json, from \`bench paper\`'s grid at batch 16 and 150 steps; \`--lr recommended\`), searching where it has none (lora-pro-sgd); a row marked (--lr auto) searched every method's rate (\`--lr auto\`: three trial runs a quarter of the run long, a half decade apart around the recommended rate, up to two more beyond an edge), which is what a run without --lr does. first-sound is a file task of our own (a word's first sound from CMUdict: vowel, stop, fricative, nasal, liquid, glide, affricate; 2,245 / 300 / 500 words as CSV), trained with the CLI's defaults for 2 epochs. A built-in task's row without (defaults) ran with the paper bench's short budget (150 steps of batch 16, inputs cut to the task's length); one marked (defaults) with compare's own (3 epochs of batch 8, inputs up to 128 bytes, about 5× the examples seen).\n\n**Command:** \`${command}\` (the tasks may be split over processes with \`--tasks\`, one per core; \`--report\` then writes this page from all of them)  \n**Machine:** ${machineLine()}\n\n## Test accuracy %, (margin over majority)\n\n${acc}\n\n## Learning rate used (where it came from)\n\n${lrs}\n\n## Settings and wall time per task\n\n${settings}\n`;
+  return `# Defaults, checked\n\nEvery method of \`lorapro compare\` on the shipped base (models/lorapro-base), seed 0: test accuracy % of each run's best checkpoint on validation, and in brackets its margin over the majority label, in points. A plain row ran each method at the base's recommended rate (lorapro.json, from \`bench paper\`'s grid at batch 16 and 150 steps; \`--lr recommended\`), searching where it has none (lora-pro-sgd); a row marked (--lr auto) searched every method's rate (\`--lr auto\`: three trial runs a quarter of the run long, a half decade apart around the recommended rate, up to two more beyond an edge), which is what a run without --lr does. first-sound is a file task of our own (a word's first sound from CMUdict: vowel, stop, fricative, nasal, liquid, glide, affricate; 2,245 / 300 / 500 words as CSV), trained with the CLI's defaults for 2 epochs. A built-in task's row without (defaults) ran with the paper bench's short budget (150 steps of batch 16, inputs cut to the task's length); one marked (defaults) with compare's own (3 epochs of batch 8, inputs up to 128 bytes, about 5× the examples seen).\n\n**Command:** \`${command}\` (the tasks may be split over processes with \`--tasks\`, one per core; \`--report\` then writes this page from all of them)  \n**Machine:** ${machineLine()}\n\n## Test accuracy %, (margin over majority)\n\n${acc}\n\n## Learning rate used (where it came from)\n\n${lrs}\n\n## Settings and wall time per task\n\nWall time of each task's runs; tasks (and method subsets) ran side by side, so up to four processes shared the machine's cores and the times are not speed figures.\n\n${settings}\n`;
+}
+
+/** A row's name: the task, then how it ran ("syllables (defaults, --lr auto)"). */
+function labelOf(key: string): string {
+  const how = [key.includes('-cli-defaults') ? 'defaults' : '', key.endsWith('-lr-auto') ? '--lr auto' : ''].filter(Boolean);
+  const task = key.replace(/-cli-defaults|-lr-auto/g, '');
+  return how.length ? `${task} (${how.join(', ')})` : task;
 }
 
 /** The task's summary.json, or its per-process parts merged (methods in METHODS order, longest time). */
@@ -154,7 +161,7 @@ function mergedSummary(dir: string): Summary[] {
   const parts = readdirSync(dir).filter((f) => /^summary(-.+)?\.json$/.test(f)).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Summary);
   if (parts.length === 0) return [];
   const rows = parts.flatMap((p) => p.rows).sort((a, b) => METHODS.indexOf(a.method as MethodName) - METHODS.indexOf(b.method as MethodName));
-  return [{ ...parts[0], rows, minutes: Math.max(...parts.map((p) => p.minutes)), date: parts.map((p) => p.date).sort()[0] }];
+  return [{ ...parts[0], task: labelOf(basename(dir)), rows, minutes: Math.max(...parts.map((p) => p.minutes)), date: parts.map((p) => p.date).sort()[parts.length - 1] }];
 }
 
 async function main(): Promise<void> {
