@@ -82,6 +82,13 @@ test('--resume needs a checkpoint: an error naming the folder, and a finished ru
   assert.deepEqual(after, before, 'no file rewritten');
 });
 
+test('--resume with changed settings is refused before any learning-rate search runs', async () => {
+  const cfg = config({ maxSteps: 2 });
+  await train(cfg);
+  await assert.rejects(train(trainConfig({ ...cfg, lr: 'auto', resume: true })), isUsage(/lr: 0\.01 → "auto"/));
+  assert.ok(!existsSync(join(cfg.out, 'lr-search')), 'no trial was run');
+});
+
 test('an --out that is a file is refused by name', async () => {
   const file = join(root, 'not-a-folder');
   writeFileSync(file, 'x');

@@ -75,6 +75,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const progress = hooks.progress ?? silentProgress;
   const log = hooks.log ?? ((line: string) => progress.log(line));
   const found = await checkOutFolder(config);
+  if (config.resume) await checkResumable(config); // before a search, which would otherwise run only to be refused
   const choice = (await previousChoice(config)) ?? (await chooseLearningRate(config, { runTrial: (c) => train(c, { signal: hooks.signal }), log, signal: hooks.signal }));
   if (choice === 'interrupted') {
     return { status: 'interrupted', message: `interrupted during the learning-rate search; its trials in ${join(config.out, SEARCH_DIR)} continue with --resume`, steps: 0, elapsedS: 0, peakTensorBytes: 0, peakRssBytes: 0 };
@@ -339,7 +340,6 @@ async function startOrResume(run: PreparedRun, choice: LrChoice, found: OutFolde
   const { config, model, setup } = run;
   const requested = { ...config, lr: choice.requested };
   const fresh: CheckpointState = { step: 0, position: { epoch: 0, batchIndex: 0 }, rng: dropoutRngs(model).map((r) => r.state), tokens: 0, elapsedS: 0, optimizer: { name: setup.optimizer.name, step: 0 } };
-  if (config.resume) await checkResumable(requested);
   await mkdir(config.out, { recursive: true });
   await writeRunFile(run, plan.totalSteps, { config: requested, learningRate: choice });
   if (!found.latest) {
