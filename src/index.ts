@@ -3,9 +3,10 @@
 // Engine
 import { ensureBackend } from './engine/backend.js';
 export { tf } from './engine/tf.js';
-export { useBackend, ensureBackend, BACKEND_ENV } from './engine/backend.js';
+export { useBackend, ensureBackend, engineName, describeEngine, BACKEND_ENV } from './engine/backend.js';
+export { nativeStatus, configureNative, type NativeInfo } from './engine/native.js';
 
-// Importing the package starts its backend (LORAPRO_BACKEND, else wasm, else cpu): TF.js registers
+// Importing the package starts its engine (LORAPRO_BACKEND, else native, else wasm, else cpu): TF.js registers
 // wasm but leaves it uninitialised, so a first raw op would otherwise throw. useBackend() still switches.
 await ensureBackend();
 

@@ -3,6 +3,7 @@
 // at a time take about 1/N of the wall time; each run also gets its own process and memory.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { availableParallelism } from 'node:os';
 import type { MethodRun, MethodRunOptions } from './paper-runs.js';
 import type { WorkerRequest } from './paper-worker.js';
 
@@ -38,11 +39,16 @@ export function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
   };
 }
 
-/** runMethod in a fresh Node process on `backend`; rejects with the child's error or its stderr. */
-export function runMethodInChild(options: MethodRunOptions, backend: string): Promise<MethodRun> {
+/**
+ * runMethod in a fresh Node process on `backend`; rejects with the child's error or its stderr. With
+ * `jobs` children at a time, each gets an equal share of the cores for the native engine's threads
+ * (unless LORAPRO_THREADS says otherwise), so they do not fight over them.
+ */
+export function runMethodInChild(options: MethodRunOptions, backend: string, jobs = 1): Promise<MethodRun> {
   return new Promise((resolve, reject) => {
+    const threads = process.env.LORAPRO_THREADS ?? String(Math.max(1, Math.floor(availableParallelism() / jobs)));
     // 'advanced' (structured clone) keeps NaN metrics of diverged runs, which JSON would turn into null
-    const child = fork(WORKER, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const child = fork(WORKER, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, LORAPRO_THREADS: threads } });
     live.add(child);
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-STDERR_TAIL)));

@@ -1,6 +1,7 @@
 // The LoRA-Pro paper's comparison, offline: methods × built-in tasks × seeds from one base model,
 // each method's learning rate picked from a small grid on the validation split (first seed), test
 // metrics as mean ± std over seeds. The table, costs, diagnostic and plots go to docs/results.md.
+import { engineName } from '../engine/backend.js';
 import type { MethodName } from '../train/methods.js';
 import type { Progress } from '../train/progress.js';
 import { tf } from '../engine/tf.js';
@@ -124,7 +125,7 @@ export async function runPaper(
       try {
         if (jobs === 1) return await runMethod(options, { progress: hooks.progress?.(), log: hooks.log });
         const t0 = performance.now();
-        const run = await runMethodInChild(options, hooks.backend ?? tf.getBackend());
+        const run = await runMethodInChild(options, hooks.backend ?? engineName(), jobs);
         hooks.log(`   done [${++finished}/${total}] ${what}: validation ${(100 * run.validation).toFixed(1)}%, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
         return run;
       } catch (e) {

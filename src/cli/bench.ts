@@ -1,10 +1,11 @@
 // lorapro bench paper: the LoRA-Pro paper's comparison on the built-in tasks (src/bench/paper.ts).
+import { engineName } from '../engine/backend.js';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { chooseBase, shown } from '../bench/paper-base.js';
 import { paperPlan, plannedRuns, runPaper } from '../bench/paper.js';
 import { printableTable, writePaperResults } from '../bench/paper-report.js';
-import { useBackend } from '../engine/backend.js';
+import { startEngine } from './engine.js';
 import { tf } from '../engine/tf.js';
 import { builtinTaskNames } from '../tasks/builtin.js';
 import { checkMethod } from '../train/methods.js';
@@ -69,7 +70,7 @@ export async function benchPaper(values: Record<string, unknown>, io: { out: (l:
   const started = performance.now();
   const jobs = (values.jobs as number | undefined) ?? availableParallelism();
   if (jobs < 1) throw new UsageError(`--jobs must be at least 1, got ${jobs}`);
-  await useBackend(values.backend as string | undefined);
+  await startEngine(values.backend, io);
   const log = (line: string) => io.err(line);
   const base = await chooseBase({ model: values.model as string | undefined }, { log });
   const plan = paperPlan({
@@ -82,7 +83,7 @@ export async function benchPaper(values: Record<string, unknown>, io: { out: (l:
     steps: values.steps as number | undefined,
   });
   log(`bench paper: ${plannedRuns(plan)} runs, ${jobs} at a time (${plan.tasks.join(', ')} × ${plan.methods.join(', ')}; seeds ${plan.seeds.join(', ')}; ${plan.steps} steps) into ${plan.out}`);
-  const result = await runPaper(plan, { progress: () => createProgress(process.stderr), log, resume: values.resume as boolean | undefined, jobs, backend: tf.getBackend() });
+  const result = await runPaper(plan, { progress: () => createProgress(process.stderr), log, resume: values.resume as boolean | undefined, jobs, backend: engineName() });
   const resultsPath = (values.results as string | undefined) ?? join('docs', 'results.md');
   await writePaperResults(result, resultsPath, { command: commandText('paper', values), machine: machineLine(), baseNote: base.note, wallS: (performance.now() - started) / 1000, date: new Date(), jobs });
   io.out(printableTable(result));

@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { testMetrics } from '../bench/paper-test.js';
-import { useBackend } from '../engine/backend.js';
+import { startEngine } from './engine.js';
 import { checkMethod } from '../train/methods.js';
 import { createProgress } from '../train/progress.js';
 import { meanStd, RESULTS_FILE } from '../train/report-compare.js';
@@ -38,7 +38,7 @@ export const compareCommand: Command = {
   async run(values, io) {
     const { methods, seeds, out, resume, backend, noDiagnostics, noDivergenceGuard, ...base } = resolveTaskOption(values);
     const methodList = listOf(methods, '--methods').map(checkMethod);
-    await useBackend(backend as string | undefined);
+    await startEngine(backend, io);
     const options = { ...base, ...(noDiagnostics ? { diagnostics: false } : {}), ...(noDivergenceGuard ? { divergenceGuard: false } : {}) };
     const outcome = await whileInterruptible(io, (signal) =>
       compareMethods({ base: options, methods: methodList, seeds: seedsOf(seeds), out: out as string, resume: resume as boolean | undefined }, { progress: () => createProgress(process.stderr), log: (l) => io.err(l), signal }),

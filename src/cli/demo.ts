@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { chooseBase, shown } from '../bench/paper-base.js';
 import { runMethod, type MethodRun } from '../bench/paper-runs.js';
 import { costCells, DIAGNOSTIC_NOTE, markdownTable, pctCell, textTable } from '../bench/paper-table.js';
-import { useBackend } from '../engine/backend.js';
+import { startEngine } from './engine.js';
 import type { MethodName } from '../train/methods.js';
 import { machineLine } from '../train/pretrain.js';
 import { createProgress } from '../train/progress.js';
@@ -70,7 +70,7 @@ export const demoCommand: Command = {
     const out = (values.out as string | undefined) ?? join('runs', 'demo');
     const steps = (values.steps as number | undefined) ?? 150;
     const seed = (values.seed as number | undefined) ?? 0;
-    await useBackend(values.backend as string | undefined);
+    await startEngine(values.backend, io);
     await prepareOut(out);
     const log = (line: string) => io.err(line);
     const base = await chooseBase({ model: values.model as string | undefined, fallbackDir: join(out, 'base'), fallbackMinutes: 1.5 }, { progress: createProgress(process.stderr), log });

@@ -1,5 +1,5 @@
 // lorapro eval: metrics of a model (with an adapter) on a dataset file.
-import { useBackend } from '../engine/backend.js';
+import { startEngine } from './engine.js';
 import { evaluate } from '../train/evaluate.js';
 import { TASKS, type TaskName } from '../train/run-config.js';
 import { loadEvalData } from '../train/run-data.js';
@@ -30,7 +30,7 @@ export const evalCommand: Command = {
   ],
   examples: ['lorapro eval --model models/gpt2 --adapter runs/sst2-lora-pro --data data/sst2-dev.jsonl --json'],
   async run(values, io) {
-    await useBackend(values.backend as string | undefined);
+    await startEngine(values.backend, io);
     const log = (line: string) => io.err(line);
     const trained = await loadTrained({ model: values.model as string, adapter: values.adapter as string | undefined, task: taskOption(values.task), log });
     try {

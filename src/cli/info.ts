@@ -1,6 +1,7 @@
 // lorapro info: parameter counts and a memory estimate (weights, gradients, optimiser state) per method.
 import { join } from 'node:path';
-import { useBackend } from '../engine/backend.js';
+import { describeEngine, useBackend } from '../engine/backend.js';
+import { nativeStatus } from '../engine/native.js';
 import { readModelConfig, type ModelConfig } from '../io/hf-config.js';
 import { createModel } from '../models/auto.js';
 import { zerosInit } from '../models/layers.js';
@@ -74,6 +75,7 @@ export const infoCommand: Command = {
       const targetModules = values.targetModules === undefined ? 'all-linear' : listOf(values.targetModules, '--target-modules');
       const target = targetModules.length === 1 && targetModules[0] === 'all-linear' ? 'all-linear' : targetModules;
       const counts = countParameters(model, { rank, alpha: 16, targetModules: target, modulesToSave: model.task === 'sequence-classification' ? headModules(model) : [] });
+      io.out(`engine: ${describeEngine()}${nativeNote()}`);
       io.out(`model: ${dir} (${model.architecture}, ${config.modelType}, ${model.task})`);
       io.out(`parameters: ${humanCount(counts.totalParams)} (${counts.totalParams})`);
       io.out(`LoRA rank ${rank} on ${typeof target === 'string' ? target : target.join(', ')}: ${counts.adaptedLayers} adapted layers, ${humanCount(counts.adapterParams)} adapter parameters${counts.headParams ? `, ${humanCount(counts.headParams)} head parameters trained in full` : ''}`);
@@ -90,3 +92,9 @@ export const infoCommand: Command = {
     }
   },
 };
+
+/** Why the native engine is not the one in use, when it is not. */
+function nativeNote(): string {
+  const status = nativeStatus();
+  return status.available ? '' : ` (native engine unavailable: ${status.reason})`;
+}

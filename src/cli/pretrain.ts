@@ -1,5 +1,5 @@
 // lorapro pretrain: a small base model from scratch on Moby-Dick (see src/train/pretrain.ts).
-import { useBackend } from '../engine/backend.js';
+import { startEngine } from './engine.js';
 import { createProgress } from '../train/progress.js';
 import { defaultWork, MODEL_CARD_FILE, pretrain } from '../train/pretrain.js';
 import { BACKEND_OPTION, type Command } from './args.js';
@@ -31,7 +31,7 @@ export const pretrainCommand: Command = {
   ],
   examples: ['lorapro pretrain --config models/base-config.json --out models/lorapro-base --max-steps 2000', 'lorapro pretrain --config models/base-config.json --out models/lorapro-base --resume'],
   async run(values, io) {
-    await useBackend(values.backend as string | undefined);
+    await startEngine(values.backend, io);
     const out = values.out as string;
     const log = (line: string) => io.err(line);
     const progress = createProgress(process.stderr);

@@ -1,5 +1,5 @@
 // lorapro train: one training run from flags or a --config file.
-import { useBackend } from '../engine/backend.js';
+import { startEngine } from './engine.js';
 import { METHODS } from '../train/methods.js';
 import { createProgress } from '../train/progress.js';
 import { trainConfig, type TrainConfig } from '../train/run-config.js';
@@ -105,7 +105,7 @@ export const trainCommand: Command = {
   ],
   async run(values, io) {
     const config = configFromOptions(values);
-    await useBackend(values.backend as string | undefined);
+    await startEngine(values.backend, io);
     const progress = createProgress(process.stderr);
     const result = await whileInterruptible(io, (signal) => train(config, { progress, signal }));
     if (result.status === 'interrupted') {

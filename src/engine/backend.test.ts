@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, useBackend } from '../index.js';
+import { nativeStatus, tf, useBackend } from '../index.js';
 
-test('wasm is the default backend in Node and cpu can be forced', async () => {
+test('native (where built) or wasm is the default engine in Node and cpu can be forced', async () => {
   const saved = process.env.LORAPRO_BACKEND;
   delete process.env.LORAPRO_BACKEND;
   try {
-    assert.equal(await useBackend(), 'wasm');
+    assert.equal(await useBackend(), nativeStatus().available ? 'native' : 'wasm');
     assert.equal(await useBackend('cpu'), 'cpu');
     process.env.LORAPRO_BACKEND = 'cpu';
     assert.equal(await useBackend(), 'cpu');
@@ -18,6 +18,6 @@ test('wasm is the default backend in Node and cpu can be forced', async () => {
   }
 });
 
-test('an unknown backend name is refused by name', async () => {
-  await assert.rejects(useBackend('nope'), /unknown TF.js backend "nope"/);
+test('an unknown engine name is refused by name, listing the known ones', async () => {
+  await assert.rejects(useBackend('nope'), /unknown engine "nope" \(from useBackend\(\)\); registered: native, /);
 });

@@ -1,11 +1,15 @@
 import { tf } from './tf.js';
+import { nativeKernelsOn, nativeStatus, useNativeKernels } from './native.js';
 
 /** Backends the package knows how to start, in order of preference for Node. */
 export const NODE_BACKENDS = ['wasm', 'cpu'] as const;
-export type BackendName = 'wasm' | 'cpu' | 'webgl' | 'webgpu';
+/** `native` is the wasm backend with the project's C++ kernels (./native.ts) doing its heavy kernels. */
+export type BackendName = 'native' | 'wasm' | 'cpu' | 'webgl' | 'webgpu';
 
-/** Environment variable that overrides the default backend (`wasm` in Node). */
+/** Environment variable that overrides the default engine (native, else wasm, in Node). */
 export const BACKEND_ENV = 'LORAPRO_BACKEND';
+
+const NATIVE = 'native';
 
 /** The cpu backend greets Node users with a tfjs-node advert on first use; tfjs-node is not an option here. */
 function quietCpu(): void {
@@ -20,31 +24,54 @@ function envBackend(): string | undefined {
   return value ? value : undefined;
 }
 
+let fallbackSaid = false;
+
+/** One line on stderr, once per process, when Node runs without the native engine it could have had. */
+function sayFallback(reason: string): void {
+  if (fallbackSaid || typeof process === 'undefined' || process.versions?.node === undefined) return;
+  fallbackSaid = true;
+  process.stderr.write(`lorapro: native engine unavailable (${reason}); computing on wasm\n`);
+}
+
 /**
- * Starts a TF.js backend and makes it current. With no name, uses `LORAPRO_BACKEND`, else `wasm`,
- * falling back to `cpu` when wasm cannot start. An explicitly requested backend that fails is an error.
+ * Starts an engine and makes it current. With no name, uses `LORAPRO_BACKEND`, else the native engine
+ * (the wasm backend with the project's C++ kernels) when it loads, else plain `wasm` (saying why once
+ * on stderr), else `cpu`. An explicitly requested engine that fails is an error. Returns the engine's
+ * name (`engineName()`).
  *
  * @example
- *   await useBackend();        // wasm in Node unless LORAPRO_BACKEND says otherwise
- *   await useBackend('cpu');   // force the reference backend
+ *   await useBackend();          // native in Node when built, else wasm, unless LORAPRO_BACKEND says otherwise
+ *   await useBackend('wasm');    // the wasm kernels only
+ *   await useBackend('cpu');     // the reference backend
  */
 export async function useBackend(name?: string): Promise<string> {
   const requested = name ?? envBackend();
+  if (requested === NATIVE) {
+    const status = nativeStatus();
+    if (!status.available) throw new Error(`the native engine was requested (from ${name ? 'useBackend()' : BACKEND_ENV}) but is unavailable: ${status.reason}`);
+    if (!(await tf.setBackend('wasm'))) throw new Error('TF.js backend "wasm" (under the native engine) failed to start');
+    await tf.ready();
+    useNativeKernels(true);
+    return engineName();
+  }
+  useNativeKernels(requested === undefined);
   if (requested !== undefined) {
     if (tf.findBackendFactory(requested) == null) {
-      const known = Object.keys(tf.engine().registryFactory).join(', ');
-      throw new Error(`unknown TF.js backend "${requested}" (from ${name ? 'useBackend()' : BACKEND_ENV}); registered: ${known}`);
+      const known = [NATIVE, ...Object.keys(tf.engine().registryFactory)].join(', ');
+      throw new Error(`unknown engine "${requested}" (from ${name ? 'useBackend()' : BACKEND_ENV}); registered: ${known}`);
     }
     if (!(await tf.setBackend(requested))) throw new Error(`TF.js backend "${requested}" failed to start`);
     await tf.ready();
     quietCpu();
-    return tf.getBackend();
+    return engineName();
   }
   for (const candidate of NODE_BACKENDS) {
     if (await tf.setBackend(candidate).catch(() => false)) {
       await tf.ready();
       quietCpu();
-      return tf.getBackend();
+      const status = nativeStatus();
+      if (candidate === 'wasm' && !status.available) sayFallback(status.reason);
+      return engineName();
     }
   }
   throw new Error(`no TF.js backend could start (tried ${NODE_BACKENDS.join(', ')})`);
@@ -56,4 +83,18 @@ let started: Promise<string> | undefined;
 export function ensureBackend(): Promise<string> {
   started ??= useBackend();
   return started;
+}
+
+/** The engine computing now: `native` (wasm backend + C++ kernels), else the TF.js backend's name. */
+export function engineName(): string {
+  const backend = tf.getBackend();
+  return backend === 'wasm' && nativeKernelsOn() ? NATIVE : backend;
+}
+
+/** The engine in words, for logs and `lorapro info`: e.g. "native (avx512, 2 threads) on wasm". */
+export function describeEngine(): string {
+  const name = engineName();
+  if (name !== NATIVE) return name;
+  const status = nativeStatus();
+  return status.available ? `native (${status.info.isa}, ${status.info.threads} thread${status.info.threads === 1 ? '' : 's'}) on wasm` : name;
 }

@@ -2,6 +2,7 @@
 // byte-level tokenizer, and `full` causal-LM training on Moby-Dick chunks through the ordinary
 // trainer (so checkpoints, --resume, metrics.jsonl and report.html come with it). The finished
 // model is copied into --out as a Hugging Face folder with MODEL_CARD.md.
+import { describeEngine } from '../engine/backend.js';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -197,10 +198,10 @@ interface CardInput {
   validationChunks: number;
 }
 
-/** The machine, in one line (CPU model × cores, Node, TF.js backend). */
+/** The machine, in one line (CPU model × cores, Node, TF.js, the engine). */
 export function machineLine(): string {
   const cpu = cpus();
-  return `${cpu[0]?.model.trim() ?? 'unknown CPU'} × ${cpu.length}, Node ${process.version}, TF.js ${tf.version_core} (${tf.getBackend()} backend)`;
+  return `${cpu[0]?.model.trim() ?? 'unknown CPU'} × ${cpu.length}, Node ${process.version}, TF.js ${tf.version_core} (engine ${describeEngine()})`;
 }
 
 export function modelCard(c: CardInput): string {

@@ -1,6 +1,7 @@
 // run.json: what a run was trained with (the validated config, the label set, the effective max
 // length, the backend). `eval`, `merge` and `generate` read it to rebuild the task; --resume checks
 // that the settings that shape the numbers are unchanged.
+import { engineName } from '../engine/backend.js';
 import { existsSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tf } from '../engine/tf.js';
@@ -63,7 +64,7 @@ export async function writeRunFile(run: PreparedRun, totalSteps: number | undefi
     learningRate: requested?.learningRate ?? (await readRunFile(run.config.out))?.learningRate,
     labels: run.data.labels,
     maxLength: run.maxLength,
-    backend: tf.getBackend(),
+    backend: engineName(),
     totalSteps,
     trainExamples: run.data.train.length,
     evalExamples: run.data.eval.length,

@@ -1,4 +1,6 @@
-// BatchMatMul for the wasm backend that keeps every sizeable case on fast code. The stock kernel
+// BatchMatMul for the wasm backend that keeps every sizeable case on fast code. Under the native engine
+// (../native.ts) the C++ kernel does every product on the heap in place, any transpose or broadcast
+// being a choice of strides. Without it: the stock kernel
 // (tfjs-backend-wasm 4.22, batch_mat_mul_impl.cc) uses XNNPACK's fully-connected operator only for a single
 // [1, m, k] x [1, k, n] product without transposes; anything else (a transpose, batch > 1) runs a scalar
 // triple loop ~10x slower. Here, where m is a multiple of 4 and n of 8, the project's SIMD kernel
@@ -11,6 +13,7 @@ import { BatchMatMul, Transpose, broadcast_util, getKernel, util } from '@tensor
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { TILE_COLS, TILE_ROWS, gemm, scratchFloats, simdGemm } from './simd-gemm.js';
 import { asWasmBackend, heapMemory, registerView, releaseView, wasmData, type WasmBackend } from './wasm-backend.js';
+import { nativeAddon } from '../native.js';
 
 const F32_BYTES = 4;
 
@@ -261,6 +264,37 @@ function simdBatchMatMul(backend: WasmBackend, a: TensorInfo, b: TensorInfo, tra
   }
 }
 
+/**
+ * C = op(A) op(B) on the native engine's kernel, reading both operands where they lie: op(A)(i, p) at
+ * A[i·k + p] or, transposed, A[p·m + i]; likewise B. Null when the engine is off or the heap out of reach.
+ */
+function nativeBatchMatMul(backend: WasmBackend, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean, g: Geometry): TensorInfo | null {
+  const addon = nativeAddon();
+  const memory = addon === null ? null : heapMemory(backend);
+  if (addon === null || memory === null) return null;
+  const { m, k, n } = g;
+  const out = backend.makeOutput([...g.batchShape, m, n], 'float32');
+  const heap = memory.buffer as ArrayBuffer; // after the allocation: growing the heap replaces the buffer
+  const aOffset = wasmData(backend, a).memoryOffset;
+  const bOffset = wasmData(backend, b).memoryOffset;
+  const outOffset = wasmData(backend, out).memoryOffset;
+  const [aRs, aCs] = transposeA ? [1, m] : [k, 1];
+  const [bRs, bCs] = transposeB ? [1, k] : [n, 1];
+  const aCount = util.sizeFromShape(a.shape.slice(0, -2));
+  const bCount = util.sizeFromShape(b.shape.slice(0, -2));
+  const batch = util.sizeFromShape(g.batchShape);
+  if (bCount === 1 && !transposeA) {
+    // One right matrix for all: a's matrices stacked as rows make one [count·m, k] x [k, n] product.
+    addon.matmul(heap, aOffset, bOffset, outOffset, aCount * m, n, k, aRs, aCs, bRs, bCs, 1, null, null, 0, 0, false);
+    return out;
+  }
+  const same = aCount === batch && bCount === batch;
+  const aIndex = same ? null : broadcastIndex(g.batchShape, a.shape.slice(0, -2));
+  const bIndex = same ? null : broadcastIndex(g.batchShape, b.shape.slice(0, -2));
+  addon.matmul(heap, aOffset, bOffset, outOffset, m, n, k, aRs, aCs, bRs, bCs, batch, aIndex, bIndex, m * k, k * n, false);
+  return out;
+}
+
 /** C = op(A) op(B) for op = identity or transpose of the last two axes, with TF's batch broadcasting. */
 function batchMatMul(args: {
   inputs: { a: TensorInfo; b: TensorInfo };
@@ -276,6 +310,8 @@ function batchMatMul(args: {
   const g = geometry(a, b, transposeA, transposeB);
   const outShape = [...g.batchShape, g.m, g.n];
   if (util.sizeFromShape(outShape) === 0 || g.k === 0) return zeros(backend, outShape);
+  const native = nativeBatchMatMul(backend, a, b, transposeA, transposeB, g);
+  if (native !== null) return native;
   const simd = simdBatchMatMul(backend, a, b, transposeA, transposeB, g);
   if (simd !== null) return simd;
   const aCount = util.sizeFromShape(a.shape.slice(0, -2));

@@ -9,7 +9,8 @@ export interface Result {
   values: Float32Array | Int32Array | Uint8Array;
 }
 
-async function run(backend: 'cpu' | 'wasm', f: () => tf.Tensor[]): Promise<Result[]> {
+/** The outputs of `f` on one engine, read back; `f` seeds its own inputs, so every engine sees the same numbers. */
+export async function runOn(backend: 'cpu' | 'wasm' | 'native', f: () => tf.Tensor[]): Promise<Result[]> {
   await useBackend(backend);
   const outs = f(); // f seeds its own inputs, so both backends see the same numbers
   const results = await Promise.all(outs.map(async (t) => ({ shape: t.shape, dtype: t.dtype, values: (await t.data()) as Result['values'] })));
@@ -19,8 +20,8 @@ async function run(backend: 'cpu' | 'wasm', f: () => tf.Tensor[]): Promise<Resul
 
 /** The outputs of `f` computed on cpu and on wasm. */
 export async function onCpuAndWasm(f: () => tf.Tensor[]): Promise<{ cpu: Result[]; wasm: Result[] }> {
-  const cpu = await run('cpu', f);
-  const wasm = await run('wasm', f);
+  const cpu = await runOn('cpu', f);
+  const wasm = await runOn('wasm', f);
   return { cpu, wasm };
 }
 

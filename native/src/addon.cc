@@ -1,0 +1,229 @@
+// The Node-API face of the native engine. Kernels work in place on an ArrayBuffer the caller owns (the
+// wasm backend's heap): every tensor is a byte offset into it, nothing is copied or allocated per call.
+//
+//   info()                                   -> { isa, threads, tileRows, tileCols }
+//   configure(threads, isa)                  threads <= 0 keeps the count; isa '' keeps the kernel
+//   matmul(heap, aOff, bOff, cOff, m, n, k, aRs, aCs, bRs, bCs,
+//          batch, aIndex, bIndex, aMat, bMat, accumulate)
+//     C[t] (+)= op(A[aIndex[t]]) op(B[bIndex[t]]) for t < batch; offsets in bytes, strides in floats,
+//     aMat/bMat the floats between consecutive matrices; an index array may be null (identity).
+#include <node_api.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "gemm.h"
+#include "pool.h"
+
+namespace lorapro {
+namespace {
+
+std::unique_ptr<Pool> g_pool;
+
+int default_threads() {
+  if (const char* env = std::getenv("LORAPRO_THREADS")) {
+    const int n = std::atoi(env);
+    if (n >= 1) return n;
+  }
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : int(hw);
+}
+
+Pool& pool() {
+  if (!g_pool) g_pool = std::make_unique<Pool>(default_threads());
+  return *g_pool;
+}
+
+#define CHECK(env, call)                                                   \
+  do {                                                                     \
+    if ((call) != napi_ok) {                                               \
+      napi_throw_error((env), nullptr, "lorapro native: " #call " failed"); \
+      return nullptr;                                                      \
+    }                                                                      \
+  } while (0)
+
+bool get_i64(napi_env env, napi_value v, int64_t* out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !std::isfinite(d)) return false;
+  *out = int64_t(d);
+  return true;
+}
+
+// An Int32Array argument, or null/undefined for "none".
+bool get_index(napi_env env, napi_value v, const int32_t** out, size_t* length) {
+  napi_valuetype type;
+  napi_typeof(env, v, &type);
+  if (type == napi_null || type == napi_undefined) {
+    *out = nullptr;
+    *length = 0;
+    return true;
+  }
+  napi_typedarray_type kind;
+  void* data;
+  napi_value buffer;
+  size_t offset;
+  if (napi_get_typedarray_info(env, v, &kind, length, &data, &buffer, &offset) != napi_ok || kind != napi_int32_array) return false;
+  *out = static_cast<const int32_t*>(data);
+  return true;
+}
+
+napi_value make_number(napi_env env, double x) {
+  napi_value v;
+  napi_create_double(env, x, &v);
+  return v;
+}
+
+napi_value Info(napi_env env, napi_callback_info) {
+  napi_value obj, isa;
+  CHECK(env, napi_create_object(env, &obj));
+  CHECK(env, napi_create_string_utf8(env, isa_name(current_isa()), NAPI_AUTO_LENGTH, &isa));
+  napi_set_named_property(env, obj, "isa", isa);
+  napi_set_named_property(env, obj, "threads", make_number(env, pool().threads()));
+  napi_set_named_property(env, obj, "tileRows", make_number(env, tile_rows(current_isa(), 1 << 20)));
+  napi_set_named_property(env, obj, "tileCols", make_number(env, tile_cols(current_isa(), 1 << 20)));
+  return obj;
+}
+
+napi_value Configure(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  int64_t threads = 0;
+  if (argc > 0) get_i64(env, argv[0], &threads);
+  if (threads > 0 && threads != pool().threads()) g_pool = std::make_unique<Pool>(int(threads));
+  if (argc > 1) {
+    char name[16] = {0};
+    size_t len = 0;
+    if (napi_get_value_string_utf8(env, argv[1], name, sizeof name, &len) == napi_ok && len > 0) {
+      const Isa best = detect_isa();
+      Isa want = std::strcmp(name, "avx512") == 0 ? Isa::avx512 : std::strcmp(name, "avx2") == 0 ? Isa::avx2 : Isa::portable;
+      if (std::strcmp(name, "portable") != 0 && want == Isa::portable) {
+        napi_throw_range_error(env, nullptr, "lorapro native: isa must be avx512, avx2 or portable");
+        return nullptr;
+      }
+      if (int(want) > int(best)) {
+        napi_throw_range_error(env, nullptr, "lorapro native: this CPU lacks the requested instruction set");
+        return nullptr;
+      }
+      set_isa(want);
+    }
+  }
+  return Info(env, info);
+}
+
+// Below this many multiply-adds a product runs on the calling thread: waking a worker costs more.
+constexpr int64_t PARALLEL_MACS = 1 << 16;
+
+napi_value MatMul(napi_env env, napi_callback_info info) {
+  size_t argc = 17;
+  napi_value argv[17];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc != 17) {
+    napi_throw_type_error(env, nullptr, "lorapro native: matmul takes 17 arguments");
+    return nullptr;
+  }
+  void* heap;
+  size_t heap_bytes;
+  if (napi_get_arraybuffer_info(env, argv[0], &heap, &heap_bytes) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "lorapro native: matmul's first argument must be an ArrayBuffer");
+    return nullptr;
+  }
+  int64_t v[11];
+  for (int i = 0; i < 11; i++)
+    if (!get_i64(env, argv[1 + i], &v[i])) {
+      napi_throw_type_error(env, nullptr, "lorapro native: matmul's offsets, sizes and strides must be numbers");
+      return nullptr;
+    }
+  const int64_t a_off = v[0], b_off = v[1], c_off = v[2], m = v[3], n = v[4], k = v[5];
+  const int64_t a_rs = v[6], a_cs = v[7], b_rs = v[8], b_cs = v[9], batch = v[10];
+  const int32_t *a_index, *b_index;
+  size_t a_len, b_len;
+  int64_t a_stride, b_stride;
+  bool accumulate = false;
+  if (!get_index(env, argv[12], &a_index, &a_len) || !get_index(env, argv[13], &b_index, &b_len) ||
+      !get_i64(env, argv[14], &a_stride) || !get_i64(env, argv[15], &b_stride) ||
+      napi_get_value_bool(env, argv[16], &accumulate) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "lorapro native: matmul's index arrays must be Int32Array or null, strides numbers, accumulate a boolean");
+    return nullptr;
+  }
+  if ((a_index && int64_t(a_len) < batch) || (b_index && int64_t(b_len) < batch) || m < 0 || n < 0 || k < 0 || batch < 0 ||
+      a_off < 0 || b_off < 0 || c_off < 0 || (a_off | b_off | c_off) % 4 != 0) {
+    napi_throw_range_error(env, nullptr, "lorapro native: matmul's sizes, offsets or index arrays are out of range");
+    return nullptr;
+  }
+  // Bounds: the last element each operand can touch must lie inside the heap.
+  int64_t a_max = 0, b_max = 0;
+  for (int64_t t = 0; t < batch; t++) {
+    a_max = std::max(a_max, int64_t(a_index ? a_index[t] : t));
+    b_max = std::max(b_max, int64_t(b_index ? b_index[t] : t));
+  }
+  const int64_t floats = int64_t(heap_bytes / 4);
+  const auto last = [](int64_t off, int64_t mat, int64_t idx, int64_t rows, int64_t rs, int64_t cols, int64_t cs) {
+    return off / 4 + idx * mat + (rows - 1) * rs + (cols - 1) * cs;
+  };
+  if (batch > 0 && m > 0 && n > 0 &&
+      ((k > 0 && (last(a_off, a_stride, a_max, m, a_rs, k, a_cs) >= floats || last(b_off, b_stride, b_max, k, b_rs, n, b_cs) >= floats)) ||
+       c_off / 4 + batch * m * n > floats)) {
+    napi_throw_range_error(env, nullptr, "lorapro native: matmul reads or writes past the end of the heap");
+    return nullptr;
+  }
+  if (batch == 0 || m == 0 || n == 0) return nullptr;
+
+  float* base = static_cast<float*>(heap);
+  const Isa isa = current_isa();
+  const int mr = tile_rows(isa, n), nr = tile_cols(isa, n);
+  Pool& workers = pool();
+  const int threads = workers.threads();
+  // Tasks: whole matrices when the batch alone keeps every thread busy, else each matrix cut into row
+  // or column bands (kept to the microkernel's tile multiples).
+  const bool parallel = threads > 1 && batch * m * n * std::max<int64_t>(k, 1) >= PARALLEL_MACS;
+  int64_t bands = 1;
+  bool by_rows = true;
+  if (parallel && batch < threads) {
+    bands = (threads + batch - 1) / batch;
+    by_rows = (m + mr - 1) / mr >= (n + nr - 1) / nr;
+    const int64_t tiles = by_rows ? (m + mr - 1) / mr : (n + nr - 1) / nr;
+    bands = std::max<int64_t>(1, std::min(bands, tiles));
+  }
+  const int64_t tile = by_rows ? mr : nr;
+  const int64_t extent = by_rows ? m : n;
+  const int64_t per_band = ((extent + bands - 1) / bands + tile - 1) / tile * tile;
+  auto task = [&](int64_t id) {
+    const int64_t t = id / bands, band = id % bands;
+    GemmArgs g{};
+    g.a = base + a_off / 4 + int64_t(a_index ? a_index[t] : t) * a_stride;
+    g.b = base + b_off / 4 + int64_t(b_index ? b_index[t] : t) * b_stride;
+    g.c = base + c_off / 4 + t * m * n;
+    g.m = m, g.n = n, g.k = k;
+    g.a_rs = a_rs, g.a_cs = a_cs, g.b_rs = b_rs, g.b_cs = b_cs, g.c_rs = n;
+    g.accumulate = accumulate;
+    const int64_t lo = std::min(extent, band * per_band), hi = std::min(extent, lo + per_band);
+    if (by_rows) gemm_tile(isa, g, lo, hi, 0, n);
+    else gemm_tile(isa, g, 0, m, lo, hi);
+  };
+  const unsigned mxcsr = flush_denormals();
+  if (parallel) workers.run(batch * bands, task);
+  else
+    for (int64_t id = 0; id < batch * bands; id++) task(id);
+  restore_denormals(mxcsr);
+  return nullptr;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  const napi_property_descriptor props[] = {
+      {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"configure", nullptr, Configure, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"matmul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+}  // namespace
+}  // namespace lorapro
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, lorapro::Init)

@@ -1,0 +1,90 @@
+// The optional native engine: C++ kernels (native/, built by node-gyp when the package installs) that
+// work in place on the wasm backend's heap, so every other kernel, the memory and all of autodiff stay
+// the wasm backend's. Node only; in a browser, or when the build failed or the binary does not load,
+// nothing here is used and the wasm kernels run instead.
+//
+// No import of node:* modules: the loader reaches Node's `require` through process.getBuiltinModule
+// (Node >= 20.16), so this file stays safe to bundle for the browser.
+
+/** The addon's functions (native/src/addon.cc). */
+export interface NativeAddon {
+  info(): NativeInfo;
+  configure(threads: number, isa: string): NativeInfo;
+  matmul(
+    heap: ArrayBuffer, aOffset: number, bOffset: number, cOffset: number, m: number, n: number, k: number,
+    aRowStride: number, aColStride: number, bRowStride: number, bColStride: number,
+    batch: number, aIndex: Int32Array | null, bIndex: Int32Array | null, aMatrixStride: number, bMatrixStride: number, accumulate: boolean,
+  ): void;
+}
+
+export interface NativeInfo {
+  isa: 'avx512' | 'avx2' | 'portable';
+  threads: number;
+  tileRows: number;
+  tileCols: number;
+}
+
+/** Overrides where the binary is looked for (tests use it to simulate a failed build). */
+export const NATIVE_PATH_ENV = 'LORAPRO_NATIVE_PATH';
+/** Worker threads of the native kernels (default: the machine's cores). */
+export const THREADS_ENV = 'LORAPRO_THREADS';
+
+// From dist/engine/native.js (and src/engine/ under ts-node-like runners) up to the package root.
+const DEFAULT_BINARY = '../../native/build/Release/lorapro.node';
+
+type Loaded = { addon: NativeAddon; path: string } | { addon: null; reason: string };
+
+let loaded: Loaded | undefined;
+let enabled = true;
+
+function env(name: string): string | undefined {
+  const value = typeof process !== 'undefined' ? process.env?.[name]?.trim() : undefined;
+  return value ? value : undefined;
+}
+
+function load(): Loaded {
+  const proc = typeof process !== 'undefined' ? (process as { getBuiltinModule?: (id: string) => unknown }) : undefined;
+  const moduleApi = proc?.getBuiltinModule?.('node:module') as { createRequire(from: string | URL): (id: string) => unknown } | undefined;
+  if (moduleApi === undefined) return { addon: null, reason: 'not running in Node >= 20.16' };
+  const path = env(NATIVE_PATH_ENV) ?? new URL(DEFAULT_BINARY, import.meta.url).pathname;
+  try {
+    const addon = moduleApi.createRequire(import.meta.url)(path) as NativeAddon;
+    if (typeof addon.matmul !== 'function') return { addon: null, reason: `${path} is not lorapro's native engine` };
+    return { addon, path };
+  } catch (error) {
+    const message = (error as Error).message.split('\n')[0];
+    return { addon: null, reason: /Cannot find module/.test(message) ? `not built (${path} missing: the install's native build failed or was skipped)` : message };
+  }
+}
+
+function state(): Loaded {
+  loaded ??= load();
+  return loaded;
+}
+
+/** The native kernels when loaded and switched on, else null (the wasm kernels run). */
+export function nativeAddon(): NativeAddon | null {
+  return enabled ? state().addon : null;
+}
+
+/** Whether the binary loaded, and why not when it did not. */
+export function nativeStatus(): { available: true; path: string; info: NativeInfo } | { available: false; reason: string } {
+  const s = state();
+  return s.addon === null ? { available: false, reason: s.reason } : { available: true, path: s.path, info: s.addon.info() };
+}
+
+/** Switches the native kernels on or off (the wasm backend keeps running either way). */
+export function useNativeKernels(on: boolean): void {
+  enabled = on;
+}
+
+export function nativeKernelsOn(): boolean {
+  return nativeAddon() !== null;
+}
+
+/** Sets the native kernels' thread count (and, for tests, their instruction set). */
+export function configureNative(options: { threads?: number; isa?: NativeInfo['isa'] }): NativeInfo {
+  const addon = state().addon;
+  if (addon === null) throw new Error('the native engine is not loaded');
+  return addon.configure(options.threads ?? 0, options.isa ?? '');
+}
