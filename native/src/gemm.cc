@@ -42,14 +42,23 @@ void store_tile(const float* acc, float* c, int64_t c_rs, bool accumulate, int r
 constexpr int PORTABLE_MR = 4;
 constexpr int PORTABLE_NR = 16;
 
-void micro_portable(int64_t kc, const float* ap, const float* bp, float* c, int64_t c_rs, bool accumulate, int rows, int cols) {
+// A(i, p) of the tile at ap[p * sp + i * si]: UNIT_I (si = 1) for packed strips and transposed stores
+// (sp = MR or the stored row length), else a row-major A read in place (sp = 1, si = its row length).
+template <bool UNIT_I>
+inline const float& a_at(const float* ap, int64_t sp, int64_t si, int64_t p, int i) {
+  return UNIT_I ? ap[p * sp + i] : ap[p + i * si];
+}
+
+template <bool UNIT_I>
+void micro_portable(int64_t kc, const float* ap, int64_t sp, int64_t si, const float* bp, float* c, int64_t c_rs, bool accumulate, int rows, int cols) {
   constexpr int MR = PORTABLE_MR, NR = PORTABLE_NR;
   float acc[MR * NR] = {0};
   for (int64_t p = 0; p < kc; p++) {
-    const float* a = ap + p * MR;
     const float* b = bp + p * NR;
-    for (int i = 0; i < MR; i++)
-      for (int j = 0; j < NR; j++) acc[i * NR + j] += a[i] * b[j];
+    for (int i = 0; i < MR; i++) {
+      const float x = a_at<UNIT_I>(ap, sp, si, p, i);
+      for (int j = 0; j < NR; j++) acc[i * NR + j] += x * b[j];
+    }
   }
   store_tile<MR, NR>(acc, c, c_rs, accumulate, rows, cols);
 }
@@ -58,8 +67,9 @@ void micro_portable(int64_t kc, const float* ap, const float* bp, float* c, int6
 constexpr int AVX2_MR = 6;
 constexpr int AVX2_NR = 16;
 
-__attribute__((target("avx2,fma"))) void micro_avx2(int64_t kc, const float* ap, const float* bp, float* c, int64_t c_rs,
-                                                    bool accumulate, int rows, int cols) {
+template <bool UNIT_I>
+__attribute__((target("avx2,fma"))) void micro_avx2(int64_t kc, const float* ap, int64_t sp, int64_t si, const float* bp, float* c,
+                                                    int64_t c_rs, bool accumulate, int rows, int cols) {
   constexpr int MR = AVX2_MR, NR = AVX2_NR;
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
@@ -67,18 +77,17 @@ __attribute__((target("avx2,fma"))) void micro_avx2(int64_t kc, const float* ap,
   for (int64_t p = 0; p < kc; p++) {
     const __m256 b0 = _mm256_loadu_ps(bp + p * NR);
     const __m256 b1 = _mm256_loadu_ps(bp + p * NR + 8);
-    const float* a = ap + p * MR;
-    __m256 x = _mm256_broadcast_ss(a + 0);
+    __m256 x = _mm256_broadcast_ss(&a_at<UNIT_I>(ap, sp, si, p, 0));
     c00 = _mm256_fmadd_ps(x, b0, c00), c01 = _mm256_fmadd_ps(x, b1, c01);
-    x = _mm256_broadcast_ss(a + 1);
+    x = _mm256_broadcast_ss(&a_at<UNIT_I>(ap, sp, si, p, 1));
     c10 = _mm256_fmadd_ps(x, b0, c10), c11 = _mm256_fmadd_ps(x, b1, c11);
-    x = _mm256_broadcast_ss(a + 2);
+    x = _mm256_broadcast_ss(&a_at<UNIT_I>(ap, sp, si, p, 2));
     c20 = _mm256_fmadd_ps(x, b0, c20), c21 = _mm256_fmadd_ps(x, b1, c21);
-    x = _mm256_broadcast_ss(a + 3);
+    x = _mm256_broadcast_ss(&a_at<UNIT_I>(ap, sp, si, p, 3));
     c30 = _mm256_fmadd_ps(x, b0, c30), c31 = _mm256_fmadd_ps(x, b1, c31);
-    x = _mm256_broadcast_ss(a + 4);
+    x = _mm256_broadcast_ss(&a_at<UNIT_I>(ap, sp, si, p, 4));
     c40 = _mm256_fmadd_ps(x, b0, c40), c41 = _mm256_fmadd_ps(x, b1, c41);
-    x = _mm256_broadcast_ss(a + 5);
+    x = _mm256_broadcast_ss(&a_at<UNIT_I>(ap, sp, si, p, 5));
     c50 = _mm256_fmadd_ps(x, b0, c50), c51 = _mm256_fmadd_ps(x, b1, c51);
   }
   const __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
@@ -100,18 +109,18 @@ __attribute__((target("avx2,fma"))) void micro_avx2(int64_t kc, const float* ap,
 constexpr int AVX512_MR = 8;
 constexpr int AVX512_NR = 32;
 
-__attribute__((target("avx512f"))) void micro_avx512(int64_t kc, const float* ap, const float* bp, float* c, int64_t c_rs,
-                                                     bool accumulate, int rows, int cols) {
+template <bool UNIT_I>
+__attribute__((target("avx512f"))) void micro_avx512(int64_t kc, const float* ap, int64_t sp, int64_t si, const float* bp, float* c,
+                                                     int64_t c_rs, bool accumulate, int rows, int cols) {
   constexpr int MR = AVX512_MR, NR = AVX512_NR;
   __m512 acc0[MR], acc1[MR];
   for (int i = 0; i < MR; i++) acc0[i] = _mm512_setzero_ps(), acc1[i] = _mm512_setzero_ps();
   for (int64_t p = 0; p < kc; p++) {
     const __m512 b0 = _mm512_loadu_ps(bp + p * NR);
     const __m512 b1 = _mm512_loadu_ps(bp + p * NR + 16);
-    const float* a = ap + p * MR;
 #pragma GCC unroll 8
     for (int i = 0; i < MR; i++) {
-      const __m512 x = _mm512_set1_ps(a[i]);
+      const __m512 x = _mm512_set1_ps(a_at<UNIT_I>(ap, sp, si, p, i));
       acc0[i] = _mm512_fmadd_ps(x, b0, acc0[i]);
       acc1[i] = _mm512_fmadd_ps(x, b1, acc1[i]);
     }
@@ -136,16 +145,16 @@ __attribute__((target("avx512f"))) void micro_avx512(int64_t kc, const float* ap
 constexpr int AVX512_NARROW_MR = 16;
 constexpr int AVX512_NARROW_NR = 16;
 
-__attribute__((target("avx512f"))) void micro_avx512_narrow(int64_t kc, const float* ap, const float* bp, float* c, int64_t c_rs,
-                                                            bool accumulate, int rows, int cols) {
+template <bool UNIT_I>
+__attribute__((target("avx512f"))) void micro_avx512_narrow(int64_t kc, const float* ap, int64_t sp, int64_t si, const float* bp, float* c,
+                                                            int64_t c_rs, bool accumulate, int rows, int cols) {
   constexpr int MR = AVX512_NARROW_MR, NR = AVX512_NARROW_NR;
   __m512 acc[MR];
   for (int i = 0; i < MR; i++) acc[i] = _mm512_setzero_ps();
   for (int64_t p = 0; p < kc; p++) {
     const __m512 b = _mm512_loadu_ps(bp + p * NR);
-    const float* a = ap + p * MR;
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; i++) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), b, acc[i]);
+    for (int i = 0; i < MR; i++) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(a_at<UNIT_I>(ap, sp, si, p, i)), b, acc[i]);
   }
   const __mmask16 mask = cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1);
   for (int i = 0; i < rows; i++) {
@@ -157,22 +166,23 @@ __attribute__((target("avx512f"))) void micro_avx512_narrow(int64_t kc, const fl
 }
 #endif
 
-using Micro = void (*)(int64_t, const float*, const float*, float*, int64_t, bool, int, int);
+using Micro = void (*)(int64_t, const float*, int64_t, int64_t, const float*, float*, int64_t, bool, int, int);
 
 struct Kernel {
-  Micro micro;
+  Micro cols;  // A's tile column contiguous: packed strips, or a transposed store read in place
+  Micro rows;  // A row-major, read in place
   int mr, nr;
 };
 
 // The microkernel for a product n columns wide.
 Kernel kernel_for(Isa isa, int64_t n) {
 #ifdef LORAPRO_X86
-  if (isa == Isa::avx512 && n <= AVX512_NARROW_NR) return {micro_avx512_narrow, AVX512_NARROW_MR, AVX512_NARROW_NR};
-  if (isa == Isa::avx512) return {micro_avx512, AVX512_MR, AVX512_NR};
-  if (isa == Isa::avx2) return {micro_avx2, AVX2_MR, AVX2_NR};
+  if (isa == Isa::avx512 && n <= AVX512_NARROW_NR) return {micro_avx512_narrow<true>, micro_avx512_narrow<false>, AVX512_NARROW_MR, AVX512_NARROW_NR};
+  if (isa == Isa::avx512) return {micro_avx512<true>, micro_avx512<false>, AVX512_MR, AVX512_NR};
+  if (isa == Isa::avx2) return {micro_avx2<true>, micro_avx2<false>, AVX2_MR, AVX2_NR};
 #endif
   (void)isa, (void)n;
-  return {micro_portable, PORTABLE_MR, PORTABLE_NR};
+  return {micro_portable<true>, micro_portable<false>, PORTABLE_MR, PORTABLE_NR};
 }
 
 // ---- packing ----------------------------------------------------------------------------------------
@@ -282,6 +292,9 @@ void gemm_tile(Isa isa, const GemmArgs& g, int64_t row0, int64_t row1, int64_t c
       for (int64_t i = row0; i < row1; i++) std::memset(g.c + i * g.c_rs + col0, 0, sizeof(float) * n);
     return;
   }
+  // In place: a row-major A, or a transposed one whose stored rows are under 4 KB apart (at 4 KB the
+  // tile's reads, one per stored row, all land in one L1 set).
+  const bool direct = g.a_cs == 1 || (g.a_rs == 1 && g.a_cs * int64_t(sizeof(float)) < 4096);
   const int64_t kc_max = std::min(KC, g.k);
   const int64_t nc_max = std::min(NC, (n + kern.nr - 1) / kern.nr * kern.nr);
   const int64_t mc_cap = std::min(mc_max, (m + kern.mr - 1) / kern.mr * kern.mr);
@@ -296,14 +309,23 @@ void gemm_tile(Isa isa, const GemmArgs& g, int64_t row0, int64_t row1, int64_t c
       pack_b(s.b.data(), g, pc, kc, jc, nc, kern.nr);
       for (int64_t ic = row0; ic < row1; ic += mc_max) {
         const int64_t mc = std::min(mc_max, row1 - ic);
-        pack_a(s.a.data(), g, ic, mc, pc, kc, kern.mr);
+        // Full row tiles read A where it lies when its layout allows; only a last, partial tile (and an
+        // A whose rows or columns are far apart) is packed, zero-padded.
+        const int64_t full = direct ? mc / kern.mr * kern.mr : 0;
+        if (full < mc) pack_a(s.a.data(), g, ic + full, mc - full, pc, kc, kern.mr);
         for (int64_t jr = 0; jr < nc; jr += kern.nr) {
           const int cols = int(std::min<int64_t>(kern.nr, nc - jr));
           const float* bp = s.b.data() + jr * kc;
           for (int64_t ir = 0; ir < mc; ir += kern.mr) {
             const int rows = int(std::min<int64_t>(kern.mr, mc - ir));
             float* c = g.c + (ic + ir) * g.c_rs + jc + jr;
-            kern.micro(kc, s.a.data() + ir * kc, bp, c, g.c_rs, accumulate, rows, cols);
+            if (ir < full) {
+              const float* a = g.a + (ic + ir) * g.a_rs + pc * g.a_cs;
+              if (g.a_cs == 1) kern.rows(kc, a, 1, g.a_rs, bp, c, g.c_rs, accumulate, rows, cols);
+              else kern.cols(kc, a, g.a_cs, 1, bp, c, g.c_rs, accumulate, rows, cols);
+            } else {
+              kern.cols(kc, s.a.data() + (ir - full) * kc, kern.mr, 1, bp, c, g.c_rs, accumulate, rows, cols);
+            }
           }
         }
       }
