@@ -20,6 +20,7 @@ const PYTHONS = ['/usr/bin/python3', 'python3'];
 type Method = 'full' | 'lora';
 
 interface Args {
+  rssChild?: string; // internal: one lorapro config in this fresh process, its peak RSS printed
   archs: Arch[];
   sizes: (keyof typeof SIZES)[];
   methods: Method[];
@@ -41,6 +42,7 @@ function parseArgs(argv: readonly string[]): Args {
     const flag = argv[i];
     const value = argv[i + 1];
     if (flag === '--json') args.json = true;
+    else if (flag === '--rss-child') (args.rssChild = value), i++;
     else if (flag === '--archs') (args.archs = list(flag, value, ['gpt2', 'llama'] as const)), i++;
     else if (flag === '--sizes') (args.sizes = list(flag, value, ['S', 'M'] as const)), i++;
     else if (flag === '--methods') (args.methods = list(flag, value, ['full', 'lora'] as const)), i++;
@@ -184,8 +186,40 @@ function table(rows: readonly Row[]): string {
   return lines.join('\n');
 }
 
+const RSS_STEPS = 3;
+
+/** The internal --rss-child mode: RSS_STEPS steps of one config ("arch,size,method") in this fresh process. */
+async function rssChild(spec: string): Promise<void> {
+  const [arch, size, method] = spec.split(',') as [Arch, keyof typeof SIZES, Method];
+  await useBackend();
+  const c = makeCase(method, benchShape(arch, size));
+  for (let i = 0; i < RSS_STEPS; i++) await step(c);
+  console.log(JSON.stringify({ peakRssMb: process.resourceUsage().maxRSS / 1024 }));
+}
+
+/**
+ * Peak resident memory of training one config, each side in a fresh process of its own (the timing
+ * run holds every model it made, and a wasm heap never shrinks, so its peak says nothing per model).
+ */
+async function peakRss(torch: Torch, arch: Arch, size: keyof typeof SIZES, method: Method): Promise<{ lorapro: number; torch: number }> {
+  const self = fileURLToPath(import.meta.url);
+  const ours = spawnSync(process.execPath, [self, '--rss-child', `${arch},${size},${method}`], { encoding: 'utf8' });
+  if (ours.status !== 0) throw new Error(`lorapro's memory run failed: ${ours.stderr.trim()}`);
+  const worker = new TorchWorker(torch, availableThreads());
+  try {
+    await worker.request({ cmd: 'setup', ...benchShape(arch, size), method, threads: availableThreads() });
+    for (let i = 0; i < RSS_STEPS; i++) await worker.request({ cmd: 'step' });
+    return { lorapro: (JSON.parse(ours.stdout.trim().split('\n').pop()!) as { peakRssMb: number }).peakRssMb, torch: (await worker.request({ cmd: 'rss' })).peak_rss_mb };
+  } finally {
+    worker.close();
+  }
+}
+
+const availableThreads = () => os.availableParallelism();
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.rssChild !== undefined) return rssChild(args.rssChild);
   const found = findTorch();
   if ('missing' in found) {
     console.log(`bench:torch skipped: ${found.missing}`);
@@ -195,7 +229,6 @@ async function main(): Promise<void> {
   const native = engineName() === 'native';
   if (!native) console.log(`note: lorapro runs on ${describeEngine()} (no native engine): its thread count is 1 whatever --threads says`);
   const rows: Row[] = [];
-  const peakTorch: number[] = [];
   const started = performance.now();
   for (const threads of args.threads) {
     const torch = new TorchWorker(found, threads);
@@ -211,22 +244,24 @@ async function main(): Promise<void> {
           }
         }
       }
-      peakTorch.push((await torch.request({ cmd: 'rss' })).peak_rss_mb);
     } finally {
       torch.close();
     }
   }
-  const peak = { lorapro: process.resourceUsage().maxRSS / 1024, torch: Math.max(...peakTorch) };
+  const memory: { model: string; method: Method; lorapro: number; torch: number }[] = [];
+  for (const arch of args.archs) for (const size of args.sizes) for (const method of args.methods) memory.push({ model: `${arch} ${size}`, method, ...(await peakRss(found, arch, size, method)) });
   const date = new Date().toISOString();
   const machine = `${os.cpus()[0]?.model?.trim() ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}, TF.js ${tf.version_core}, engine ${describeEngine()}; PyTorch ${found.version} (${found.python}, ${found.blasNote})`;
   if (args.json) {
-    console.log(JSON.stringify({ date, machine, rounds: args.rounds, rows, peakRssMb: peak }));
+    console.log(JSON.stringify({ date, machine, rounds: args.rounds, rows, peakRssMb: memory }));
     return;
   }
   console.log(`Training step tokens/s, lorapro vs PyTorch, context 128, batch 16, vocab 1024, LoRA rank 8 on all linear layers`);
   console.log(`${date}; ${machine}; median of ${args.rounds} steps each after ${args.warmup} warm-up, alternating (${((performance.now() - started) / 1000).toFixed(0)} s)\n`);
   console.log(table(rows));
-  console.log(`\nPeak RSS (whole process, all models of the run): lorapro ${peak.lorapro.toFixed(0)} MB, PyTorch ${peak.torch.toFixed(0)} MB (largest of its processes)`);
+  console.log(`\nPeak RSS of ${RSS_STEPS} training steps, each in a fresh process (${availableThreads()} threads):\n`);
+  console.log('| model | method | lorapro MB | PyTorch MB | lorapro / PyTorch |\n| --- | --- | ---: | ---: | ---: |');
+  for (const m of memory) console.log(`| ${m.model} | ${m.method} | ${m.lorapro.toFixed(0)} | ${m.torch.toFixed(0)} | ${(m.lorapro / m.torch).toFixed(2)}× |`);
 }
 
 await main();
