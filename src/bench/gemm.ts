@@ -2,12 +2,14 @@
 // batch 16 x context 128, 4 heads): GFLOP/s of the wasm BatchMatMul with the project's SIMD kernel
 // (src/engine/kernels/simd-gemm.ts) against the same kernel without it (XNNPACK, which packs its right
 // operand on every call), then the SIMD kernel alone with B unpacked and with other block sizes, to show
-// where its constants come from. Variants are timed in interleaved rounds; medians.
+// where its constants come from. With the native engine built, its C++ GEMM (native/src/gemm.cc) is a third
+// column, at its thread count (LORAPRO_THREADS). Variants are timed in interleaved rounds; medians.
 // Run: `npx tsc -p . && node dist/bench/gemm.js [--iters N]`.
 import os from 'node:os';
 import { tf } from '../engine/tf.js';
 import { useBackend } from '../engine/backend.js';
 import { useSimdMatMul } from '../engine/kernels/batch-mat-mul.js';
+import { nativeStatus, useNativeKernels } from '../engine/native.js';
 import { BLOCK_DEPTH, BLOCK_ROWS, gemm, runGemm, simdGemm, type GemmArgs, type SimdGemm } from '../engine/kernels/simd-gemm.js';
 import { asWasmBackend, heapMemory, wasmData } from '../engine/kernels/wasm-backend.js';
 import { measureInterleaved } from './timing.js';
@@ -45,23 +47,31 @@ function stored(s: Shape, seed: number): [tf.Tensor, tf.Tensor] {
   return [a, b];
 }
 
-/** tf.matMul with the SIMD kernel on or off. */
+/** tf.matMul with the SIMD kernel on or off, and on the native engine where it is built. */
 async function kernelVsXnnpack(iters: number): Promise<void> {
-  console.log(`${'GFLOP/s of tf.matMul (wasm)'.padEnd(52)}${'XNNPACK'.padStart(9)}${'SIMD'.padStart(9)}${'ratio'.padStart(8)}`);
+  const native = nativeStatus();
+  const nativeHead = native.available ? `${'native'.padStart(9)}${'/SIMD'.padStart(8)}` : '';
+  console.log(`${'GFLOP/s of tf.matMul (wasm)'.padEnd(52)}${'XNNPACK'.padStart(9)}${'SIMD'.padStart(9)}${'ratio'.padStart(8)}${nativeHead}`);
   for (const [i, s] of SHAPES.entries()) {
     const [a, b] = stored(s, 10 * i);
-    const call = (simd: boolean) => async () => {
-      useSimdMatMul(simd);
+    const call = (mode: 'xnnpack' | 'simd' | 'native') => async () => {
+      useSimdMatMul(mode !== 'xnnpack');
+      useNativeKernels(mode === 'native');
       const y = tf.matMul(a, b, s.transposeA, s.transposeB);
       await y.data();
       y.dispose();
     };
-    const t = await measureInterleaved({ xnnpack: call(false), simd: call(true) }, { warmup: 2, iters });
+    const runs: Record<string, () => Promise<void>> = { xnnpack: call('xnnpack'), simd: call('simd') };
+    if (native.available) runs.native = call('native');
+    const t = await measureInterleaved(runs, { warmup: 2, iters });
     const [x, v] = [gflops(s, t.medianMs.xnnpack), gflops(s, t.medianMs.simd)];
-    console.log(`${label(s).padEnd(52)}${x.toFixed(1).padStart(9)}${v.toFixed(1).padStart(9)}${`${(v / x).toFixed(2)}x`.padStart(8)}`);
+    const n = native.available ? gflops(s, t.medianMs.native) : 0;
+    const nativeCols = native.available ? `${n.toFixed(1).padStart(9)}${`${(n / v).toFixed(2)}x`.padStart(8)}` : '';
+    console.log(`${label(s).padEnd(52)}${x.toFixed(1).padStart(9)}${v.toFixed(1).padStart(9)}${`${(v / x).toFixed(2)}x`.padStart(8)}${nativeCols}`);
     tf.dispose([a, b]);
   }
   useSimdMatMul(true);
+  useNativeKernels(false);
 }
 
 /** The kernel alone on one matrix of each untransposed-B shape: B as stored vs packed, block sizes. */
@@ -106,7 +116,9 @@ async function main(): Promise<void> {
   const kernels = memory === null ? null : simdGemm(memory);
   if (kernels === null) throw new Error('this WebAssembly has no SIMD (or the backend hides its heap): nothing to compare');
   const load = os.loadavg().map((l) => l.toFixed(1)).join(' ');
-  console.log(`# gemm bench, ${new Date().toISOString()}, ${os.cpus().length}x ${os.cpus()[0]?.model?.trim() ?? '?'}, node ${process.version}, load ${load}; medians of ${iters}\n`);
+  const native = nativeStatus();
+  const engine = native.available ? `native engine ${native.info.isa}, ${native.info.threads} thread(s)` : `no native engine (${native.reason})`;
+  console.log(`# gemm bench, ${new Date().toISOString()}, ${os.cpus().length}x ${os.cpus()[0]?.model?.trim() ?? '?'}, node ${process.version}, load ${load}; ${engine}; medians of ${iters}\n`);
   await kernelVsXnnpack(iters);
   await blockChoices(kernels, iters);
   console.log('\n* the blocks BatchMatMul uses. Packed: each block of k rows of B copied as strips of 8 columns first.');

@@ -2,10 +2,13 @@
 // d = 128, 4 layers, 4 heads, context 128, batch 16, with synthetic tokens: one training step is the
 // trainer's (./train-case.ts), drained by reading the loss back. Warm-up rounds, then the median step
 // time, the three methods timed in interleaved rounds so load from other processes hits them alike.
-// Run: `npx tsc -p . && node dist/bench/train.js [--backend native|wasm|cpu] [--arch gpt2|llama] [--iters N] [--profile] [--json]`.
+// `--engines` times the native engine against the wasm kernels in the same interleaved rounds (the
+// models live on the wasm backend either way; only the kernels switch).
+// Run: `npx tsc -p . && node dist/bench/train.js [--backend native|wasm|cpu | --engines] [--arch gpt2|llama] [--iters N] [--profile] [--json]`.
 import os from 'node:os';
 import { tf } from '../engine/tf.js';
 import { describeEngine, useBackend } from '../engine/backend.js';
+import { nativeStatus, useNativeKernels } from '../engine/native.js';
 import type { MethodName } from '../train/methods.js';
 import { measureInterleaved } from './timing.js';
 import { benchShape, disposeCase, makeCase, step, trainableCount, type BenchShape, type TrainCase } from './train-case.js';
@@ -23,10 +26,11 @@ interface Args {
   warmup: number;
   json: boolean;
   profile: boolean;
+  engines: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { arch: 'gpt2', vocab: 1024, iters: 10, warmup: 3, json: false, profile: false };
+  const args: Args = { arch: 'gpt2', vocab: 1024, iters: 10, warmup: 3, json: false, profile: false, engines: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {
@@ -49,7 +53,8 @@ function parseArgs(argv: readonly string[]): Args {
     else if (flag === '--warmup') args.warmup = int();
     else if (flag === '--json') args.json = true;
     else if (flag === '--profile') args.profile = true;
-    else throw new Error(`unknown argument "${flag}" (expected --backend, --arch, --vocab, --iters, --warmup, --profile, --json)`);
+    else if (flag === '--engines') args.engines = true;
+    else throw new Error(`unknown argument "${flag}" (expected --backend, --engines, --arch, --vocab, --iters, --warmup, --profile, --json)`);
   }
   return args;
 }
@@ -65,8 +70,39 @@ async function profileStep(c: TrainCase): Promise<{ kernel: string; ms: number; 
   return [...by].map(([kernel, e]) => ({ kernel, ...e })).sort((a, b) => b.ms - a.ms);
 }
 
+/** --engines: every method on the native engine and on the wasm kernels, interleaved in the same rounds. */
+async function compareEngines(args: Args): Promise<void> {
+  const status = nativeStatus();
+  if (!status.available) throw new Error(`--engines needs the native engine: ${status.reason}`);
+  await useBackend('native');
+  const shape = benchShape(args.arch, 'S', args.vocab);
+  const tokens = shape.batch * shape.context;
+  const cases = Object.fromEntries(BENCH_METHODS.map((m) => [m, makeCase(m, shape)])) as Record<BenchMethod, TrainCase>;
+  const runs: Record<string, () => Promise<void>> = {};
+  for (const m of BENCH_METHODS) {
+    for (const native of [true, false]) {
+      runs[`${m} ${native ? 'native' : 'wasm'}`] = async () => {
+        useNativeKernels(native);
+        await step(cases[m]);
+      };
+    }
+  }
+  const started = performance.now();
+  const t = await measureInterleaved(runs, { warmup: args.warmup, iters: args.iters });
+  useNativeKernels(true);
+  for (const c of Object.values<TrainCase>(cases)) disposeCase(c);
+  console.log(`Training step, ${args.arch}-style decoder d=${shape.d}, ${shape.layers} layers, context ${shape.context}, batch ${shape.batch}, vocab ${args.vocab}, LoRA rank ${shape.rank} on all linear layers`);
+  console.log(`${new Date().toISOString()}, ${os.cpus()[0]?.model?.trim() ?? 'unknown cpu'}, ${os.cpus().length} cores, node ${process.version}, TF.js ${tf.version_core}; native engine ${status.info.isa}, ${status.info.threads} threads; median of ${t.iters} interleaved rounds after ${args.warmup} warm-up (${((performance.now() - started) / 1000).toFixed(0)} s)\n`);
+  console.log('| method | native tokens/s | wasm tokens/s | native / wasm |\n| --- | ---: | ---: | ---: |');
+  for (const m of BENCH_METHODS) {
+    const [native, wasm] = [t.medianMs[`${m} native`], t.medianMs[`${m} wasm`]];
+    console.log(`| ${m} | ${Math.round((tokens * 1000) / native)} | ${Math.round((tokens * 1000) / wasm)} | ${(wasm / native).toFixed(2)}× |`);
+  }
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.engines) return compareEngines(args);
   await useBackend(args.backend);
   const backend = describeEngine();
   const shape: BenchShape = benchShape(args.arch, 'S', args.vocab);
