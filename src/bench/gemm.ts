@@ -57,9 +57,9 @@ async function kernelVsXnnpack(iters: number): Promise<void> {
     const call = (mode: 'xnnpack' | 'simd' | 'native') => async () => {
       useSimdMatMul(mode !== 'xnnpack');
       useNativeKernels(mode === 'native');
-      const y = tf.matMul(a, b, s.transposeA, s.transposeB);
-      await y.data();
-      y.dispose();
+      // wasm kernels run synchronously, so the product is done on return: reading it back (4 MB for
+      // the MLP products) would time the copy, not the kernel
+      tf.matMul(a, b, s.transposeA, s.transposeB).dispose();
     };
     const runs: Record<string, () => Promise<void>> = { xnnpack: call('xnnpack'), simd: call('simd') };
     if (native.available) runs.native = call('native');
