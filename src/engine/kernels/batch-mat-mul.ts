@@ -273,6 +273,7 @@ function nativeBatchMatMul(backend: WasmBackend, a: TensorInfo, b: TensorInfo, t
   const memory = addon === null ? null : heapMemory(backend);
   if (addon === null || memory === null) return null;
   const { m, k, n } = g;
+  if (!(memory.buffer instanceof ArrayBuffer)) return null; // a threaded build's shared heap: not for the addon
   const out = backend.makeOutput([...g.batchShape, m, n], 'float32');
   const heap = memory.buffer as ArrayBuffer; // after the allocation: growing the heap replaces the buffer
   const aOffset = wasmData(backend, a).memoryOffset;
