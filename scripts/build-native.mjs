@@ -40,5 +40,12 @@ writeFileSync(log, `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error
 const binary = join(dir, 'build', 'Release', 'lorapro.node');
 if (r.status === 0 && existsSync(binary)) done(`native engine built in ${((Date.now() - started) / 1000).toFixed(0)} s (${binary})`);
 const lines = `${r.stderr ?? ''}${r.stdout ?? ''}`.split('\n').map((l) => l.trim());
-const cause = r.error ? String(r.error.message) : (lines.find((l) => /error/i.test(l) && !l.startsWith('gyp ERR! stack')) ?? `node-gyp exit ${r.status}`);
+// The most telling line: the compiler's own error, else what it printed just before make gave up,
+// else gyp's summary.
+const pick = (re) => lines.find((l) => re.test(l) && !l.startsWith('gyp ERR! stack'));
+const makeFailed = lines.findIndex((l) => /^make: \*\*\*/.test(l));
+const beforeMake = makeFailed > 0 ? lines.slice(0, makeFailed).reverse().find((l) => l && !/^(make:|gyp |cmd:|status:|Warning:)/.test(l) && !/^\s*(CXX|CC|SOLINK)/.test(l)) : undefined;
+const cause = r.error
+  ? String(r.error.message)
+  : (pick(/\berror:/) ?? (beforeMake && `${beforeMake} (${lines[makeFailed]})`) ?? pick(/error/i) ?? `node-gyp exit ${r.status}`);
 done(`native engine not built (${cause.slice(0, 200)}); computing on wasm. Log: ${log}`);

@@ -30,7 +30,7 @@ let fallbackSaid = false;
 function sayFallback(reason: string): void {
   if (fallbackSaid || typeof process === 'undefined' || process.versions?.node === undefined) return;
   fallbackSaid = true;
-  process.stderr.write(`lorapro: native engine unavailable (${reason}); computing on wasm\n`);
+  process.stderr.write(`lorapro: native engine unavailable, computing on wasm: ${reason}\n`);
 }
 
 /**

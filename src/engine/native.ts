@@ -53,7 +53,7 @@ function load(): Loaded {
     return { addon, path };
   } catch (error) {
     const message = (error as Error).message.split('\n')[0];
-    return { addon: null, reason: /Cannot find module/.test(message) ? `not built (${path} missing: the install's native build failed or was skipped)` : message };
+    return { addon: null, reason: /Cannot find module/.test(message) ? `${path} is missing (the install's native build failed or was skipped; native/build.log says why)` : message };
   }
 }
 
