@@ -187,59 +187,43 @@ Kernel kernel_for(Isa isa, int64_t n) {
 
 // ---- packing ----------------------------------------------------------------------------------------
 
-// op(A)[i0 : i0+mc, p0 : p0+kc] into MR-tall strips: strip s holds rows s*MR.., element (i, p) at p*MR + i.
-void pack_a(float* dst, const GemmArgs& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr) {
-  for (int64_t s = 0; s < mc; s += mr) {
-    const int rows = int(std::min<int64_t>(mr, mc - s));
-    float* strip = dst + s * kc;
-    const float* base = g.a + (i0 + s) * g.a_rs + p0 * g.a_cs;
-    if (g.a_rs == 1) {  // op(A) is a transposed store: a strip's column is contiguous
-      for (int64_t p = 0; p < kc; p++) {
-        const float* col = base + p * g.a_cs;
-        float* out = strip + p * mr;
-        int i = 0;
-        for (; i < rows; i++) out[i] = col[i];
-        for (; i < mr; i++) out[i] = 0.f;
+// `count` lines of a matrix, `depth` deep, into strips `width` lines wide, zero-padded: line x, depth p
+// at base[x * sx + p * sp], lands in strip x / width at p * width + x % width. Rows of op(A) into MR-tall
+// strips and columns of op(B) into NR-wide strips are both this, with the strides swapped.
+void pack_strips(float* dst, const float* base, int64_t count, int64_t depth, int64_t sx, int64_t sp, int width) {
+  for (int64_t s = 0; s < count; s += width) {
+    const int lines = int(std::min<int64_t>(width, count - s));
+    float* strip = dst + s * depth;
+    const float* first = base + s * sx;
+    if (sx == 1) {  // a strip's slice at one depth is contiguous
+      for (int64_t p = 0; p < depth; p++) {
+        const float* src = first + p * sp;
+        float* out = strip + p * width;
+        std::memcpy(out, src, sizeof(float) * lines);
+        for (int x = lines; x < width; x++) out[x] = 0.f;
       }
     } else {
-      for (int i = 0; i < rows; i++) {
-        const float* row = base + i * g.a_rs;
-        if (g.a_cs == 1)
-          for (int64_t p = 0; p < kc; p++) strip[p * mr + i] = row[p];
+      for (int x = 0; x < lines; x++) {
+        const float* line = first + x * sx;
+        if (sp == 1)
+          for (int64_t p = 0; p < depth; p++) strip[p * width + x] = line[p];
         else
-          for (int64_t p = 0; p < kc; p++) strip[p * mr + i] = row[p * g.a_cs];
+          for (int64_t p = 0; p < depth; p++) strip[p * width + x] = line[p * sp];
       }
-      for (int i = rows; i < mr; i++)
-        for (int64_t p = 0; p < kc; p++) strip[p * mr + i] = 0.f;
+      for (int x = lines; x < width; x++)
+        for (int64_t p = 0; p < depth; p++) strip[p * width + x] = 0.f;
     }
   }
 }
 
-// op(B)[p0 : p0+kc, j0 : j0+nc] into NR-wide strips: strip s holds columns s*NR.., element (p, j) at p*NR + j.
+// op(A)[i0 : i0+mc, p0 : p0+kc] into MR-tall strips.
+void pack_a(float* dst, const GemmArgs& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr) {
+  pack_strips(dst, g.a + i0 * g.a_rs + p0 * g.a_cs, mc, kc, g.a_rs, g.a_cs, mr);
+}
+
+// op(B)[p0 : p0+kc, j0 : j0+nc] into NR-wide strips.
 void pack_b(float* dst, const GemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr) {
-  for (int64_t s = 0; s < nc; s += nr) {
-    const int cols = int(std::min<int64_t>(nr, nc - s));
-    float* strip = dst + s * kc;
-    const float* base = g.b + p0 * g.b_rs + (j0 + s) * g.b_cs;
-    if (g.b_cs == 1) {  // row-major op(B): a strip's row is contiguous
-      for (int64_t p = 0; p < kc; p++) {
-        const float* row = base + p * g.b_rs;
-        float* out = strip + p * nr;
-        std::memcpy(out, row, sizeof(float) * cols);
-        for (int j = cols; j < nr; j++) out[j] = 0.f;
-      }
-    } else {
-      for (int j = 0; j < cols; j++) {
-        const float* col = base + j * g.b_cs;
-        if (g.b_rs == 1)
-          for (int64_t p = 0; p < kc; p++) strip[p * nr + j] = col[p];
-        else
-          for (int64_t p = 0; p < kc; p++) strip[p * nr + j] = col[p * g.b_rs];
-      }
-      for (int j = cols; j < nr; j++)
-        for (int64_t p = 0; p < kc; p++) strip[p * nr + j] = 0.f;
-    }
-  }
+  pack_strips(dst, g.b + p0 * g.b_rs + j0 * g.b_cs, nc, kc, g.b_cs, g.b_rs, nr);
 }
 
 // Packing buffers, one pair per thread, grown on demand and kept (no allocation per call).

@@ -9,27 +9,18 @@ import { fileURLToPath } from 'node:url';
 import { tf } from './tf.js';
 import { engineName, useBackend } from './backend.js';
 import { configureNative, nativeStatus, type NativeInfo } from './native.js';
-import { assertClose, runOn } from './kernels/test-utils.js';
+import { assertClose, runOn, matMulCaseName, storedShape, TRANSPOSES, type MatMulCase } from './kernels/test-utils.js';
 
 const status = nativeStatus();
 const skip = status.available ? false : `native engine not built: ${status.reason}`;
 const ALL_ISAS: NativeInfo['isa'][] = ['portable', 'avx2', 'avx512'];
 /** Every microkernel this CPU can run (each falls back to the one below it). */
 const ISAS = status.available ? ALL_ISAS.slice(0, ALL_ISAS.indexOf(status.info.isa) + 1) : [];
-const TRANSPOSES: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
-
-interface Case {
-  aBatch: number[];
-  bBatch: number[];
-  m: number;
-  k: number;
-  n: number;
-}
 
 // Sizes 1, 7 and 129 and others off every tile (8 x 32 on AVX-512, 6 x 16 on AVX2, 4 x 16 portable) and
 // past the block sizes (k > 256, m > 192 rows of packed A, n > 2048 columns of packed B); batches equal,
 // broadcast from either side or both, and folded (a shared right operand under an untransposed A).
-const CASES: Case[] = [
+const CASES: MatMulCase[] = [
   { aBatch: [], bBatch: [], m: 1, k: 1, n: 1 },
   { aBatch: [], bBatch: [], m: 7, k: 129, n: 1 },
   { aBatch: [], bBatch: [], m: 1, k: 7, n: 129 },
@@ -42,14 +33,11 @@ const CASES: Case[] = [
   { aBatch: [4], bBatch: [1], m: 9, k: 17, n: 31 },
   { aBatch: [2, 3], bBatch: [2, 3], m: 13, k: 40, n: 17 },
   { aBatch: [2, 3], bBatch: [], m: 33, k: 40, n: 7 },
-  { aBatch: [2, 1], bBatch: [3], m: 5, k: 6, n: 9 }, // both sides broadcast (the cpu backend mis-indexes: see below)
+  { aBatch: [2, 1], bBatch: [3], m: 5, k: 6, n: 9 }, // both sides broadcast (the cpu backend mis-indexes it, hence the Float64 reference)
 ];
 
-const stored = (batch: number[], rows: number, cols: number, transposed: boolean) => (transposed ? [...batch, cols, rows] : [...batch, rows, cols]);
-const name = (c: Case, ta: boolean, tb: boolean) => `[${c.aBatch}|${c.m}x${c.k}] x [${c.bBatch}|${c.k}x${c.n}] transposeA=${ta} transposeB=${tb}`;
-
 /** op(a) op(b) by the definition, in Float64, with TF's batch broadcasting (the reference for [2,1] x [3]). */
-function reference(a: Float32Array, b: Float32Array, c: Case, ta: boolean, tb: boolean): { shape: number[]; values: Float64Array } {
+function reference(a: Float32Array, b: Float32Array, c: MatMulCase, ta: boolean, tb: boolean): { shape: number[]; values: Float64Array } {
   const rank = Math.max(c.aBatch.length, c.bBatch.length);
   const pad = (s: number[]) => [...new Array<number>(rank - s.length).fill(1), ...s];
   const [ab, bb] = [pad(c.aBatch), pad(c.bBatch)];
@@ -85,11 +73,11 @@ test('native matMul equals the definition for every transpose, batch, broadcast 
       configureNative({ isa });
       for (const [i, c] of CASES.entries()) {
         for (const [ta, tb] of TRANSPOSES) {
-          const a = tf.randomUniform(stored(c.aBatch, c.m, c.k, ta), -1, 1, 'float32', 100 + i);
-          const b = tf.randomUniform(stored(c.bBatch, c.k, c.n, tb), -1, 1, 'float32', 200 + i);
+          const a = tf.randomUniform(storedShape(c.aBatch, c.m, c.k, ta), -1, 1, 'float32', 100 + i);
+          const b = tf.randomUniform(storedShape(c.bBatch, c.k, c.n, tb), -1, 1, 'float32', 200 + i);
           const y = tf.matMul(a, b, ta, tb);
           const expected = reference((await a.data()) as Float32Array, (await b.data()) as Float32Array, c, ta, tb);
-          assertClose({ shape: y.shape, dtype: y.dtype, values: (await y.data()) as Float32Array }, expected, `${isa} ${name(c, ta, tb)}`, 1e-5);
+          assertClose({ shape: y.shape, dtype: y.dtype, values: (await y.data()) as Float32Array }, expected, `${isa} ${matMulCaseName(c, ta, tb)}`, 1e-5);
           tf.dispose([a, b, y]);
         }
       }
@@ -104,16 +92,16 @@ test('native matMul gradients equal the cpu backend', { skip }, async () => {
   for (const [i, c] of CASES.filter((x) => x.aBatch.join() === x.bBatch.join()).entries()) {
     for (const [ta, tb] of TRANSPOSES) {
       const f = () => {
-        const a = tf.randomUniform(stored(c.aBatch, c.m, c.k, ta), -1, 1, 'float32', 300 + i);
-        const b = tf.randomUniform(stored(c.bBatch, c.k, c.n, tb), -1, 1, 'float32', 400 + i);
+        const a = tf.randomUniform(storedShape(c.aBatch, c.m, c.k, ta), -1, 1, 'float32', 300 + i);
+        const b = tf.randomUniform(storedShape(c.bBatch, c.k, c.n, tb), -1, 1, 'float32', 400 + i);
         const w = tf.randomUniform(tf.matMul(a, b, ta, tb).shape, -1, 1, 'float32', 500 + i);
         const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y, ta, tb), w)))([a, b]);
         return [ga, gb];
       };
       const cpu = await runOn('cpu', f);
       const native = await runOn('native', f);
-      assertClose(native[0], cpu[0], `dA of ${name(c, ta, tb)}`);
-      assertClose(native[1], cpu[1], `dB of ${name(c, ta, tb)}`);
+      assertClose(native[0], cpu[0], `dA of ${matMulCaseName(c, ta, tb)}`);
+      assertClose(native[1], cpu[1], `dB of ${matMulCaseName(c, ta, tb)}`);
     }
   }
 });

@@ -2,27 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../tf.js';
 import { useBackend } from '../backend.js';
-import { assertClose, liveCounts, onCpuAndWasm } from './test-utils.js';
+import { assertClose, liveCounts, onCpuAndWasm, matMulCaseName, storedShape, TRANSPOSES, type MatMulCase } from './test-utils.js';
 
-const TRANSPOSES: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
 
-/** Shapes of op(a) = [...aBatch, m, k] and op(b) = [...bBatch, k, n]; stored transposed where asked. */
-interface Case {
-  aBatch: number[];
-  bBatch: number[];
-  m: number;
-  k: number;
-  n: number;
-}
-
-const stored = (batch: number[], rows: number, cols: number, transposed: boolean) =>
-  transposed ? [...batch, cols, rows] : [...batch, rows, cols];
 
 // m a multiple of 4 and n of 8 go to the SIMD kernel (simd-gemm.ts): one tile, blocks of 64 rows and 256
 // steps of k with their remainders, a transposed A read as columns or (m = 1,024: 4 KB between its rows)
 // the product computed transposed or A transposed first. Sizes 1, 7 and 33 hit the scalar-loop path (m*k*n < 6144 per matrix); the larger ones
 // the XNNPACK paths: one product, a broadcast operand folded into rows, and a loop over matrices.
-const CASES: Case[] = [
+const CASES: MatMulCase[] = [
   { aBatch: [], bBatch: [], m: 4, k: 1, n: 8 },
   { aBatch: [], bBatch: [], m: 12, k: 5, n: 16 },
   { aBatch: [], bBatch: [], m: 132, k: 300, n: 24 },
@@ -48,18 +36,16 @@ const CASES: Case[] = [
   { aBatch: [2, 3], bBatch: [], m: 33, k: 40, n: 7 },
 ];
 
-const name = (c: Case, ta: boolean, tb: boolean) =>
-  `[${c.aBatch}|${c.m}x${c.k}] x [${c.bBatch}|${c.k}x${c.n}] transposeA=${ta} transposeB=${tb}`;
 
 test('matMul on wasm equals cpu for every transpose, batch and broadcast case', async () => {
   for (const [i, c] of CASES.entries()) {
     for (const [ta, tb] of TRANSPOSES) {
       const { cpu, wasm } = await onCpuAndWasm(() => {
-        const a = tf.randomUniform(stored(c.aBatch, c.m, c.k, ta), -1, 1, 'float32', 100 + i);
-        const b = tf.randomUniform(stored(c.bBatch, c.k, c.n, tb), -1, 1, 'float32', 200 + i);
+        const a = tf.randomUniform(storedShape(c.aBatch, c.m, c.k, ta), -1, 1, 'float32', 100 + i);
+        const b = tf.randomUniform(storedShape(c.bBatch, c.k, c.n, tb), -1, 1, 'float32', 200 + i);
         return [tf.matMul(a, b, ta, tb)];
       });
-      assertClose(wasm[0], cpu[0], name(c, ta, tb));
+      assertClose(wasm[0], cpu[0], matMulCaseName(c, ta, tb));
     }
   }
 });
@@ -108,7 +94,7 @@ test('matMul on wasm is right for a reused right operand and for a reshape of it
 });
 
 test('matMul gradients on wasm equal cpu for both inputs', async () => {
-  const shapes: Case[] = [
+  const shapes: MatMulCase[] = [
     { aBatch: [], bBatch: [], m: 33, k: 40, n: 7 },
     { aBatch: [3], bBatch: [3], m: 7, k: 33, n: 5 },
     { aBatch: [2, 3], bBatch: [2, 3], m: 33, k: 40, n: 7 },
@@ -116,13 +102,13 @@ test('matMul gradients on wasm equal cpu for both inputs', async () => {
   for (const [i, c] of shapes.entries()) {
     for (const [ta, tb] of TRANSPOSES) {
       const { cpu, wasm } = await onCpuAndWasm(() => {
-        const a = tf.randomUniform(stored(c.aBatch, c.m, c.k, ta), -1, 1, 'float32', 300 + i);
-        const b = tf.randomUniform(stored(c.bBatch, c.k, c.n, tb), -1, 1, 'float32', 400 + i);
+        const a = tf.randomUniform(storedShape(c.aBatch, c.m, c.k, ta), -1, 1, 'float32', 300 + i);
+        const b = tf.randomUniform(storedShape(c.bBatch, c.k, c.n, tb), -1, 1, 'float32', 400 + i);
         const dy = tf.randomUniform([...c.aBatch, c.m, c.n], -1, 1, 'float32', 500 + i);
         return tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, ta, tb))([a, b], dy);
       });
-      assertClose(wasm[0], cpu[0], `d/da ${name(c, ta, tb)}`);
-      assertClose(wasm[1], cpu[1], `d/db ${name(c, ta, tb)}`);
+      assertClose(wasm[0], cpu[0], `d/da ${matMulCaseName(c, ta, tb)}`);
+      assertClose(wasm[1], cpu[1], `d/db ${matMulCaseName(c, ta, tb)}`);
     }
   }
 });

@@ -42,3 +42,22 @@ export function assertClose(actual: Result, expected: { shape: number[]; values:
 export function liveCounts(): { tensors: number; dataIds: number } {
   return { tensors: tf.memory().numTensors, dataIds: tf.backend().numDataIds() };
 }
+
+/** Every combination of transposeA and transposeB. */
+export const TRANSPOSES: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
+
+/** A matrix-product case: op(a) = [...aBatch, m, k], op(b) = [...bBatch, k, n]. */
+export interface MatMulCase {
+  aBatch: number[];
+  bBatch: number[];
+  m: number;
+  k: number;
+  n: number;
+}
+
+/** The stored shape of one side: [..., rows, cols], or [..., cols, rows] where it is transposed. */
+export const storedShape = (batch: number[], rows: number, cols: number, transposed: boolean): number[] =>
+  transposed ? [...batch, cols, rows] : [...batch, rows, cols];
+
+export const matMulCaseName = (c: MatMulCase, ta: boolean, tb: boolean): string =>
+  `[${c.aBatch}|${c.m}x${c.k}] x [${c.bBatch}|${c.k}x${c.n}] transposeA=${ta} transposeB=${tb}`;
