@@ -148,7 +148,7 @@ built-in tasks (docs/TASKS.md) from a small byte-level base model.
 **Machine:** ${ctx.machine}  
 **Base model:** ${ctx.baseNote}  
 **Setup:** methods ${p.methods.join(', ')}; LoRA rank ${p.rank}, alpha ${p.alpha}, every linear layer (same targets for every adapter method; the classification head is trained in full by all); ${p.steps} AdamW steps of batch ${p.batchSize}, linear schedule with 10% warmup; learning rate per method and task chosen from the grid below by the best validation accuracy on seed ${p.seeds[0]}, then run with seeds ${p.seeds.join(', ')}; each run's best checkpoint on validation is scored once on the 500-example test split.  
-**Wall time:** ${(ctx.wallS / 60).toFixed(1)} min for ${new Set([...res.runs, ...res.gridRuns].map((r) => r.dir)).size} training runs${ctx.jobs && ctx.jobs > 1 ? `, ${ctx.jobs} at a time (one process each; the wasm backend computes on one core)` : ''}.
+**Wall time:** ${(ctx.wallS / 60).toFixed(1)} min for ${new Set([...res.runs, ...res.gridRuns].map((r) => r.dir)).size} training runs${ctx.jobs && ctx.jobs > 1 ? `, ${ctx.jobs} at a time (one process each)` : ''}.
 
 ## Test accuracy (%), mean ± std over ${p.seeds.length} seed${p.seeds.length > 1 ? 's' : ''}
 
