@@ -7,19 +7,14 @@
 //          batch, aIndex, bIndex, aMat, bMat, accumulate)
 //     C[t] (+)= op(A[aIndex[t]]) op(B[bIndex[t]]) for t < batch; offsets in bytes, strides in floats,
 //     aMat/bMat the floats between consecutive matrices; an index array may be null (identity).
-//   binary(heap, op, aOff, aMode, aPeriod, bOff, bMode, bPeriod, outOff, n)
-//     out[i] = a op b for i < n (op 0 add, 1 sub, 2 mul, 3 div); modes 0 full, 1 scalar, 2 repeat
-//     (element i % period), 3 stretch (element i / period).
 #include <node_api.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <string>
 #include <thread>
 
-#include "elementwise.h"
 #include "gemm.h"
 #include "pool.h"
 
@@ -155,15 +150,21 @@ napi_value MatMul(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   if ((a_index && int64_t(a_len) < batch) || (b_index && int64_t(b_len) < batch) || m < 0 || n < 0 || k < 0 || batch < 0 ||
-      a_off < 0 || b_off < 0 || c_off < 0 || (a_off | b_off | c_off) % 4 != 0) {
+      a_off < 0 || b_off < 0 || c_off < 0 || (a_off | b_off | c_off) % 4 != 0 ||
+      a_rs < 0 || a_cs < 0 || b_rs < 0 || b_cs < 0 || a_stride < 0 || b_stride < 0) {
     napi_throw_range_error(env, nullptr, "lorapro native: matmul's sizes, offsets or index arrays are out of range");
     return nullptr;
   }
   // Bounds: the last element each operand can touch must lie inside the heap.
   int64_t a_max = 0, b_max = 0;
   for (int64_t t = 0; t < batch; t++) {
-    a_max = std::max(a_max, int64_t(a_index ? a_index[t] : t));
-    b_max = std::max(b_max, int64_t(b_index ? b_index[t] : t));
+    const int64_t ai = a_index ? a_index[t] : t, bi = b_index ? b_index[t] : t;
+    if (ai < 0 || bi < 0) {
+      napi_throw_range_error(env, nullptr, "lorapro native: matmul's index arrays hold a negative index");
+      return nullptr;
+    }
+    a_max = std::max(a_max, ai);
+    b_max = std::max(b_max, bi);
   }
   const int64_t floats = int64_t(heap_bytes / 4);
   const auto last = [](int64_t off, int64_t mat, int64_t idx, int64_t rows, int64_t rs, int64_t cols, int64_t cs) {
@@ -217,67 +218,11 @@ napi_value MatMul(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// Below this many elements an elementwise op runs on the calling thread.
-constexpr int64_t PARALLEL_ELEMENTS = 1 << 16;
-
-napi_value Binary(napi_env env, napi_callback_info info) {
-  size_t argc = 10;
-  napi_value argv[10];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  void* heap;
-  size_t heap_bytes;
-  if (argc != 10 || napi_get_arraybuffer_info(env, argv[0], &heap, &heap_bytes) != napi_ok) {
-    napi_throw_type_error(env, nullptr, "lorapro native: binary takes (heap ArrayBuffer, op, aOff, aMode, aPeriod, bOff, bMode, bPeriod, outOff, n)");
-    return nullptr;
-  }
-  int64_t v[9];
-  for (int i = 0; i < 9; i++)
-    if (!get_i64(env, argv[1 + i], &v[i])) {
-      napi_throw_type_error(env, nullptr, "lorapro native: binary's arguments must be numbers");
-      return nullptr;
-    }
-  const int64_t op = v[0], n = v[8];
-  const int64_t floats = int64_t(heap_bytes / 4);
-  float* base = static_cast<float*>(heap);
-  Side sides[2];
-  for (int k = 0; k < 2; k++) {
-    const int64_t off = v[1 + 3 * k], mode = v[2 + 3 * k], period = v[3 + 3 * k];
-    const bool periodic = mode == 2 || mode == 3;
-    const int64_t extent = mode == 0 ? n : mode == 1 ? 1 : mode == 2 ? period : (n + period - 1) / period;
-    if (mode < 0 || mode > 3 || (periodic && period < 1) || off < 0 || off % 4 != 0 || (n > 0 && off / 4 + extent > floats)) {
-      napi_throw_range_error(env, nullptr, "lorapro native: binary's operand is out of range");
-      return nullptr;
-    }
-    sides[k] = Side{base + off / 4, Operand(mode), periodic ? period : 1};
-  }
-  const int64_t out_off = v[7];
-  if (op < 0 || op > 3 || n < 0 || out_off < 0 || out_off % 4 != 0 || out_off / 4 + n > floats) {
-    napi_throw_range_error(env, nullptr, "lorapro native: binary's op, size or output is out of range");
-    return nullptr;
-  }
-  float* out = base + out_off / 4;
-  Pool& workers = pool();
-  const unsigned mxcsr = flush_denormals();
-  if (workers.threads() > 1 && n >= PARALLEL_ELEMENTS) {
-    const int64_t parts = workers.threads();
-    const int64_t chunk = ((n + parts - 1) / parts + 15) / 16 * 16;
-    workers.run(parts, [&](int64_t t) {
-      const int64_t lo = std::min(n, t * chunk), hi = std::min(n, lo + chunk);
-      binary_range(BinaryOp(op), sides[0], sides[1], out, lo, hi);
-    });
-  } else {
-    binary_range(BinaryOp(op), sides[0], sides[1], out, 0, n);
-  }
-  restore_denormals(mxcsr);
-  return nullptr;
-}
-
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"configure", nullptr, Configure, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"matmul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -1,7 +1,8 @@
 // Blocked GEMM in the manner of Goto and van de Geijn (BLIS's loop order): C is walked in NC-column
-// and KC-deep blocks; each block of op(B) is packed into NR-wide strips and each MC-row block of op(A)
-// into MR-tall strips, zero-padded, so the microkernel reads both with unit stride whatever the
-// transposes were. The microkernel keeps an MR x NR tile of C in registers.
+// and KC-deep blocks; each block of op(B) is packed into NR-wide, zero-padded strips. op(A) is read where
+// it lies when it is row-major or a transposed store with rows under 4 KB apart (packing it cost as much
+// as the product on a narrow B); otherwise, and for a last partial tile of rows, it is packed into
+// MR-tall strips. The microkernel keeps an MR x NR tile of C in registers.
 //
 // Microkernels are written per instruction set with GCC's target attribute and chosen at run time, so
 // the binary is built for baseline x86-64 (or any other architecture: then only the portable kernel).
@@ -25,7 +26,7 @@ constexpr int64_t KC = 256;  // depth of a packed block: an MR x KC strip of A p
 constexpr int64_t MC_TILES = 24;  // MC = MR * MC_TILES rows of packed A (~200 KB, L2)
 constexpr int64_t NC = 2048;  // columns of packed B per block (KC x NC floats = 2 MB)
 
-// ---- microkernels: c[0:MR, 0:NR] (+)= sum_p ap[p*MR + i] * bp[p*NR + j] ----------------------------
+// ---- microkernels: c[0:MR, 0:NR] (+)= sum_p A(i, p) * bp[p*NR + j], A(i, p) as a_at below -----------
 
 template <int MR, int NR>
 void store_tile(const float* acc, float* c, int64_t c_rs, bool accumulate, int rows, int cols) {

@@ -36,66 +36,72 @@ void restore_denormals(unsigned previous) {
 }
 
 Pool::Pool(int threads) {
-  for (int i = 1; i < threads; i++) workers_.emplace_back([this, i] { work(i); });
+  for (int i = 1; i < threads; i++) workers_.emplace_back([this] { work(); });
 }
 
 Pool::~Pool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_ = true;
-    generation_.fetch_add(1);
+    job_++;
+    ticket_.store(uint64_t(job_) << 32);
   }
   wake_.notify_all();
   for (auto& w : workers_) w.join();
 }
 
-void Pool::drain() {
+void Pool::drain(uint32_t id, int64_t count, const std::function<void(int64_t)>* task) {
+  uint64_t ticket = ticket_.load(std::memory_order_acquire);
   for (;;) {
-    const int64_t i = next_.fetch_add(1);
-    if (i >= count_.load()) return;
-    (*task_.load())(i);
+    if (uint32_t(ticket >> 32) != id || int64_t(ticket & 0xFFFFFFFFu) >= count) return;
+    if (!ticket_.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel)) continue;  // ticket reloaded
+    (*task)(int64_t(ticket & 0xFFFFFFFFu));  // dereferenced only for a task claimed in this job
     done_.fetch_add(1, std::memory_order_release);
+    ticket = ticket_.load(std::memory_order_acquire);
   }
 }
 
 void Pool::run(int64_t count, const std::function<void(int64_t)>& task) {
   if (count <= 0) return;
-  if (workers_.empty() || count == 1) {
+  if (workers_.empty() || count == 1 || count > 0xFFFFFFFFll) {
     for (int64_t i = 0; i < count; i++) task(i);
     return;
   }
+  uint32_t id;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    task_.store(&task);
-    count_.store(count);
-    next_.store(0);
+    id = ++job_;
+    count_ = count;
+    task_ = &task;
     done_.store(0);
-    generation_.fetch_add(1, std::memory_order_release);
+    ticket_.store(uint64_t(id) << 32, std::memory_order_release);
   }
   wake_.notify_all();
-  drain();
+  drain(id, count, &task);
+  // Every task claimed has finished once done_ reaches count; a worker that comes late finds the job
+  // exhausted (or superseded) and never touches `task`.
   while (done_.load(std::memory_order_acquire) < count) cpu_relax();
-  // Workers still between their last fetch_add and leaving must not see the next job's counters early.
-  while (active_.load(std::memory_order_acquire) != 0) cpu_relax();
 }
 
-void Pool::work(int index) {
-  (void)index;
+void Pool::work() {
   flush_denormals();
-  uint64_t seen = 0;
+  uint32_t seen = 0;
   for (;;) {
     // Spin ~100 us for the next job before sleeping.
     const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
-    while (generation_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < until) cpu_relax();
+    while (uint32_t(ticket_.load(std::memory_order_acquire) >> 32) == seen && std::chrono::steady_clock::now() < until) cpu_relax();
+    uint32_t id;
+    int64_t count;
+    const std::function<void(int64_t)>* task;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return generation_.load() != seen; });
+      wake_.wait(lock, [&] { return job_ != seen; });
       if (stop_) return;
-      seen = generation_.load();
-      active_.fetch_add(1);
+      seen = id = job_;
+      count = count_;
+      task = task_;
     }
-    drain();
-    active_.fetch_sub(1, std::memory_order_release);
+    drain(id, count, task);
   }
 }
 

@@ -25,18 +25,21 @@ class Pool {
   void run(int64_t count, const std::function<void(int64_t)>& task);
 
  private:
-  void work(int index);
-  void drain();
+  void work();
+  // Claims and runs tasks of job `id` until none is left or a newer job has started.
+  void drain(uint32_t id, int64_t count, const std::function<void(int64_t)>* task);
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int64_t> next_{0};
+  // The current job's id and its next unclaimed task in one word, (id << 32) | index, so that a worker
+  // still holding an older job can never claim a task of the new one.
+  std::atomic<uint64_t> ticket_{0};
   std::atomic<int64_t> done_{0};
-  std::atomic<int> active_{0};  // workers inside the current job
-  std::atomic<int64_t> count_{0};
-  std::atomic<const std::function<void(int64_t)>*> task_{nullptr};
+  // Set under mutex_ with each job; a worker copies them there when it joins the job.
+  uint32_t job_ = 0;
+  int64_t count_ = 0;
+  const std::function<void(int64_t)>* task_ = nullptr;
   bool stop_ = false;
 };
 

@@ -120,6 +120,28 @@ test('native matMul gives the same bits on 1 and 2 threads', { skip }, async () 
   }
 });
 
+test('thousands of back-to-back threaded products each come out whole', { skip }, async () => {
+  await useBackend('native');
+  const saved = status.available ? status.info.threads : 1;
+  const shapes: [number, number, number][] = [[64, 48, 40], [96, 64, 33], [40, 100, 70]]; // each above the threading threshold
+  const inputs = shapes.map(([m, k, n], i) => [tf.randomUniform([m, k], -1, 1, 'float32', 20 + i), tf.randomUniform([k, n], -1, 1, 'float32', 30 + i)]);
+  try {
+    configureNative({ threads: 1 });
+    const expected = await Promise.all(inputs.map(async ([a, b]) => tf.matMul(a, b).data()));
+    configureNative({ threads: 2 });
+    for (let round = 0; round < 1000; round++) {
+      const i = round % shapes.length;
+      const y = tf.matMul(inputs[i][0], inputs[i][1]);
+      const got = y.dataSync();
+      y.dispose();
+      assert.deepEqual(got, expected[i], `round ${round}, product ${i}`);
+    }
+  } finally {
+    tf.dispose(inputs.flat());
+    configureNative({ threads: saved });
+  }
+});
+
 test('the engine switch: native by default where built, wasm and cpu on request, native refused by name when missing', { skip }, async () => {
   const saved = process.env.LORAPRO_BACKEND;
   delete process.env.LORAPRO_BACKEND;
