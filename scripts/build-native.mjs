@@ -30,7 +30,9 @@ const prefix = resolve(dirname(process.execPath), '..');
 const nodedir = process.env.npm_config_nodedir ?? (existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? prefix : undefined);
 if (nodedir === undefined) done(`native engine not built (no Node headers under ${prefix}/include/node); computing on wasm`);
 
-const args = ['rebuild', `--directory=${dir}`, `--nodedir=${nodedir}`];
+// configure + build, not rebuild: rebuild deletes build/ first, so a failed rebuild would also lose a
+// binary that worked.
+const args = ['configure', 'build', `--directory=${dir}`, `--nodedir=${nodedir}`];
 const started = Date.now();
 const r = gyp === undefined
   ? spawnSync('node-gyp', args, { encoding: 'utf8' })
@@ -48,4 +50,5 @@ const beforeMake = makeFailed > 0 ? lines.slice(0, makeFailed).reverse().find((l
 const cause = r.error
   ? String(r.error.message)
   : (pick(/\berror:/) ?? (beforeMake && `${beforeMake} (${lines[makeFailed]})`) ?? pick(/error/i) ?? `node-gyp exit ${r.status}`);
+if (existsSync(binary)) done(`native engine rebuild failed (${cause.slice(0, 200)}); the previous build stays in use (${binary}). Log: ${log}`);
 done(`native engine not built (${cause.slice(0, 200)}); computing on wasm. Log: ${log}`);

@@ -1,6 +1,7 @@
 // Running benchmark runs side by side: a concurrency limit, and one run in a child process
-// (paper-worker.js). TF.js's wasm backend computes on one thread, so on a machine with N cores N runs
-// at a time take about 1/N of the wall time; each run also gets its own process and memory.
+// (paper-worker.js). The wasm engine computes on one thread, so on a machine with N cores N runs at a
+// time take about 1/N of the wall time; under the native engine each child gets cores / jobs threads.
+// Each run also gets its own process and memory.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';

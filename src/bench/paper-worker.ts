@@ -1,5 +1,5 @@
 // A child process of `bench paper --jobs N`: runs one (task, method, lr, seed) fine-tuning run and
-// sends its MethodRun back. TF.js's wasm backend uses one core, so N processes use N cores.
+// sends its MethodRun back, one process per run (see paper-pool.ts for the cores each gets).
 import { useBackend } from '../engine/backend.js';
 import { runMethod, type MethodRunOptions } from './paper-runs.js';
 

@@ -139,7 +139,7 @@ interface Row {
   proOverLora?: number; // lora-pro / lora step time on lorapro's side
 }
 
-async function measure(torch: TorchWorker, shape: BenchShape, method: Method, threads: number, args: Args): Promise<Row> {
+async function measure(torch: TorchWorker, size: keyof typeof SIZES, shape: BenchShape, method: Method, threads: number, args: Args): Promise<Row> {
   const tokens = shape.batch * shape.context;
   const setup = await torch.request({ cmd: 'setup', ...shape, method, threads });
   const ours = makeCase(method, shape);
@@ -173,7 +173,7 @@ async function measure(torch: TorchWorker, shape: BenchShape, method: Method, th
   const lorapro = (tokens * 1000) / median(ms.lorapro);
   const torchTps = (tokens * 1000) / median(ms.torch);
   return {
-    arch: shape.arch, size: shape.d === SIZES.S.d ? 'S' : 'M', method, threads, trainable: trainableCount(ours), torchTrainable: setup.trainable,
+    arch: shape.arch, size, method, threads, trainable: trainableCount(ours), torchTrainable: setup.trainable,
     lorapro, torch: torchTps, ratio: lorapro / torchTps, proOverLora: pro === undefined ? undefined : median(ms.pro) / median(ms.lorapro),
   };
 }
@@ -230,6 +230,7 @@ async function main(): Promise<void> {
   if (!native) console.log(`note: lorapro runs on ${describeEngine()} (no native engine): its thread count is 1 whatever --threads says`);
   const rows: Row[] = [];
   const started = performance.now();
+  const startedAt = new Date().toISOString();
   for (const threads of args.threads) {
     const torch = new TorchWorker(found, threads);
     try {
@@ -237,7 +238,7 @@ async function main(): Promise<void> {
       for (const arch of args.archs) {
         for (const size of args.sizes) {
           for (const method of args.methods) {
-            const row = await measure(torch, benchShape(arch, size), method, threads, args);
+            const row = await measure(torch, size, benchShape(arch, size), method, threads, args);
             if (row.trainable !== row.torchTrainable) throw new Error(`${arch} ${size} ${method}: lorapro trains ${row.trainable} parameters, the PyTorch reference ${row.torchTrainable}: not the same model`);
             rows.push(row);
             if (!args.json) console.error(`${arch} ${size} ${method} ${threads} thread(s): lorapro ${Math.round(row.lorapro)} tokens/s, PyTorch ${Math.round(row.torch)} (${row.ratio.toFixed(2)}×)`);
@@ -250,7 +251,7 @@ async function main(): Promise<void> {
   }
   const memory: { model: string; method: Method; lorapro: number; torch: number }[] = [];
   for (const arch of args.archs) for (const size of args.sizes) for (const method of args.methods) memory.push({ model: `${arch} ${size}`, method, ...(await peakRss(found, arch, size, method)) });
-  const date = new Date().toISOString();
+  const date = `${startedAt} to ${new Date().toISOString()}`;
   const machine = `${os.cpus()[0]?.model?.trim() ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}, TF.js ${tf.version_core}, engine ${describeEngine()}; PyTorch ${found.version} (${found.python}, ${found.blasNote})`;
   if (args.json) {
     console.log(JSON.stringify({ date, machine, rounds: args.rounds, rows, peakRssMb: memory }));

@@ -42,7 +42,7 @@ export const benchCommand: Command = {
   name: 'bench',
   brief: 'benchmarks; "bench paper" reruns the LoRA-Pro paper\'s comparison on the built-in tasks',
   summary:
-    'lorapro bench paper: full fine-tuning, LoRA, rsLoRA, LoRA+, LoRA-Pro and LoRA-Pro (efficient) at rank 8, alpha 16 on the five built-in tasks from the base model; per method and task a learning rate is chosen from a small grid on validation, then 3 seeds run; prints the test-accuracy table and writes docs/results.md with costs, the gradient diagnostic and plots. Runs go --jobs at a time in child processes (TF.js wasm computes on one core). --quick: 2 tasks, 1 seed, 100 steps.',
+    'lorapro bench paper: full fine-tuning, LoRA, rsLoRA, LoRA+, LoRA-Pro and LoRA-Pro (efficient) at rank 8, alpha 16 on the five built-in tasks from the base model; per method and task a learning rate is chosen from a small grid on validation, then 3 seeds run; prints the test-accuracy table and writes docs/results.md with costs, the gradient diagnostic and plots. Runs go --jobs at a time in child processes, each with cores / jobs native-engine threads. --quick: 2 tasks, 1 seed, 100 steps.',
   usage: 'lorapro bench paper [--quick] [--tasks a,b] [--seeds 0,1,2] [--jobs N] [--out DIR] [--results FILE]',
   options: [
     { key: 'quick', type: 'boolean', help: 'two tasks, one seed, 100 steps (≤ 15 min on 2 cores)' },

@@ -26,8 +26,6 @@ export interface NativeInfo {
 
 /** Overrides where the binary is looked for (tests use it to simulate a failed build). */
 export const NATIVE_PATH_ENV = 'LORAPRO_NATIVE_PATH';
-/** Worker threads of the native kernels (default: the machine's cores). */
-export const THREADS_ENV = 'LORAPRO_THREADS';
 
 // From dist/engine/native.js (and src/engine/ under ts-node-like runners) up to the package root.
 const DEFAULT_BINARY = '../../native/build/Release/lorapro.node';
@@ -46,7 +44,7 @@ function load(): Loaded {
   const proc = typeof process !== 'undefined' ? (process as { getBuiltinModule?: (id: string) => unknown }) : undefined;
   const moduleApi = proc?.getBuiltinModule?.('node:module') as { createRequire(from: string | URL): (id: string) => unknown } | undefined;
   if (moduleApi === undefined) return { addon: null, reason: 'not running in Node >= 20.16' };
-  const path = env(NATIVE_PATH_ENV) ?? new URL(DEFAULT_BINARY, import.meta.url).pathname;
+  const path = env(NATIVE_PATH_ENV) ?? decodeURIComponent(new URL(DEFAULT_BINARY, import.meta.url).pathname); // a checkout under a path with spaces
   try {
     const addon = moduleApi.createRequire(import.meta.url)(path) as NativeAddon;
     if (typeof addon.matmul !== 'function') return { addon: null, reason: `${path} is not lorapro's native engine` };
