@@ -10,7 +10,7 @@ import { randomInit } from '../models/layers.js';
 import type { CausalLM } from '../models/types.js';
 import { setupMethod, type MethodName, type MethodSetup } from '../train/methods.js';
 import { hostBatch, type HostBatch } from '../train/run-data.js';
-import { stepGradients } from '../train/trainer.js';
+import { stepGradients } from '../train/step.js';
 
 export type Arch = 'gpt2' | 'llama';
 

@@ -11,9 +11,10 @@ import { generateCommand } from './generate.js';
 import { infoCommand } from './info.js';
 import { mergeCommand } from './merge.js';
 import { pretrainCommand } from './pretrain.js';
+import { studioCommand } from './studio.js';
 import { trainCommand } from './train.js';
 
-export const COMMANDS: readonly Command[] = [trainCommand, evalCommand, generateCommand, mergeCommand, compareCommand, infoCommand, pretrainCommand, demoCommand, benchCommand];
+export const COMMANDS: readonly Command[] = [trainCommand, evalCommand, generateCommand, mergeCommand, compareCommand, infoCommand, pretrainCommand, demoCommand, studioCommand, benchCommand];
 
 function version(): string {
   try {

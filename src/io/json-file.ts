@@ -2,6 +2,9 @@
 // (hf-config, tokenizer) import it lazily so the browser entry never loads it.
 import { readFile } from 'node:fs/promises';
 import { InputFileError } from './input-error.js';
+import { parseJsonText } from './json-text.js';
+
+export { parseJsonText } from './json-text.js';
 
 function isMissing(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
@@ -15,15 +18,6 @@ export async function readOptionalTextFile(path: string): Promise<string | undef
   } catch (err) {
     if (isMissing(err)) return undefined;
     throw new InputFileError(path, `cannot read ${path}: ${(err as Error).message}`);
-  }
-}
-
-/** Parses JSON text, naming the file when it is malformed. */
-export function parseJsonText(text: string, path: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new InputFileError(path, `${path}: not valid JSON (${(err as Error).message})`);
   }
 }
 

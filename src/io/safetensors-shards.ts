@@ -3,46 +3,18 @@
 // single file wins when both exist.
 
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { InputFileError } from './input-error.js';
 import { show, type RawTensor } from './safetensors-dtype.js';
-import { findDuplicateKey } from './safetensors-json.js';
+import { parseIndex } from './safetensors-index.js';
 import { openSafetensors, readSafetensorsHeader } from './safetensors-read.js';
 
-export const SINGLE_CHECKPOINT = 'model.safetensors';
-export const CHECKPOINT_INDEX = 'model.safetensors.index.json';
+import { CHECKPOINT_INDEX, SINGLE_CHECKPOINT } from './safetensors-index.js';
+
+export { CHECKPOINT_INDEX, SINGLE_CHECKPOINT } from './safetensors-index.js';
 
 function isMissing(e: unknown): boolean {
   return (e as NodeJS.ErrnoException)?.code === 'ENOENT';
-}
-
-/** weight_map of an index file, validated; throws naming `indexPath`. */
-function parseIndex(text: string, indexPath: string): Map<string, string> {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new InputFileError(indexPath, `${indexPath}: not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new InputFileError(indexPath, `${indexPath}: must be a JSON object with a "weight_map", got ${show(json)}`);
-  }
-  const dup = findDuplicateKey(text);
-  if (dup) throw new InputFileError(indexPath, `${indexPath}: duplicate key ${show(dup.key)}${dup.path.length ? ` in ${show(dup.path.join('.'))}` : ''}`);
-  const weightMap = (json as Record<string, unknown>).weight_map;
-  if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
-    throw new InputFileError(indexPath, `${indexPath}: "weight_map" must be an object mapping tensor names to shard files, got ${show(weightMap)}`);
-  }
-  const out = new Map<string, string>();
-  for (const [name, shard] of Object.entries(weightMap)) {
-    const escapes = typeof shard === 'string' && (isAbsolute(shard) || shard.split(/[\\/]/).includes('..'));
-    if (typeof shard !== 'string' || shard === '' || escapes) {
-      throw new InputFileError(indexPath, `${indexPath}: weight_map[${show(name)}] must be a shard file name inside the checkpoint directory, got ${show(shard)}`);
-    }
-    out.set(name, shard);
-  }
-  if (out.size === 0) throw new InputFileError(indexPath, `${indexPath}: "weight_map" is empty`);
-  return out;
 }
 
 /**

@@ -6,6 +6,7 @@
 // tokens ourselves from the post-processor, so that truncation can leave room for them and pairs work
 // for every post-processor (the library's ByteLevel post-processor drops the second text of a pair).
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import type { FileSet } from './file-set.js';
 import { InputFileError } from './input-error.js';
 import { asJsonObject, describeValue, isJsonObject, JsonFields, type JsonObject } from './json-fields.js';
 import { ChatTemplate, parseChatTemplates, type ChatMessage } from './chat-template.js';
@@ -362,6 +363,23 @@ export class Tokenizer {
 /** A tokenizer from already-parsed files (browser, tests); `dir` is only named in errors. */
 export function tokenizerFromJson(files: TokenizerFiles, dir = '<memory>'): Tokenizer {
   return new Tokenizer(files, dir);
+}
+
+/** A tokenizer folder held in memory (dropped or fetched files), read as loadTokenizer reads a folder. */
+export function tokenizerFromFiles(files: FileSet): Tokenizer {
+  const tokenizerJson = files.json('tokenizer.json');
+  if (tokenizerJson === undefined) throw new InputFileError(files.path('tokenizer.json'), `${files.path('tokenizer.json')} not found (a model folder needs the tokenizer it was trained with)`);
+  let modelConfig: unknown;
+  try {
+    modelConfig = files.json('config.json'); // only model_type is wanted
+  } catch {
+    modelConfig = undefined;
+  }
+  const modelType = isJsonObject(modelConfig) && typeof modelConfig.model_type === 'string' ? modelConfig.model_type : undefined;
+  return new Tokenizer(
+    { tokenizerJson, tokenizerConfig: files.json('tokenizer_config.json'), specialTokensMap: files.json('special_tokens_map.json'), chatTemplate: files.text('chat_template.jinja'), modelType },
+    files.name,
+  );
 }
 
 /**

@@ -5,7 +5,7 @@ import { setTraining } from '../adapters/inject.js';
 import type { AnyModel } from '../models/types.js';
 import { makeBatches } from './data-batch.js';
 import { argmaxRows, classificationMetrics, meanLoss, perplexity } from './metrics.js';
-import { batchLogits, batchLoss, hostBatch, type HostBatch, type RunExample } from './run-data.js';
+import { batchLogits, batchLoss, hostBatch, type HostBatch, type RunExample } from './batches.js';
 
 export interface EvalMetrics {
   readonly loss: number;

@@ -6,52 +6,10 @@
 // Methods it leaves out fall back to the width rule (and, without --lr, to a search).
 import { join } from 'node:path';
 import { readOptionalJsonFile } from '../io/json-file.js';
-import type { ModelConfig } from '../io/hf-config.js';
-import { METHODS, type MethodName } from './methods.js';
+import { recommendationsFromJson, RECOMMENDATIONS_FILE, type Recommendations } from './lr-defaults-rule.js';
 import { UsageError } from './run-errors.js';
 
-export const RECOMMENDATIONS_FILE = 'lorapro.json';
-
-export interface Recommendations {
-  readonly learningRate: Readonly<Partial<Record<MethodName, number>>>;
-  readonly source?: string;
-}
-
-/**
- * The width the rule was fitted at: lorapro-base (hidden 128), where `lorapro bench paper` chose full
- * 1e-3 and LoRA 3e-3 on all five tasks (docs/results.md, learning-rate grid).
- */
-const REFERENCE_WIDTH = 128;
-
-/**
- * Rate at the reference width and the power of (128 / width) it scales by. Full fine-tuning (and
- * LoRA-Pro's full mode, whose Adam moments are full-sized, so its steps on W match full's) scale as
- * width^-1.5: 1e-3 at 128 gives 6.8e-5 at 768 (GPT-2, BERT-base) and 1.6e-5 at 2048 (TinyLlama),
- * the usual rates there. LoRA scales as width^-1: 3e-3 at 128 gives 5e-4 at 768 (the LoRA paper's
- * RoBERTa-base rate) and 9e-5 at 4096. LoRA+ trains B at 16× its rate, so its base sits lower.
- * LoRA-Pro SGD needs a much larger rate than Adam: on first-sound (npm run bench:defaults, 2026-12-03)
- * its search found 0.1 > 0.03 > 0.01 (validation 42.3 / 40.7 / 40.0 %).
- */
-const RULE: Readonly<Record<MethodName, { at128: number; power: number }>> = {
-  full: { at128: 1e-3, power: 1.5 },
-  lora: { at128: 3e-3, power: 1 },
-  rslora: { at128: 3e-3, power: 1 },
-  'lora-plus': { at128: 1e-3, power: 1 },
-  'lora-pro': { at128: 1e-3, power: 1.5 },
-  'lora-pro-efficient': { at128: 3e-3, power: 1 },
-  'lora-pro-sgd': { at128: 1e-1, power: 1 },
-};
-
-/** The model's hidden width (n_embd / hidden_size). */
-export function widthOf(c: ModelConfig): number {
-  return c.modelType === 'gpt2' ? c.nEmbd : c.hiddenSize;
-}
-
-/** The width rule's learning rate for `method` on a model `width` wide. */
-export function suggestedLearningRate(method: MethodName, width: number): number {
-  const { at128, power } = RULE[method];
-  return at128 * (REFERENCE_WIDTH / width) ** power;
-}
+export { RECOMMENDATIONS_FILE, searchGrid, suggestedLearningRate, widthOf, recommendationsFromJson, type Recommendations } from './lr-defaults-rule.js';
 
 /** The recommendations in `dir/lorapro.json`, or undefined when the folder has none. */
 export async function readRecommendations(dir: string): Promise<Recommendations | undefined> {
@@ -63,32 +21,5 @@ export async function readRecommendations(dir: string): Promise<Recommendations 
     throw new UsageError((e as Error).message);
   }
   if (json === undefined) return undefined;
-  const rec = (json as { recommended?: unknown } | null)?.recommended;
-  const rates = (rec as { learningRate?: unknown } | undefined)?.learningRate;
-  if (typeof rates !== 'object' || rates === null || Array.isArray(rates)) throw new UsageError(`${path}: "recommended.learningRate" must be an object of rates by method, e.g. {"lora": 0.003}`);
-  for (const [method, lr] of Object.entries(rates)) {
-    if (!(METHODS as readonly string[]).includes(method)) throw new UsageError(`${path}: recommended.learningRate has unknown method "${method}"; methods: ${METHODS.join(', ')}`);
-    if (typeof lr !== 'number' || !Number.isFinite(lr) || lr <= 0) throw new UsageError(`${path}: recommended.learningRate.${method} must be a positive number, got ${JSON.stringify(lr)}`);
-  }
-  const source = (rec as { source?: unknown }).source;
-  return { learningRate: rates as Recommendations['learningRate'], source: typeof source === 'string' ? source : undefined };
-}
-
-/** Half-decade steps (1, 3, 10, 30, …): the grid's spacing, so rates read as round numbers. */
-function snapHalfDecade(x: number): number {
-  const k = Math.round(2 * Math.log10(x)); // steps of √10 ≈ 3.16
-  const decade = 10 ** Math.floor(k / 2);
-  return Number((k % 2 === 0 ? decade : 3 * decade).toPrecision(3));
-}
-
-/**
- * `points` rates a half decade apart centred on `centre` (snapped to 1·10^k or 3·10^k): the default
- * grid of `--lr auto`. Three points cover a 10× range, which holds every rate `bench paper` chose.
- *
- * @example
- *   searchGrid(1e-3, 3) // [0.0003, 0.001, 0.003]
- */
-export function searchGrid(centre: number, points = 3): number[] {
-  const k0 = Math.round(2 * Math.log10(centre)) - Math.floor((points - 1) / 2);
-  return Array.from({ length: points }, (_, i) => snapHalfDecade(10 ** ((k0 + i) / 2)));
+  return recommendationsFromJson(json, path);
 }

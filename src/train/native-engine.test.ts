@@ -13,7 +13,7 @@ import { createModel } from '../models/auto.js';
 import { randomInit } from '../models/layers.js';
 import { setupMethod, type MethodName } from './methods.js';
 import { hostBatch } from './run-data.js';
-import { stepGradients } from './trainer.js';
+import { stepGradients } from './step.js';
 
 const status = nativeStatus();
 const skip = status.available ? false : `native engine not built: ${status.reason}`;

@@ -2,16 +2,12 @@
 // a batch as the model's task computes it. Tensors are made only inside `batchLoss` / `classify`,
 // so callers' tf.tidy disposes them.
 import { statSync } from 'node:fs';
-import { tf } from '../engine/tf.js';
-import type { AnyModel } from '../models/types.js';
+import type { RunExample } from './batches.js';
 import {
   DataProblems,
   indexLabels,
-  loadCausalLmData,
-  loadClassificationData,
-  padBatch,
+  readDatasetFile,
   readRecords,
-  splitExamples,
   toCausalLmExamples,
   toLabelledTexts,
   tokenizeCausalLm,
@@ -20,22 +16,15 @@ import {
   type RawRecord,
   type TokenEncoder,
   type TokenizedClassification,
-  type TokenizedLm,
 } from './data.js';
-import { IGNORE_INDEX, makeBatches, mixSeed, nextPosition, type DataPosition } from './data-batch.js';
+import { runDataFromText, type RunData } from './session.js';
 import { UsageError } from './run-errors.js';
 import type { TaskName } from './run-config.js';
 import { loadBuiltinTask, parseTaskSpec } from '../tasks/builtin.js';
 
-/** One tokenized example: per-token labels (causal LM) or a class index (classification). */
-export type RunExample = TokenizedClassification | TokenizedLm;
+export { BatchStream, batchLogits, batchLoss, hostBatch, type HostBatch, type RunExample } from './batches.js';
 
-export interface RunData {
-  readonly train: RunExample[];
-  readonly eval: RunExample[];
-  /** Classification label names in index order. */
-  readonly labels?: string[];
-}
+export type { RunData } from './session.js';
 
 /** A missing file (or a folder where a file belongs) is a usage error naming the option it came from. */
 export function requireFile(path: string, option: string): void {
@@ -90,8 +79,6 @@ function loadBuiltinRunData(spec: BuiltinDataSpec, o: { task: TaskName; eval?: s
   return { train: tokenizeClassification(task.train, tok, o.maxLength), eval: tokenizeClassification(task.validation, tok, o.maxLength), labels: task.labels };
 }
 
-const SPLIT_SEED_STREAM = 0x45564c; // "EVL": the causal-LM split's seed, apart from the batches'
-
 /**
  * Reads, checks and tokenizes the training (and evaluation) files. Without an eval file a seeded
  * `validationFraction` of the training file is held out (stratified for classification). A
@@ -106,18 +93,7 @@ export function loadRunData(
   if (builtin) return loadBuiltinRunData(builtin, o, tok);
   requireFile(o.train, '--train');
   if (o.eval !== undefined) requireFile(o.eval, '--eval');
-  if (o.task === 'classification') {
-    const data = loadClassificationData(o.train, o.eval, { seed: o.seed, validationFraction: o.validationFraction });
-    return { train: tokenizeClassification(data.train, tok, o.maxLength), eval: tokenizeClassification(data.eval, tok, o.maxLength), labels: data.labels };
-  }
-  const onSkip = (file: string) => (line: number, reason: string) => log(`${file} line ${line}: left out (${reason})`);
-  const all = tokenizeCausalLm(loadCausalLmData(o.train), tok, o.maxLength, { file: o.train, onSkip: onSkip(o.train) });
-  if (all.length === 0) throw new UsageError(`${o.train}: no example has tokens to train on after truncation to ${o.maxLength} tokens`);
-  if (o.eval !== undefined) {
-    return { train: all, eval: tokenizeCausalLm(loadCausalLmData(o.eval), tok, o.maxLength, { file: o.eval, onSkip: onSkip(o.eval) }) };
-  }
-  const split = splitExamples(all, { seed: mixSeed(o.seed, SPLIT_SEED_STREAM), validationFraction: o.validationFraction });
-  return { train: split.train, eval: split.eval };
+  return runDataFromText({ ...o, train: readDatasetFile(o.train), eval: o.eval === undefined ? undefined : readDatasetFile(o.eval) }, tok, log);
 }
 
 export interface EvalDataOptions {
@@ -167,89 +143,3 @@ export function loadEvalData(path: string, o: EvalDataOptions, tok: TokenEncoder
   return tokenizeClassification(examples, tok, o.maxLength);
 }
 
-/** A padded batch as host arrays, plus what it costs to train on. */
-export interface HostBatch {
-  readonly ids: number[][]; // [B, T]
-  readonly mask: number[][]; // [B, T]
-  readonly tokenLabels?: number[][]; // [B, T], causal LM
-  readonly classLabels?: number[]; // [B], classification
-  readonly typeIds?: number[][]; // [B, T], BERT text pairs
-  /** Real (unpadded) tokens. */
-  readonly tokens: number;
-  /** Tokens the causal-LM loss averages over (labels[:, 1:] ≠ -100), or B for classification. */
-  readonly lossWeight: number;
-}
-
-export function hostBatch(items: readonly RunExample[], padId: number): HostBatch {
-  const padded = padBatch(items, padId);
-  const tokens = items.reduce((n, e) => n + e.ids.length, 0);
-  if ('label' in items[0]) {
-    const classLabels = (items as TokenizedClassification[]).map((e) => e.label);
-    return { ids: padded.ids, mask: padded.attentionMask, typeIds: padded.typeIds, classLabels, tokens, lossWeight: items.length };
-  }
-  const tokenLabels = padded.labels!;
-  const lossWeight = tokenLabels.reduce((n, row) => n + row.slice(1).filter((l) => l !== IGNORE_INDEX).length, 0);
-  return { ids: padded.ids, mask: padded.attentionMask, tokenLabels, tokens, lossWeight };
-}
-
-const int2d = (rows: number[][]): tf.Tensor2D => tf.tensor2d(rows, [rows.length, rows[0].length], 'int32');
-
-/** The model's mean loss on a batch (tensors made here; run it inside tf.tidy). */
-export function batchLoss(model: AnyModel, b: HostBatch, training: boolean): tf.Scalar {
-  if (model.task === 'causal-lm') return model.loss(int2d(b.ids), int2d(b.tokenLabels!), int2d(b.mask), { training });
-  const typeIds = b.typeIds && int2d(b.typeIds);
-  return model.loss(int2d(b.ids), int2d(b.mask), tf.tensor1d(b.classLabels!, 'int32'), { tokenTypeIds: typeIds, training });
-}
-
-/** Classification logits [B, numLabels] of a batch (inside tf.tidy). */
-export function batchLogits(model: AnyModel, b: HostBatch): tf.Tensor2D {
-  if (model.task !== 'sequence-classification') throw new Error('batchLogits needs a classification model');
-  return model.classify(int2d(b.ids), int2d(b.mask), { tokenTypeIds: b.typeIds && int2d(b.typeIds) });
-}
-
-/**
- * The training batches in order, epoch after epoch, from a resumable position: the batches of an
- * epoch are a pure function of (seed, epoch), so a position is all a checkpoint needs.
- */
-export class BatchStream {
-  private batches: number[][];
-  private pos: DataPosition;
-
-  constructor(
-    private readonly items: readonly RunExample[],
-    private readonly opts: { batchSize: number; seed: number; padId: number },
-    start: DataPosition,
-  ) {
-    this.pos = start;
-    this.batches = this.epochBatches(start.epoch);
-    if (!(Number.isInteger(start.batchIndex) && start.batchIndex >= 0 && start.batchIndex < this.batches.length)) {
-      throw new Error(`data position batch ${start.batchIndex} is outside epoch ${start.epoch}'s ${this.batches.length} batches`);
-    }
-  }
-
-  private epochBatches(epoch: number): number[][] {
-    return makeBatches(this.items, { batchSize: this.opts.batchSize, seed: this.opts.seed, epoch });
-  }
-
-  /** The next micro-batch to run. */
-  get position(): DataPosition {
-    return this.pos;
-  }
-
-  get batchesPerEpoch(): number {
-    return this.batches.length;
-  }
-
-  /** The next micro-batch, without moving past it. */
-  peek(): HostBatch {
-    return hostBatch(this.batches[this.pos.batchIndex].map((i) => this.items[i]), this.opts.padId);
-  }
-
-  next(): HostBatch {
-    const batch = this.batches[this.pos.batchIndex];
-    const next = nextPosition(this.pos, this.batches.length);
-    if (next.epoch !== this.pos.epoch) this.batches = this.epochBatches(next.epoch);
-    this.pos = next;
-    return hostBatch(batch.map((i) => this.items[i]), this.opts.padId);
-  }
-}

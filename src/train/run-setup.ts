@@ -5,8 +5,9 @@ import { readModelConfig, type ModelConfig } from '../io/hf-config.js';
 import type { Rng } from '../math/rng.js';
 import type { Tokenizer } from '../io/tokenizer.js';
 import type { AnyModel } from '../models/types.js';
-import { headModules, setupMethod, type MethodSetup } from './methods.js';
+import { setupForConfig, type MethodSetup } from './methods.js';
 import type { ResolvedTrainConfig, TrainConfig } from './run-config.js';
+import { maxPositionsOf } from './session.js';
 import { loadRunData, type RunData } from './run-data.js';
 import { loadRunModel, loadRunTokenizer, padIdOf, requireModelDir } from './run-model.js';
 
@@ -21,12 +22,7 @@ export interface PreparedRun {
   readonly maxLength: number;
 }
 
-/** Positions the model can attend over (rotary models: as configured). */
-export function maxPositionsOf(c: ModelConfig): number {
-  if (c.modelType === 'gpt2') return c.nPositions;
-  if (c.modelType === 'roberta') return c.maxPositionEmbeddings - 2; // positions start at padding_idx + 1
-  return c.maxPositionEmbeddings;
-}
+export { maxPositionsOf } from './session.js';
 
 /** The tokenizer and the tokenized data of a run: what it needs before the model. */
 export async function loadRunInputs(config: TrainConfig, log: (line: string) => void): Promise<Pick<PreparedRun, 'tokenizer' | 'padId' | 'maxLength' | 'data'>> {
@@ -50,20 +46,7 @@ export async function prepareRun(config: ResolvedTrainConfig, log: (line: string
   const { tokenizer, padId, maxLength, data } = await loadRunInputs(config, log);
   const model = await loadRunModel(config.model, config.task, { numLabels: data.labels?.length, seed: config.seed, log });
   try {
-    const setup = setupMethod(model, {
-      method: config.method,
-      rank: config.rank,
-      alpha: config.alpha,
-      targetModules: config.targetModules,
-      loraDropout: config.loraDropout,
-      modulesToSave: config.task === 'classification' ? headModules(model) : [],
-      seed: config.seed,
-      lr: config.lr,
-      weightDecay: config.weightDecay,
-      clipNorm: config.clipNorm,
-      loraPlusRatio: config.loraPlusRatio,
-      momentum: config.momentum,
-    });
+    const setup = setupForConfig(model, config);
     return { config, tokenizer, model, setup, data, padId, maxLength };
   } catch (e) {
     model.dispose();

@@ -15,7 +15,8 @@ import { hostBatch } from './run-data.js';
 import { UsageError } from './run-errors.js';
 import { readMetrics, type MetricsLine } from './run-log.js';
 import { lmRecords, sentimentRecords, tempDir, writeJsonl, writeTinyModel } from './run-testing.js';
-import { stepGradients, train } from './trainer.js';
+import { stepGradients } from './step.js';
+import { train } from './trainer.js';
 
 await useBackend();
 const root = tempDir();

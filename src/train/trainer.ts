@@ -3,16 +3,13 @@
 // The loss is read back from the backend only on logged steps; evaluation, the per-layer gradient
 // diagnostic and checkpoints happen every N steps. A checkpoint holds everything the loop's future
 // depends on, so --resume after a kill ends on the same weights as an uninterrupted run.
-import { namedGradients } from './grads.js';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tf } from '../engine/tf.js';
-import { setTraining } from '../adapters/inject.js';
 import { saveAdapter } from '../adapters/peft-files.js';
 import { savePretrained } from '../models/pretrained.js';
 import type { AnyModel } from '../models/types.js';
-import type { StepResult } from '../optim/optimizer.js';
 import { checkpointName, latestCheckpoint, loadCheckpoint, loadTrainable, pruneCheckpoints, saveCheckpoint, type BestRecord, type CheckpointState } from './checkpoint.js';
 import { evalBatches, evaluate, type EvalMetrics } from './evaluate.js';
 import { usesAdapters } from './methods.js';
@@ -21,7 +18,8 @@ import { writeRunReport } from './report.js';
 import { DivergenceGuard } from './divergence.js';
 import { chooseLearningRate, SEARCH_DIR, type LrChoice } from './lr-search.js';
 import { LOWER_IS_BETTER, type ResolvedTrainConfig, type TrainConfig } from './run-config.js';
-import { batchLoss, BatchStream, type HostBatch } from './run-data.js';
+import { BatchStream } from './batches.js';
+import { optimizerStep } from './step.js';
 import { layerDiagnostics } from './run-diagnostics.js';
 import { UsageError } from './run-errors.js';
 import { appendMetrics, METRICS_FILE, truncateMetrics, type MetricsLine } from './run-log.js';
@@ -126,7 +124,7 @@ async function runLoop(run: PreparedRun, choice: LrChoice, found: OutFolder, pro
       }
       const lr = learningRate(step, schedule);
       const micro = Array.from({ length: config.gradAccum }, () => stream.next());
-      const { loss, result } = optimizerStep(run, micro, lr, peak);
+      const { loss, result } = optimizerStep(run.model, run.setup, micro, lr, () => peak.sample());
       step += 1;
       const stepTokens = micro.reduce((n, b) => n + b.tokens, 0);
       tokens += stepTokens;
@@ -200,41 +198,6 @@ function scheduleOf(config: ResolvedTrainConfig, plan: StepPlan): ScheduleOption
     throw new UsageError(`${(e as Error).message} (the run has ${plan.totalSteps} steps)`);
   }
   return schedule;
-}
-
-/**
- * The mean gradient of `micro` micro-batches (each loss divided by their number, so the sum of
- * their gradients is the gradient of the mean) and the mean loss, neither read back. Parameters
- * the loss does not reach get zero gradients.
- */
-export function stepGradients(model: AnyModel, params: ReadonlyMap<string, tf.Variable>, micro: readonly HostBatch[]): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
-  let grads: Map<string, tf.Tensor> | undefined;
-  let loss: tf.Scalar | undefined;
-  for (const b of micro) {
-    const part = namedGradients(params, () => tf.div(batchLoss(model, b, true), micro.length) as tf.Scalar);
-    grads = grads ? sumInto(grads, part.grads) : part.grads;
-    const previous = loss;
-    loss = previous ? (tf.add(previous, part.loss) as tf.Scalar) : part.loss;
-    if (previous) tf.dispose([previous, part.loss]);
-  }
-  return { loss: loss!, grads: grads! };
-}
-
-/** One optimiser update: gradients of the micro-batches, then the method's optimiser at `lr`. */
-function optimizerStep(run: PreparedRun, micro: readonly HostBatch[], lr: number, peak: PeakMemory): { loss: tf.Scalar; result: StepResult } {
-  setTraining(run.model, true);
-  const { loss, grads } = stepGradients(run.model, run.setup.params, micro);
-  peak.sample(); // weights, optimiser state and this step's gradients are all held here
-  const result = run.setup.optimizer.step(grads, lr);
-  tf.dispose([...grads.values()]);
-  return { loss, result };
-}
-
-/** a + b by key, disposing both inputs. */
-function sumInto(a: Map<string, tf.Tensor>, b: Map<string, tf.Tensor>): Map<string, tf.Tensor> {
-  const out = new Map([...a].map(([k, t]) => [k, tf.add(t, b.get(k)!)] as const));
-  tf.dispose([...a.values(), ...b.values()]);
-  return out;
 }
 
 /** Training losses summed on the backend between logged steps, read back once per logged step. */

@@ -1,0 +1,64 @@
+// Engine choice in a browser (or a Web Worker): webgpu, else webgl, else wasm with the project's SIMD
+// kernels, else cpu, by what the browser can start. The wasm backend's .wasm files are fetched from
+// `wasmPaths` (the playground serves them at /tfjs-wasm/); nothing is fetched from elsewhere.
+import '@tensorflow/tfjs-backend-webgpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { tf } from './tf.js';
+import { engineName } from './backend.js';
+
+/** The engines a browser may have, in order of preference. */
+export const BROWSER_BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
+export type BrowserBackend = (typeof BROWSER_BACKENDS)[number];
+
+export interface BrowserBackendOptions {
+  /** Folder URL (ending in "/") of tfjs-backend-wasm's .wasm files. Default "/tfjs-wasm/". */
+  wasmPaths?: string;
+}
+
+let wasmPathsSet = false;
+
+/**
+ * Starts `name` (or the first of BROWSER_BACKENDS that starts) and returns the engine's name. A
+ * requested engine that cannot start is an error naming it; the automatic choice says nothing.
+ *
+ * @example
+ *   await useBrowserBackend();          // webgpu where the browser has it, else webgl, wasm, cpu
+ *   await useBrowserBackend('wasm');    // the wasm backend and lorapro's SIMD kernels
+ */
+export async function useBrowserBackend(name?: BrowserBackend, opts: BrowserBackendOptions = {}): Promise<string> {
+  if (!wasmPathsSet) {
+    // The threaded build needs a cross-origin-isolated page and gives the project's kernels a shared heap they do not take.
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    setWasmPaths(opts.wasmPaths ?? '/tfjs-wasm/');
+    wasmPathsSet = true;
+  }
+  if (name !== undefined) {
+    if (!(BROWSER_BACKENDS as readonly string[]).includes(name)) throw new Error(`unknown engine "${name}"; a browser has: ${BROWSER_BACKENDS.join(', ')}`);
+    if (!(await tf.setBackend(name).catch(() => false))) throw new Error(`engine "${name}" cannot start in this browser${name === 'webgpu' ? ' (no WebGPU adapter: try another browser, or chromium with --enable-unsafe-webgpu)' : ''}`);
+    await tf.ready();
+    return engineName();
+  }
+  for (const candidate of BROWSER_BACKENDS) {
+    if (await tf.setBackend(candidate).catch(() => false)) {
+      await tf.ready();
+      return engineName();
+    }
+  }
+  throw new Error(`no engine could start in this browser (tried ${BROWSER_BACKENDS.join(', ')})`);
+}
+
+/** The engines this browser can start now, in order of preference (each is tried once). */
+export async function availableBrowserBackends(opts: BrowserBackendOptions = {}): Promise<BrowserBackend[]> {
+  const current = tf.getBackend();
+  const out: BrowserBackend[] = [];
+  for (const b of BROWSER_BACKENDS) {
+    try {
+      await useBrowserBackend(b, opts);
+      out.push(b);
+    } catch {
+      // not in this browser
+    }
+  }
+  if (current) await tf.setBackend(current);
+  return out;
+}
