@@ -33,6 +33,8 @@ const state = {
   runs: [] as Run[],
   queue: [] as string[],
   nextId: 1,
+  /** The last answer of "Try it". */
+  lastPrediction: undefined as Extract<FromWorker, { type: 'prediction' }> | undefined,
 };
 
 /** For tests and the curious: the runs as the page holds them. */
@@ -192,7 +194,14 @@ async function startNext(): Promise<void> {
   const run: Run = { id: state.nextId++, method, color: COLORS[state.runs.length % COLORS.length], worker: new Worker('worker.js', { type: 'module' }), steps: [], evals: [], status: 'starting' };
   state.runs.push(run);
   run.worker.onmessage = (e: MessageEvent<FromWorker>) => onMessage(run, e.data);
-  run.worker.onerror = (e) => onMessage(run, { type: 'error', message: e.message || 'the training worker failed to start' });
+  run.worker.onerror = (e) => {
+    // An uncaught error in the worker: it may still post the error it caught, which names the file; wait for it.
+    e.preventDefault();
+    const message = e.message ? `the training worker stopped: ${e.message}${e.filename ? ` (${e.filename}:${e.lineno})` : ''}` : 'the training worker stopped (worker.js failed to load or crashed)';
+    setTimeout(() => {
+      if (run.status === 'starting' || run.status === 'training') onMessage(run, { type: 'error', message });
+    }, 1000);
+  };
   const backend = $<HTMLSelectElement>('backend').value || undefined;
   // Model files are copied (not transferred) so the next run can reuse them.
   send(run, { type: 'start', id: run.id, backend: backend as StartRun['backend'], model, data, options: options(method) });
@@ -229,6 +238,7 @@ function onMessage(run: Run, m: FromWorker): void {
       startNext().catch(fail);
       break;
     case 'prediction':
+      state.lastPrediction = m;
       $('try-out').textContent = m.classes ? m.classes.map((c) => `${c.label}: ${(100 * c.probability).toFixed(1)}%`).join('   ') : `${m.text}${m.completion}`;
       break;
     case 'adapter':
@@ -237,6 +247,7 @@ function onMessage(run: Run, m: FromWorker): void {
     case 'error':
       if (run.status === 'starting' || run.status === 'training') {
         run.status = 'failed';
+        run.worker.onerror = null;
         run.worker.terminate();
         state.queue = [];
         setBusy(false);
