@@ -166,6 +166,7 @@ describe('studio in chromium', { skip }, () => {
       { name: 'tokenizer_config.json', mimeType: 'application/json', buffer: tokenizerConfig },
       { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: broken },
     ]);
+    await page.selectOption('#backend', 'wasm');
     await page.fill('#max-steps', '2');
     for (const box of await page.$$('#methods input')) await ((await box.getAttribute('value')) === 'lora' ? box.check() : box.uncheck());
     await page.click('#train');

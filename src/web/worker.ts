@@ -7,6 +7,9 @@ import type { Files, FromWorker, StartRun, ToWorker } from './protocol.js';
 const scope = self as unknown as { postMessage(m: FromWorker, transfer?: Transferable[]): void; onmessage: ((e: MessageEvent<ToWorker>) => void) | null };
 const post = (m: FromWorker, transfer: Transferable[] = []) => scope.postMessage(m, transfer);
 
+// Whatever escapes a handler still reaches the page as a message (the error event carries no text).
+self.addEventListener('unhandledrejection', (e) => post({ type: 'log', line: `worker: unhandled ${String((e as PromiseRejectionEvent).reason?.stack ?? (e as PromiseRejectionEvent).reason)}` }));
+
 let session: TrainSession | undefined;
 let paused = false;
 let wake: (() => void) | undefined;
