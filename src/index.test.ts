@@ -19,7 +19,7 @@ test("the README's five-line API example trains one LoRA-Pro step and writes a P
     const pairs = injectLora(model, loraConfig({ r: 2, loraAlpha: 4, targetModules: ['q_proj', 'v_proj'] }));
     const opt = new LoraProAdamW(pairs, new Map(), { lr: 2e-4 });
     const { loss, grads } = namedGradients(model.trainableParameters(), () => model.loss(ids, ids));
-    opt.step(grads); await saveAdapter(model, out);
+    await opt.step(grads); await saveAdapter(model, out);
     assert.ok(Number.isFinite(loss.dataSync()[0]));
     assert.ok(pairs.every((p) => p.B.dataSync().some((v) => v !== 0)), 'every B moved off zero');
     assert.deepEqual((await readdir(out)).sort(), ['adapter_config.json', 'adapter_model.safetensors']);
@@ -34,7 +34,7 @@ test('importing the package starts its backend: a raw op in a fresh process need
     "import { tf, loraProGradients } from 'lorapro';",
     'const A = tf.tensor2d([[1, 2, 3], [0, 1, -1]]), B = tf.tensor2d([[1, 0], [2, 1], [0, 3], [1, 1]]);',
     'const gradA = tf.tensor2d([[0.1, -0.2, 0.3], [0.4, 0.5, -0.6]]), gradB = tf.tensor2d([[0.1, 0.2], [-0.3, 0.4], [0.5, -0.6], [0.7, 0.8]]);',
-    'const out = loraProGradients({ A, B, gradA, gradB, scale: 2 });',
+    'const out = await loraProGradients({ A, B, gradA, gradB, scale: 2 });',
     'console.log(tf.getBackend(), tf.sum(out.gradA).dataSync()[0] + tf.sum(out.gradB).dataSync()[0]);',
   ].join('\n');
   const root = fileURLToPath(new URL('..', import.meta.url)); // dist/.. : the package, which imports itself by name

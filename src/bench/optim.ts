@@ -136,7 +136,7 @@ async function benchLayer(layer: Layer, args: Args, seed: number): Promise<Row> 
     METHODS.map((k) => [
       k,
       async () => {
-        cases[k].opt.step(cases[k].grads);
+        await cases[k].opt.step(cases[k].grads);
         await drain(cases[k].drainOn);
       },
     ]),
@@ -159,7 +159,7 @@ async function benchLayer(layer: Layer, args: Args, seed: number): Promise<Row> 
 type Group = 'pro' | 'alt' | 'w'; // summed as the LoRA-Pro step, not summed, summed as AdamW on W
 const SUB_STEPS = [
   ['prepare', 'pro', 'global grad norm read-back + clones (prepareGradients)'],
-  ['grams1', 'pro', 'read A, B, gA, gB back (dataSync) + 4 Float64 Grams in JS'],
+  ['grams1', 'pro', 'read A, B, gA, gB back (data()) + 4 Float64 Grams in JS'],
   ['coef1', 'pro', 'r×r Float64 algebra, X = 0 (2 inverses)'],
   ['adjust1', 'pro', 'K1·gA, gB·K2 − B·K3 (tf, (m+n)·r²)'],
   ['gTilde', 'pro', 'g̃ = s·[B gB]·[gA; A] (tf, m×n, inner 2r)'],
@@ -204,9 +204,9 @@ async function profileLayer(layer: Layer, iters: number, warmup: number, seed: n
   const moments = [0, 1, 2, 3].map(() => tf.variable(zeros, false)); // LoRA-Pro m, v; AdamW-on-W m, v
   zeros.dispose();
   const samples = Object.fromEntries(SUB_STEPS.map(([k]) => [k, [] as number[]])) as Record<SubStep, number[]>;
-  const timed = async <T>(name: SubStep, keep: boolean, f: () => T, out: (x: T) => tf.Tensor | undefined): Promise<T> => {
+  const timed = async <T>(name: SubStep, keep: boolean, f: () => T | Promise<T>, out: (x: T) => tf.Tensor | undefined): Promise<T> => {
     const start = performance.now();
-    const x = f();
+    const x = await f();
     const t = out(x);
     if (t) await drain(t);
     if (keep) samples[name].push(performance.now() - start);

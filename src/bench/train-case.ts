@@ -73,7 +73,7 @@ export function trainableCount(c: TrainCase): number {
 export async function step(c: TrainCase): Promise<number> {
   setTraining(c.model, true);
   const { loss, grads } = stepGradients(c.model, c.setup.params, [c.batch]);
-  c.setup.optimizer.step(grads, 1e-4);
+  await c.setup.optimizer.step(grads, 1e-4);
   tf.dispose([...grads.values()]);
   const value = (await loss.data())[0];
   loss.dispose();

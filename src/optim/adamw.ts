@@ -72,7 +72,7 @@ export function adamwStep(params: ReadonlyMap<string, tf.Variable>, grads: Reado
  *
  * @example
  *   const opt = new AdamW(model.trainableParameters(), { lr: 1e-3, weightDecay: 0.01 });
- *   opt.step(grads);
+ *   await opt.step(grads);
  */
 export class AdamW extends SlottedOptimizer {
   readonly name: string = 'adamw';
@@ -90,8 +90,8 @@ export class AdamW extends SlottedOptimizer {
     }
   }
 
-  step(grads: ReadonlyMap<string, tf.Tensor>, lr = this.opts.lr): StepResult {
-    const prep = prepareGradients(grads, this.params, this.opts, this.name);
+  async step(grads: ReadonlyMap<string, tf.Tensor>, lr = this.opts.lr): Promise<StepResult> {
+    const prep = await prepareGradients(grads, this.params, this.opts, this.name);
     if (prep.grads === null) return { skipped: true, gradNorm: prep.gradNorm };
     this.t += 1;
     adamwStep(this.params, prep.grads, this.slots, this.t, lr, this.h, this.opts.lrScale);

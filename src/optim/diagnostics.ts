@@ -17,9 +17,9 @@ export interface GradientApproximation {
 }
 
 /** Compares an equivalent gradient with the full gradient, read back as two numbers. */
-export function approximationQuality(gTilde: tf.Tensor, g: tf.Tensor): ApproximationQuality {
+export async function approximationQuality(gTilde: tf.Tensor, g: tf.Tensor): Promise<ApproximationQuality> {
   const v = tf.tidy(() => tf.stack([tf.sum(tf.square(tf.sub(gTilde, g))), tf.sum(tf.square(g)), tf.sum(tf.square(gTilde)), tf.sum(tf.mul(gTilde, g))]));
-  const [diff2, g2, t2, dot] = v.dataSync();
+  const [diff2, g2, t2, dot] = await v.data();
   v.dispose();
   const gn = Math.sqrt(g2);
   const tn = Math.sqrt(t2);
@@ -31,10 +31,10 @@ export function approximationQuality(gTilde: tf.Tensor, g: tf.Tensor): Approxima
  * The LoRA gradients are derived from g (gA = s·Bᵀ·g, gB = s·g·Aᵀ), exactly what backprop gives.
  *
  * @example
- *   const d = gradientApproximation({ A, B, scale: 2, fullGrad: gW });
+ *   const d = await gradientApproximation({ A, B, scale: 2, fullGrad: gW });
  *   console.log(d.lora.cosine, d.loraPro.cosine);
  */
-export function gradientApproximation(opts: { A: tf.Tensor2D; B: tf.Tensor2D; scale: number; fullGrad: tf.Tensor2D; xMode?: XMode }): GradientApproximation {
+export async function gradientApproximation(opts: { A: tf.Tensor2D; B: tf.Tensor2D; scale: number; fullGrad: tf.Tensor2D; xMode?: XMode }): Promise<GradientApproximation> {
   const { A, B, scale: s, fullGrad: g } = opts;
   if (g.rank !== 2 || g.shape[0] !== B.shape[0] || g.shape[1] !== A.shape[1]) {
     throw new Error(`fullGrad must be [${B.shape[0]}, ${A.shape[1]}] (B rows × A columns), got [${g.shape}]`);
@@ -43,10 +43,10 @@ export function gradientApproximation(opts: { A: tf.Tensor2D; B: tf.Tensor2D; sc
   const gradB = tf.tidy(() => tf.mul(tf.matMul(g, A, false, true), s) as tf.Tensor2D); // [m, r]
   checkLoraInput({ A, B, gradA, gradB, scale: s });
   const loraEq = equivalentGradient({ A, B, gradA, gradB, scale: s });
-  const lora = approximationQuality(loraEq, g);
-  const adj = loraProGradients({ A, B, gradA, gradB, scale: s, xMode: opts.xMode });
+  const lora = await approximationQuality(loraEq, g);
+  const adj = await loraProGradients({ A, B, gradA, gradB, scale: s, xMode: opts.xMode });
   const proEq = equivalentGradient({ A, B, gradA: adj.gradA, gradB: adj.gradB, scale: s });
-  const loraPro = approximationQuality(proEq, g);
+  const loraPro = await approximationQuality(proEq, g);
   tf.dispose([gradA, gradB, loraEq, adj.gradA, adj.gradB, proEq]);
   return { lora, loraPro };
 }

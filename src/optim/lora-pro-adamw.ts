@@ -22,7 +22,7 @@ export interface LoraProAdamWOptions extends AdamWOptions {
  *
  * @example
  *   const opt = new LoraProAdamW(loraPairs(model), otherTrainable, { lr: 2e-4, mode: 'full' });
- *   opt.step(grads);
+ *   await opt.step(grads);
  */
 export class LoraProAdamW extends SlottedOptimizer {
   readonly name: string;
@@ -45,16 +45,16 @@ export class LoraProAdamW extends SlottedOptimizer {
     this.others = nonLoraParams(this.params, pairs);
   }
 
-  step(grads: ReadonlyMap<string, tf.Tensor>, lr = this.opts.lr): StepResult {
-    const prep = prepareGradients(grads, this.params, this.opts, this.name);
+  async step(grads: ReadonlyMap<string, tf.Tensor>, lr = this.opts.lr): Promise<StepResult> {
+    const prep = await prepareGradients(grads, this.params, this.opts, this.name);
     if (prep.grads === null) return { skipped: true, gradNorm: prep.gradNorm };
     this.t += 1;
     const g = prep.grads;
     for (const p of this.pairs) {
       const gA = g.get(p.aName) as tf.Tensor2D;
       const gB = g.get(p.bName) as tf.Tensor2D;
-      if (this.mode === 'full') this.fullStep(p, gA, gB, lr);
-      else this.efficientStep(p, gA, gB, lr);
+      if (this.mode === 'full') await this.fullStep(p, gA, gB, lr);
+      else await this.efficientStep(p, gA, gB, lr);
     }
     adamwStep(this.others, g, this.slots, this.t, lr, this.h);
     disposeMap(g);
@@ -62,12 +62,12 @@ export class LoraProAdamW extends SlottedOptimizer {
   }
 
   /** Algorithm 2: Adam on g̃ (m×n moments), then the Adam direction is projected back onto A and B. */
-  private fullStep(p: LoraPair, gA: tf.Tensor2D, gB: tf.Tensor2D, lr: number): void {
+  private async fullStep(p: LoraPair, gA: tf.Tensor2D, gB: tf.Tensor2D, lr: number): Promise<void> {
     const { A, B, scale: s } = p;
     const [m, n] = [B.shape[0], A.shape[1]];
     // 1. g̃ = P_B·g + (I − P_B)·g·P_A from the LoRA gradients (independent of X, so X = 0).
-    const factors = readFactorGrams(A, B); // A and B do not change until the update: read them once
-    const zero = loraProGradients({ A, B, gradA: gA, gradB: gB, scale: s, xMode: 'zero', damping: this.opts.damping }, factors);
+    const factors = await readFactorGrams(A, B); // A and B do not change until the update: read them once
+    const zero = await loraProGradients({ A, B, gradA: gA, gradB: gB, scale: s, xMode: 'zero', damping: this.opts.damping }, factors);
     const gTilde = equivalentGradient({ A, B, gradA: zero.gradA, gradB: zero.gradB, scale: s }); // [m, n]
     tf.dispose([zero.gradA, zero.gradB]);
     // 2–3. Adam moments of g̃ and the bias-corrected direction ĝ.
@@ -76,7 +76,7 @@ export class LoraProAdamW extends SlottedOptimizer {
     // 4. Treat ĝ as a full gradient: its LoRA gradients, adjusted with the chosen X.
     const [dA, dB] = tf.tidy(() => [tf.mul(tf.matMul(B, dir, true, false), s), tf.mul(tf.matMul(dir, A, false, true), s)] as [tf.Tensor2D, tf.Tensor2D]);
     dir.dispose();
-    const adj = loraProGradients({ A, B, gradA: dA, gradB: dB, scale: s, xMode: this.opts.xMode, damping: this.opts.damping }, factors);
+    const adj = await loraProGradients({ A, B, gradA: dA, gradB: dB, scale: s, xMode: this.opts.xMode, damping: this.opts.damping }, factors);
     tf.dispose([dA, dB]);
     applyUpdate(A, adj.gradA, lr, this.h.weightDecay);
     applyUpdate(B, adj.gradB, lr, this.h.weightDecay);
@@ -84,8 +84,8 @@ export class LoraProAdamW extends SlottedOptimizer {
   }
 
   /** Pre-2025 official variant: Adam with LoRA-sized moments on the adjusted gradients. */
-  private efficientStep(p: LoraPair, gA: tf.Tensor2D, gB: tf.Tensor2D, lr: number): void {
-    const adj = loraProGradients({ A: p.A, B: p.B, gradA: gA, gradB: gB, scale: p.scale, xMode: this.opts.xMode, damping: this.opts.damping });
+  private async efficientStep(p: LoraPair, gA: tf.Tensor2D, gB: tf.Tensor2D, lr: number): Promise<void> {
+    const adj = await loraProGradients({ A: p.A, B: p.B, gradA: gA, gradB: gB, scale: p.scale, xMode: this.opts.xMode, damping: this.opts.damping });
     const dirA = adamDirection(adj.gradA, this.slots.get(`${p.aName}.exp_avg`, p.A.shape), this.slots.get(`${p.aName}.exp_avg_sq`, p.A.shape), this.t, this.h);
     const dirB = adamDirection(adj.gradB, this.slots.get(`${p.bName}.exp_avg`, p.B.shape), this.slots.get(`${p.bName}.exp_avg_sq`, p.B.shape), this.t, this.h);
     tf.dispose([adj.gradA, adj.gradB]);

@@ -29,13 +29,13 @@ export class LoraProSGD extends SlottedOptimizer {
     this.params = joinPairs(pairs, others, 'LoraProSGD');
   }
 
-  step(grads: ReadonlyMap<string, tf.Tensor>, lr = this.opts.lr): StepResult {
-    const prep = prepareGradients(grads, this.params, this.opts, this.name);
+  async step(grads: ReadonlyMap<string, tf.Tensor>, lr = this.opts.lr): Promise<StepResult> {
+    const prep = await prepareGradients(grads, this.params, this.opts, this.name);
     if (prep.grads === null) return { skipped: true, gradNorm: prep.gradNorm };
     this.t += 1;
     const g = prep.grads;
     for (const p of this.pairs) {
-      const adj = loraProGradients({
+      const adj = await loraProGradients({
         A: p.A, B: p.B, gradA: g.get(p.aName) as tf.Tensor2D, gradB: g.get(p.bName) as tf.Tensor2D,
         scale: p.scale, xMode: this.opts.xMode, damping: this.opts.damping,
       });

@@ -26,7 +26,7 @@ for (const backend of ['wasm', 'cpu']) {
       const loraEq = toMatrix(equivalentGradient({ A, B, gradA, gradB, scale: s }));
       const loraDist = relativeError(loraEq, gM);
       for (const xMode of X_MODES) {
-        const out = loraProGradients({ A, B, gradA, gradB, scale: s, xMode });
+        const out = await loraProGradients({ A, B, gradA, gradB, scale: s, xMode });
         const eq = toMatrix(equivalentGradient({ A, B, gradA: out.gradA, gradB: out.gradB, scale: s }));
         const err = relativeError(eq, ref);
         assert.ok(err < 1e-4, `${m}×${n} r=${r} ${xMode}: relative error ${err.toExponential(2)} vs the projection`);
@@ -70,7 +70,7 @@ test('X from Theorem 2.3 solves its Sylvester equation and minimises the distanc
     assert.ok(relativeError(cM, paperC) < 1e-6, `${m}×${n} r=${r}: C differs from the paper's right-hand side`);
 
     // No small perturbation of X lowers ||gA − gA_lora||² + ||gB − gB_lora||² (computed in Float64).
-    const out = loraProGradients({ A, B, gradA, gradB, scale: s, xMode: 'sylvester' });
+    const out = await loraProGradients({ A, B, gradA, gradB, scale: s, xMode: 'sylvester' });
     const gA0 = toMatrix(out.gradA).sub(new Matrix([...Array(r)].map((_, i) => Array.from(out.X.data.subarray(i * r, (i + 1) * r)))).mmul(Am));
     const gB0 = toMatrix(out.gradB).add(Bm.mmul(new Matrix([...Array(r)].map((_, i) => Array.from(out.X.data.subarray(i * r, (i + 1) * r))))));
     const objective = (X: Matrix) =>
@@ -83,7 +83,7 @@ test('X from Theorem 2.3 solves its Sylvester equation and minimises the distanc
       assert.ok(objective(X.clone().add(E)) >= best * (1 - 1e-9), `${m}×${n} r=${r}: a perturbation of X lowered the objective`);
     }
     // And the symmetric variant is symmetric and no better than the unconstrained minimiser.
-    const sym = loraProGradients({ A, B, gradA, gradB, scale: s, xMode: 'symmetric' });
+    const sym = await loraProGradients({ A, B, gradA, gradB, scale: s, xMode: 'symmetric' });
     const Xs = new Matrix([...Array(r)].map((_, i) => Array.from(sym.X.data.subarray(i * r, (i + 1) * r))));
     assert.ok(relativeError(Xs, Xs.transpose()) < 1e-12, 'symmetric X is not symmetric');
     assert.ok(objective(Xs) >= best * (1 - 1e-6), 'the symmetric X beat the unconstrained minimiser');
@@ -100,7 +100,7 @@ test('first step (B = 0): gA = 0, X = 0 and g̃ = g·P_A with no NaN or Inf', as
   const g = randomTensor(rng, [m, n]);
   const { gradA, gradB } = loraGradsFromFull(A, B, g, s);
   for (const xMode of X_MODES) {
-    const out = loraProGradients({ A, B, gradA, gradB, scale: s, xMode });
+    const out = await loraProGradients({ A, B, gradA, gradB, scale: s, xMode });
     assert.ok(out.X.data.every((x) => x === 0), `${xMode}: X ≠ 0`);
     assert.ok((await out.gradA.data()).every((x) => x === 0), `${xMode}: gA ≠ 0`);
     assert.ok((await out.gradB.data()).every(Number.isFinite), `${xMode}: gB not finite`);
@@ -118,15 +118,15 @@ test('bad inputs are refused with the parameter and its shape or value', async (
   const gA = randomTensor(rng, [2, 5]);
   const gB = randomTensor(rng, [4, 2]);
   const base = { A, B, gradA: gA, gradB: gB, scale: 1 };
-  assert.throws(() => loraProGradients({ ...base, B: randomTensor(rng, [4, 3]) }), /B must be \[out, 2\] to match A \[2,5\], got \[4,3\]/);
-  assert.throws(() => loraProGradients({ ...base, gradA: randomTensor(rng, [2, 4]) }), /gradA shape \[2,4\] differs from A \[2,5\]/);
-  assert.throws(() => loraProGradients({ ...base, A: tf.zeros([0, 5]) as tf.Tensor2D, B: tf.zeros([4, 0]) as tf.Tensor2D }), /rank r must be ≥ 1/);
-  assert.throws(() => loraProGradients({ ...base, scale: 0 }), /scale must be a positive finite number, got 0/);
-  assert.throws(() => loraProGradients({ ...base, xMode: 'magic' as never }), /xMode must be one of sylvester, zero, symmetric, got "magic"/);
+  await assert.rejects(() => loraProGradients({ ...base, B: randomTensor(rng, [4, 3]) }), /B must be \[out, 2\] to match A \[2,5\], got \[4,3\]/);
+  await assert.rejects(() => loraProGradients({ ...base, gradA: randomTensor(rng, [2, 4]) }), /gradA shape \[2,4\] differs from A \[2,5\]/);
+  await assert.rejects(() => loraProGradients({ ...base, A: tf.zeros([0, 5]) as tf.Tensor2D, B: tf.zeros([4, 0]) as tf.Tensor2D }), /rank r must be ≥ 1/);
+  await assert.rejects(() => loraProGradients({ ...base, scale: 0 }), /scale must be a positive finite number, got 0/);
+  await assert.rejects(() => loraProGradients({ ...base, xMode: 'magic' as never }), /xMode must be one of sylvester, zero, symmetric, got "magic"/);
   const nanA = tf.tensor2d([[NaN, 0, 0, 0, 0], [0, 1, 0, 0, 0]]);
-  assert.throws(() => loraProGradients({ ...base, A: nanA }), /non-finite values in A \(A \[2,5\], B \[4,2\]\)/);
+  await assert.rejects(() => loraProGradients({ ...base, A: nanA }), /non-finite values in A \(A \[2,5\], B \[4,2\]\)/);
   const nanB = tf.tensor2d([[Infinity, 0], [0, 1], [1, 1], [0, 0]]);
-  assert.throws(() => loraProGradients({ ...base, B: nanB }), /non-finite values in B/);
+  await assert.rejects(() => loraProGradients({ ...base, B: nanB }), /non-finite values in B/);
 });
 
 test('loraProGradients and equivalentGradient leave no tensors behind', async () => {
@@ -138,7 +138,7 @@ test('loraProGradients and equivalentGradient leave no tensors behind', async ()
   const gB = randomTensor(rng, [12, 4]);
   const before = tf.memory().numTensors;
   for (let i = 0; i < 3; i++) {
-    const out = loraProGradients({ A, B, gradA: gA, gradB: gB, scale: 2 });
+    const out = await loraProGradients({ A, B, gradA: gA, gradB: gB, scale: 2 });
     const eq = equivalentGradient({ A, B, gradA: out.gradA, gradB: out.gradB, scale: 2 });
     tf.dispose([out.gradA, out.gradB, eq]);
   }

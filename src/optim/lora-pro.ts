@@ -87,22 +87,22 @@ export interface FactorGrams {
 /**
  * The Grams are accumulated in Float64 from the float32 factors: a float32 Gram would carry an
  * error of eps·cond(A)², which its inverse then amplifies (measured: 5e-4 relative at r = n = 8,
- * against 1e-6 this way). The factors are only (m + n)·r values, read once per step.
+ * against 1e-6 this way). The factors are only (m + n)·r values, read once per step, asynchronously
+ * (webgpu in a worker has no working synchronous read-back).
  */
-export function readFactorGrams(A: tf.Tensor2D, B: tf.Tensor2D): FactorGrams {
+export async function readFactorGrams(A: tf.Tensor2D, B: tf.Tensor2D): Promise<FactorGrams> {
   const [r, n] = A.shape;
   const m = B.shape[0];
-  const a = A.dataSync() as Float32Array;
-  const b = B.dataSync() as Float32Array;
+  const [a, b] = (await Promise.all([A.data(), B.data()])) as Float32Array[];
   return { a, b, BtB: gramRows(b, b, m, r), AAt: gramCols(a, a, r, n) };
 }
 
 /** All four Grams; `factors` (from readFactorGrams on the same A, B) saves reading A and B again. */
-export function readGrams(A: tf.Tensor2D, B: tf.Tensor2D, gradA: tf.Tensor2D, gradB: tf.Tensor2D, factors = readFactorGrams(A, B)): Grams {
+export async function readGrams(A: tf.Tensor2D, B: tf.Tensor2D, gradA: tf.Tensor2D, gradB: tf.Tensor2D, factors?: FactorGrams): Promise<Grams> {
   const [r, n] = A.shape;
   const m = B.shape[0];
-  const ga = gradA.dataSync() as Float32Array;
-  const gb = gradB.dataSync() as Float32Array;
+  factors ??= await readFactorGrams(A, B);
+  const [ga, gb] = (await Promise.all([gradA.data(), gradB.data()])) as Float32Array[];
   const grams = { BtB: factors.BtB, AAt: factors.AAt, BtGB: gramRows(factors.b, gb, m, r), GAAt: gramCols(ga, factors.a, r, n) };
   const bad = (Object.keys(grams) as Array<keyof Grams>).find((k) => grams[k].data.some((x) => !Number.isFinite(x)));
   if (bad) {
@@ -163,12 +163,12 @@ const toTensor = (m: Mat): tf.Tensor2D => tf.tensor2d(Float32Array.from(m.data),
  * `factors` may carry readFactorGrams(A, B) when the same A and B are adjusted twice in a step.
  *
  * @example
- *   const { gradA, gradB } = loraProGradients({ A, B, gradA: gA, gradB: gB, scale: alpha / r });
+ *   const { gradA, gradB } = await loraProGradients({ A, B, gradA: gA, gradB: gB, scale: alpha / r });
  */
-export function loraProGradients(input: LoraProInput, factors?: FactorGrams): LoraProOutput {
+export async function loraProGradients(input: LoraProInput, factors?: FactorGrams): Promise<LoraProOutput> {
   checkLoraInput(input);
   const { A, B, gradA, gradB, scale: s, xMode = 'sylvester', damping = 1e-8 } = input;
-  const c = loraProCoefficients(readGrams(A, B, gradA, gradB, factors), s, xMode, damping);
+  const c = loraProCoefficients(await readGrams(A, B, gradA, gradB, factors), s, xMode, damping);
   const out = tf.tidy(() => {
     const X = toTensor(c.X);
     const gA = tf.add(tf.matMul(toTensor(c.K1), gradA), tf.matMul(X, A)) as tf.Tensor2D; // [r, n]

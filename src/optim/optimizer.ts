@@ -27,7 +27,7 @@ export interface StepResult {
 export interface Optimizer {
   readonly name: string;
   /** Applies one update. `grads` maps parameter names to gradients; they are read, not disposed. */
-  step(grads: ReadonlyMap<string, tf.Tensor>, lr?: number): StepResult;
+  step(grads: ReadonlyMap<string, tf.Tensor>, lr?: number): Promise<StepResult>;
   /** A copy of the state (the caller disposes it), keyed by stable parameter names. */
   getState(): OptimizerState;
   setState(state: OptimizerState): void;
@@ -52,15 +52,16 @@ export function checkCommonOptions(o: CommonOptions, who: string): void {
 
 /**
  * Checks that `grads` has exactly the expected names and shapes, measures the global norm once
- * (the step's only read-back), and returns the gradients to use (clipped copies the caller
- * disposes) or null when a non-finite gradient is to be skipped.
+ * (the step's only read-back, asynchronous: webgpu in a worker has no working synchronous
+ * read-back), and returns the gradients to use (clipped copies the caller disposes) or null when
+ * a non-finite gradient is to be skipped.
  */
-export function prepareGradients(
+export async function prepareGradients(
   grads: ReadonlyMap<string, tf.Tensor>,
   params: ReadonlyMap<string, tf.Variable>,
   opts: CommonOptions,
   who: string,
-): { grads: Map<string, tf.Tensor> | null; gradNorm: number } {
+): Promise<{ grads: Map<string, tf.Tensor> | null; gradNorm: number }> {
   for (const [name, p] of params) {
     const g = grads.get(name);
     if (g === undefined) throw new Error(`${who}: no gradient for parameter "${name}"`);
@@ -71,11 +72,20 @@ export function prepareGradients(
   }
   const names = [...params.keys()];
   const sq = tf.tidy(() => tf.addN(names.map((n) => tf.sum(tf.square(grads.get(n)!)))));
-  const gradNorm = Math.sqrt(sq.dataSync()[0]);
+  const gradNorm = Math.sqrt((await sq.data())[0]);
   sq.dispose();
   if (!Number.isFinite(gradNorm)) {
     if (opts.onNonFinite === 'skip') return { grads: null, gradNorm };
-    const bad = names.find((n) => !tf.tidy(() => tf.all(tf.isFinite(grads.get(n)!)).dataSync()[0]));
+    let bad: string | undefined;
+    for (const n of names) {
+      const finite = tf.tidy(() => tf.all(tf.isFinite(grads.get(n)!)));
+      const ok = (await finite.data())[0];
+      finite.dispose();
+      if (!ok) {
+        bad = n;
+        break;
+      }
+    }
     const where = bad !== undefined ? `in "${bad}"` : '(each gradient is finite but their squared norm overflows float32)';
     throw new Error(`${who}: non-finite gradient (global norm ${gradNorm}) ${where}; set onNonFinite: 'skip' to skip such steps`);
   }
@@ -128,7 +138,7 @@ export abstract class SlottedOptimizer implements Optimizer {
   protected readonly slots = new Slots();
   protected t = 0;
 
-  abstract step(grads: ReadonlyMap<string, tf.Tensor>, lr?: number): StepResult;
+  abstract step(grads: ReadonlyMap<string, tf.Tensor>, lr?: number): Promise<StepResult>;
 
   /** Every slot this optimiser may hold, with its shape (for validating restored state). */
   protected abstract slotShapes(): Map<string, number[]>;

@@ -28,11 +28,11 @@ test('AdamW matches a hand-derived two-step update', async () => {
   const opt = new AdamW(new Map([['w', w]]), { lr: 0.1, weightDecay: 0.5, eps: 1e-8 });
   // Step 1, g = [0.5, -1]: m̂ = g, v̂ = g², direction = g/|g| = [1, -1];
   //   w = w·(1 − 0.1·0.5) − 0.1·[1, −1] = [0.95 − 0.1, −1.9 + 0.1] = [0.85, −1.8].
-  opt.step(new Map([['w', tf.tensor1d([0.5, -1])]]));
+  await opt.step(new Map([['w', tf.tensor1d([0.5, -1])]]));
   assert.deepEqual(Array.from(await w.data()).map((x) => +x.toFixed(6)), [0.85, -1.8]);
   // Step 2, g = [0.5, -1] again: m̂ = g, v̂ = g², direction = [1, −1] (ε negligible):
   //   w = [0.85·0.95 − 0.1, −1.8·0.95 + 0.1] = [0.7075, −1.61].
-  opt.step(new Map([['w', tf.tensor1d([0.5, -1])]]));
+  await opt.step(new Map([['w', tf.tensor1d([0.5, -1])]]));
   assert.deepEqual(Array.from(await w.data()).map((x) => +x.toFixed(5)), [0.7075, -1.61]);
   opt.dispose();
   w.dispose();
@@ -44,7 +44,7 @@ test('LoRA+ gives B a ratio times the learning rate of A', async () => {
   const p = pair(rng, 6, 5, 2, 1);
   const [a0, b0] = [p.A.arraySync(), p.B.arraySync()];
   const opt = createLoraPlus(new Map([[p.aName, p.A], [p.bName, p.B]]), [p], { lr: 0.01, ratio: 4 });
-  opt.step(new Map([[p.aName, tf.onesLike(p.A)], [p.bName, tf.onesLike(p.B)]]));
+  await opt.step(new Map([[p.aName, tf.onesLike(p.A)], [p.bName, tf.onesLike(p.B)]]));
   // First Adam step moves every entry by lr·sign(g): 0.01 for A and 0.04 for B.
   assert.ok(Math.abs(a0[0][0] - p.A.arraySync()[0][0] - 0.01) < 1e-6);
   assert.ok(Math.abs(b0[0][0] - p.B.arraySync()[0][0] - 0.04) < 1e-6);
@@ -61,7 +61,7 @@ for (const backend of ['wasm', 'cpu']) {
     const grads = new Map([[p.aName, tf.mul(tf.matMul(p.B, g, true, false), s)], [p.bName, tf.mul(tf.matMul(g, p.A, false, true), s)]]);
     const W0 = toMatrix(merged(p));
     const opt = new LoraProAdamW([p], new Map(), { lr, mode: 'full', eps: 1e-12 });
-    opt.step(grads);
+    await opt.step(grads);
     const dW = toMatrix(merged(p)).sub(W0);
     // With B = 0: g̃ = g·P_A; t = 1 bias correction gives ĝ = sign(g̃); its projection is sign(g̃)·P_A
     // (P_B = 0), and with B = 0 the step is exactly s·ΔB·A = −lr·sign(g̃)·P_A (no second-order term).
@@ -90,7 +90,7 @@ function leastSquares(seed: number) {
   return { N, m, n, r, s, X, Y, loss, A0 };
 }
 
-function runMethod(method: string, lr: number, steps: number, seed: number): { loss: number; traj: Matrix[] } {
+async function runMethod(method: string, lr: number, steps: number, seed: number): Promise<{ loss: number; traj: Matrix[] }> {
   const { m, n, r, s, loss, A0 } = leastSquares(seed);
   const traj: Matrix[] = [];
   if (method === 'full') {
@@ -98,7 +98,7 @@ function runMethod(method: string, lr: number, steps: number, seed: number): { l
     const opt = new SGD(new Map([['W', W]]), { lr });
     for (let t = 0; t < steps; t++) {
       const { grads } = tf.variableGrads(() => loss(W), [W]);
-      opt.step(new Map([['W', grads[W.name]]]));
+      await opt.step(new Map([['W', grads[W.name]]]));
       tf.dispose(grads);
       traj.push(toMatrix(W));
     }
@@ -112,7 +112,7 @@ function runMethod(method: string, lr: number, steps: number, seed: number): { l
   const W = () => tf.tidy(() => tf.mul(tf.matMul(B, A), s));
   for (let t = 0; t < steps; t++) {
     const { grads } = tf.variableGrads(() => loss(W()), [A, B]);
-    opt.step(new Map([['A', grads[A.name]], ['B', grads[B.name]]]));
+    await opt.step(new Map([['A', grads[A.name]], ['B', grads[B.name]]]));
     tf.dispose(grads);
     traj.push(toMatrix(W()));
   }
@@ -123,17 +123,21 @@ test('least squares with a full-rank target: LoRA-Pro beats LoRA on loss and tra
   await useBackend('wasm');
   const steps = 40; // long enough to separate the methods, short of both reaching the best rank-3 fit
   const grid = [0.01, 0.03, 0.1, 0.3, 1];
-  const attempt = (method: string, lr: number) => {
+  const attempt = async (method: string, lr: number) => {
     try {
-      return { lr, ...runMethod(method, lr, steps, 7) };
+      return { lr, ...(await runMethod(method, lr, steps, 7)) };
     } catch {
       return { lr, loss: Infinity, traj: [] }; // diverged at this learning rate
     }
   };
-  const best = (method: string) => grid.map((lr) => attempt(method, lr)).filter((x) => Number.isFinite(x.loss)).sort((a, b) => a.loss - b.loss)[0];
-  const full = best('full');
-  const lora = best('lora');
-  const pro = best('lora-pro');
+  const best = async (method: string) => {
+    const runs = [];
+    for (const lr of grid) runs.push(await attempt(method, lr));
+    return runs.filter((x) => Number.isFinite(x.loss)).sort((a, b) => a.loss - b.loss)[0];
+  };
+  const full = await best('full');
+  const lora = await best('lora');
+  const pro = await best('lora-pro');
   const distance = (traj: Matrix[]) => traj.reduce((acc, W, t) => acc + relativeError(W, full.traj[t]), 0) / traj.length;
   const [dLora, dPro] = [distance(lora.traj), distance(pro.traj)];
   console.log(`# least squares, rank 3 of a full-rank 16×12 target, ${steps} SGD steps, tuned lr:`);
@@ -168,9 +172,9 @@ test('every optimiser: steady-state steps leave tf.memory().numTensors unchanged
   await useBackend('wasm');
   for (const { opt, grads } of allOptimizers(new Rng(9))) {
     const g = grads();
-    opt.step(g); // the first step creates the state slots
+    await opt.step(g); // the first step creates the state slots
     const before = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) opt.step(g);
+    for (let i = 0; i < 3; i++) await opt.step(g);
     assert.equal(tf.memory().numTensors, before, `${opt.name} leaks tensors`);
     tf.dispose([...g.values()]);
     opt.dispose();
@@ -187,16 +191,16 @@ test('every optimiser: state round-trips, so a restored copy takes the identical
     const a = first[k];
     const b = second[k];
     const g1 = a.grads();
-    a.opt.step(g1);
-    a.opt.step(g1);
+    await a.opt.step(g1);
+    await a.opt.step(g1);
     // b: copy a's parameters and state, then both take the same step.
     a.vars.forEach((v, i) => b.vars[i].assign(v));
     const state = a.opt.getState();
     b.opt.setState(state);
     tf.dispose([...state.tensors.values()]);
     const g2 = a.grads();
-    a.opt.step(g2);
-    b.opt.step(g2);
+    await a.opt.step(g2);
+    await b.opt.step(g2);
     a.vars.forEach((v, i) => assert.deepEqual(v.dataSync(), b.vars[i].dataSync(), `${a.opt.name}: restored state diverged`));
   }
 });
@@ -207,10 +211,10 @@ test('non-finite gradients: an error naming the parameter, or a skipped step tha
   const p = pair(rng, 6, 5, 2, 2);
   const bad = () => new Map<string, tf.Tensor>([[p.aName, tf.fill([2, 5], NaN)], [p.bName, tf.ones([6, 2])]]);
   const strict = new LoraProAdamW([p], new Map(), { lr: 0.1 });
-  assert.throws(() => strict.step(bad()), /non-finite gradient \(global norm NaN\) in "layer.lora_A.weight"/);
+  await assert.rejects(() => strict.step(bad()), /non-finite gradient \(global norm NaN\) in "layer.lora_A.weight"/);
   const lenient = new LoraProAdamW([p], new Map(), { lr: 0.1, onNonFinite: 'skip' });
   const before = [p.A.dataSync().slice(), p.B.dataSync().slice()];
-  const res = lenient.step(bad());
+  const res = await lenient.step(bad());
   assert.equal(res.skipped, true);
   assert.deepEqual([p.A.dataSync(), p.B.dataSync()], before);
   assert.equal(lenient.getState().step, 0);
@@ -222,14 +226,14 @@ test('bad optimiser input names the parameter and the shapes or values', async (
   const rng = new Rng(6);
   const p = pair(rng, 6, 5, 2, 2);
   const opt = new AdamW(new Map([[p.aName, p.A]]), { lr: 0.1 });
-  assert.throws(() => opt.step(new Map([[p.aName, tf.ones([3, 5])]])), /gradient for "layer.lora_A.weight" has shape \[3,5\], parameter has \[2,5\]/);
-  assert.throws(() => opt.step(new Map()), /no gradient for parameter "layer.lora_A.weight"/);
-  assert.throws(() => opt.step(new Map([[p.aName, tf.ones([2, 5])], ['x', tf.ones([1])]])), /gradient for unknown parameter "x"/);
+  await assert.rejects(() => opt.step(new Map([[p.aName, tf.ones([3, 5])]])), /gradient for "layer.lora_A.weight" has shape \[3,5\], parameter has \[2,5\]/);
+  await assert.rejects(() => opt.step(new Map()), /no gradient for parameter "layer.lora_A.weight"/);
+  await assert.rejects(() => opt.step(new Map([[p.aName, tf.ones([2, 5])], ['x', tf.ones([1])]])), /gradient for unknown parameter "x"/);
   assert.throws(() => new AdamW(new Map(), { lr: -1 }), /lr must be a finite number ≥ 0, got -1/);
   assert.throws(() => new LoraProAdamW([{ ...p, B: tf.variable(tf.ones([6, 3])) as tf.Variable<tf.Rank.R2> }], new Map(), { lr: 0.1 }), /module "layer": B \[6,3\] does not match A \[2,5\]/);
   assert.throws(() => new LoraProAdamW([{ ...p, scale: NaN }], new Map(), { lr: 0.1 }), /module "layer": scale must be > 0, got NaN/);
   assert.throws(() => new LoraProAdamW([p], new Map(), { lr: 0.1, mode: 'fast' as never }), /mode must be "full" or "efficient", got "fast"/);
-  assert.throws(() => new LoraProSGD([p], new Map(), { lr: 0.1, xMode: 'bad' as never }).step(new Map([[p.aName, tf.ones([2, 5])], [p.bName, tf.ones([6, 2])]])), /xMode must be one of/);
+  await assert.rejects(() => new LoraProSGD([p], new Map(), { lr: 0.1, xMode: 'bad' as never }).step(new Map([[p.aName, tf.ones([2, 5])], [p.bName, tf.ones([6, 2])]])), /xMode must be one of/);
 });
 
 test('clipping acts on the raw gradients before the LoRA-Pro adjustment', async () => {
@@ -240,9 +244,9 @@ test('clipping acts on the raw gradients before the LoRA-Pro adjustment', async 
   const gB = randomTensor(rng, [8, 2], 10);
   const raw = Math.sqrt(tf.sum(tf.square(gA)).dataSync()[0] + tf.sum(tf.square(gB)).dataSync()[0]);
   const A0 = p.A.dataSync().slice();
-  const expected = loraProGradients({ A: p.A, B: p.B, gradA: tf.mul(gA, 1 / raw) as tf.Tensor2D, gradB: tf.mul(gB, 1 / raw) as tf.Tensor2D, scale: 2 });
+  const expected = await loraProGradients({ A: p.A, B: p.B, gradA: tf.mul(gA, 1 / raw) as tf.Tensor2D, gradB: tf.mul(gB, 1 / raw) as tf.Tensor2D, scale: 2 });
   const opt = new LoraProSGD([p], new Map(), { lr: 1, clipNorm: 1 });
-  const res = opt.step(new Map([[p.aName, gA], [p.bName, gB]]));
+  const res = await opt.step(new Map([[p.aName, gA], [p.bName, gB]]));
   assert.ok(Math.abs(res.gradNorm - raw) < 1e-3 * raw, 'reported norm is the raw norm');
   const moved = Array.from(p.A.dataSync()).map((v, i) => A0[i] - v);
   const want = Array.from(expected.gradA.dataSync());
@@ -256,7 +260,7 @@ test('diagnostics: LoRA-Pro is never farther from the full gradient than LoRA', 
     const A = wellConditioned(rng, [r, n]);
     const B = wellConditioned(rng, [m, r]);
     const g = randomTensor(rng, [m, n]);
-    const d = gradientApproximation({ A, B, scale: 2, fullGrad: g });
+    const d = await gradientApproximation({ A, B, scale: 2, fullGrad: g });
     assert.ok(d.loraPro.relError <= d.lora.relError + 1e-6);
     assert.ok(d.loraPro.cosine >= d.lora.cosine - 1e-6);
     assert.ok(d.loraPro.cosine > 0 && d.loraPro.cosine <= 1 + 1e-6);
@@ -264,7 +268,7 @@ test('diagnostics: LoRA-Pro is never farther from the full gradient than LoRA', 
     // and relError² + cos² = 1.
     assert.ok(Math.abs(d.loraPro.relError ** 2 + d.loraPro.cosine ** 2 - 1) < 1e-4);
   }
-  assert.throws(() => gradientApproximation({ A: tf.ones([2, 3]), B: tf.ones([4, 2]), scale: 1, fullGrad: tf.ones([3, 4]) }), /fullGrad must be \[4, 3\]/);
+  await assert.rejects(() => gradientApproximation({ A: tf.ones([2, 3]), B: tf.ones([4, 2]), scale: 1, fullGrad: tf.ones([3, 4]) }), /fullGrad must be \[4, 3\]/);
 });
 
 test('disposing an optimiser frees all of its state (no initial-value buffers left behind)', async () => {
@@ -274,7 +278,7 @@ test('disposing an optimiser frees all of its state (no initial-value buffers le
   const before = tf.memory().numTensors;
   const opt = new LoraProAdamW([p], new Map(), { lr: 1e-3, mode: 'full' });
   const g = new Map<string, tf.Tensor>([[p.aName, randomTensor(rng, [2, 8])], [p.bName, randomTensor(rng, [10, 2])]]);
-  opt.step(g);
+  await opt.step(g);
   tf.dispose([...g.values()]);
   opt.dispose();
   assert.equal(tf.memory().numTensors, before);

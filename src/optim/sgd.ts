@@ -43,8 +43,8 @@ export class SGD extends SlottedOptimizer {
     this.momentum = sgdMomentum(opts, 'SGD');
   }
 
-  step(grads: ReadonlyMap<string, tf.Tensor>, lr = this.opts.lr): StepResult {
-    const prep = prepareGradients(grads, this.params, this.opts, this.name);
+  async step(grads: ReadonlyMap<string, tf.Tensor>, lr = this.opts.lr): Promise<StepResult> {
+    const prep = await prepareGradients(grads, this.params, this.opts, this.name);
     if (prep.grads === null) return { skipped: true, gradNorm: prep.gradNorm };
     this.t += 1;
     for (const [name, p] of this.params) {

@@ -22,14 +22,14 @@ test('a checkpoint restores the weights, the optimiser state and the loop state 
   const p = params();
   const opt = new AdamW(p, { lr: 0.1 });
   const grads = new Map([...p].map(([n, v]) => [n, tf.onesLike(v)] as const));
-  opt.step(grads);
-  opt.step(grads);
+  await opt.step(grads);
+  await opt.step(grads);
   const saved = await values(p);
   const state = { step: 2, position: { epoch: 1, batchIndex: 3 }, rng: [12345], tokens: 99, elapsedS: 1.5, best: { step: 2, metric: 'loss', value: 0.25 } };
   const dir = await saveCheckpoint(root, p, opt, state);
   assert.equal(dir, join(root, checkpointName(2)));
 
-  opt.step(grads); // move on, then go back
+  await opt.step(grads); // move on, then go back
   const restored = new AdamW(p, { lr: 0.1 });
   const loaded = await loadCheckpoint(dir, p, restored);
   assert.deepEqual(await values(p), saved);
@@ -38,10 +38,10 @@ test('a checkpoint restores the weights, the optimiser state and the loop state 
   // Same state ⇒ the next step is the same as the original optimiser's third step.
   const reference = new AdamW(params(), { lr: 0.1 });
   const refParams = (reference as unknown as { params: Map<string, tf.Variable> }).params;
-  reference.step(grads);
-  reference.step(grads);
-  reference.step(grads);
-  restored.step(grads);
+  await reference.step(grads);
+  await reference.step(grads);
+  await reference.step(grads);
+  await restored.step(grads);
   assert.deepEqual(await values(p), await values(refParams));
   tf.dispose([...grads.values(), ...p.values(), ...refParams.values()]);
   opt.dispose();

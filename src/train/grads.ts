@@ -7,7 +7,7 @@ import { tf } from '../engine/tf.js';
  *
  * @example
  *   const { loss, grads } = namedGradients(model.trainableParameters(), () => model.loss(ids, labels));
- *   optimizer.step(grads);
+ *   await optimizer.step(grads);
  */
 export function namedGradients(params: ReadonlyMap<string, tf.Variable>, lossFn: () => tf.Scalar): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
   const vars = [...params.values()];

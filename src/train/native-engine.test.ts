@@ -42,7 +42,7 @@ async function losses(arch: keyof typeof CONFIGS, method: MethodName, steps: num
     setTraining(model, true);
     for (let s = 0; s < steps; s++) {
       const { loss, grads } = stepGradients(model, setup.params, [data]);
-      setup.optimizer.step(grads, 1e-2);
+      await setup.optimizer.step(grads, 1e-2);
       out.push((await loss.data())[0]);
       tf.dispose([loss, ...grads.values()]);
     }
@@ -79,7 +79,7 @@ test('100 training steps on the native engine leak no tensors, heap or native me
   const data = batch(1);
   const oneStep = async () => {
     const { loss, grads } = stepGradients(model, setup.params, [data]);
-    setup.optimizer.step(grads, 1e-3);
+    await setup.optimizer.step(grads, 1e-3);
     await loss.data();
     tf.dispose([loss, ...grads.values()]);
   };

@@ -36,9 +36,9 @@ function fullGradients(model: AnyModel, bases: tf.Variable[], batch: HostBatch):
  * against its full gradient on `batch`, dropout off.
  *
  * @example
- *   const layers = layerDiagnostics(model, setup.pairs, batch); // [{ module, lora: { relError, cosine }, loraPro: {...} }]
+ *   const layers = await layerDiagnostics(model, setup.pairs, batch); // [{ module, lora: { relError, cosine }, loraPro: {...} }]
  */
-export function layerDiagnostics(model: AnyModel, pairs: readonly LoraPair[], batch: HostBatch): LayerDiagnostic[] {
+export async function layerDiagnostics(model: AnyModel, pairs: readonly LoraPair[], batch: HostBatch): Promise<LayerDiagnostic[]> {
   if (pairs.length === 0) return [];
   setTraining(model, false);
   const bases = pairs.map((p) => {
@@ -48,7 +48,9 @@ export function layerDiagnostics(model: AnyModel, pairs: readonly LoraPair[], ba
   });
   const grads = fullGradients(model, bases, batch);
   try {
-    return pairs.map((p, i) => ({ module: p.module, ...gradientApproximation({ A: p.A, B: p.B, scale: p.scale, fullGrad: grads[i] }) }));
+    const out: LayerDiagnostic[] = [];
+    for (const [i, p] of pairs.entries()) out.push({ module: p.module, ...(await gradientApproximation({ A: p.A, B: p.B, scale: p.scale, fullGrad: grads[i] })) });
+    return out;
   } finally {
     tf.dispose(grads);
   }

@@ -188,7 +188,7 @@ export class TrainSession {
     const started = performance.now();
     const lr = learningRate(this.steps, this.schedule);
     const micro = Array.from({ length: this.config.gradAccum }, () => this.stream.next());
-    const { loss, result } = optimizerStep(this.model, this.setup, micro, lr);
+    const { loss, result } = await optimizerStep(this.model, this.setup, micro, lr);
     const value = (await loss.data())[0];
     loss.dispose();
     const seconds = (performance.now() - started) / 1000;
@@ -204,7 +204,7 @@ export class TrainSession {
     this.checkLive();
     if (this.data.eval.length === 0) throw new Error('there are no evaluation examples');
     const metrics = await evaluate(this.model, this.data.eval, this.config.batchSize, this.padId);
-    const diagnostic = this.config.diagnostics && this.setup.pairs.length > 0 ? layerDiagnostics(this.model, this.setup.pairs, evalBatches(this.data.eval, this.config.batchSize, this.padId)[0]) : undefined;
+    const diagnostic = this.config.diagnostics && this.setup.pairs.length > 0 ? await layerDiagnostics(this.model, this.setup.pairs, evalBatches(this.data.eval, this.config.batchSize, this.padId)[0]) : undefined;
     return { step: this.steps, metrics, diagnostic };
   }
 

@@ -31,11 +31,11 @@ export function stepGradients(model: AnyModel, params: ReadonlyMap<string, tf.Va
  * loss stays on the backend (read it back when it is logged). `whileHeld` runs while the step's
  * gradients are held, the step's peak of memory.
  */
-export function optimizerStep(model: AnyModel, setup: MethodSetup, micro: readonly HostBatch[], lr: number, whileHeld?: () => void): { loss: tf.Scalar; result: StepResult } {
+export async function optimizerStep(model: AnyModel, setup: MethodSetup, micro: readonly HostBatch[], lr: number, whileHeld?: () => void): Promise<{ loss: tf.Scalar; result: StepResult }> {
   setTraining(model, true);
   const { loss, grads } = stepGradients(model, setup.params, micro);
   whileHeld?.();
-  const result = setup.optimizer.step(grads, lr);
+  const result = await setup.optimizer.step(grads, lr);
   tf.dispose([...grads.values()]);
   return { loss, result };
 }

@@ -124,7 +124,7 @@ async function runLoop(run: PreparedRun, choice: LrChoice, found: OutFolder, pro
       }
       const lr = learningRate(step, schedule);
       const micro = Array.from({ length: config.gradAccum }, () => stream.next());
-      const { loss, result } = optimizerStep(run.model, run.setup, micro, lr, () => peak.sample());
+      const { loss, result } = await optimizerStep(run.model, run.setup, micro, lr, () => peak.sample());
       step += 1;
       const stepTokens = micro.reduce((n, b) => n + b.tokens, 0);
       tokens += stepTokens;
@@ -142,7 +142,7 @@ async function runLoop(run: PreparedRun, choice: LrChoice, found: OutFolder, pro
           return finish('diverged', message);
         }
         if (evalNow) finalEval = await evaluate(model, evalSet, config.batchSize, padId);
-        const diagnostic = evalNow && diagBatch ? layerDiagnostics(model, setup.pairs, diagBatch) : undefined;
+        const diagnostic = evalNow && diagBatch ? await layerDiagnostics(model, setup.pairs, diagBatch) : undefined;
         await appendMetrics(paths.metrics, { ...line, ...(evalNow ? { eval: finalEval, diagnostic } : {}) });
         progress.update({ step, loss: line.loss, lr, tokensPerSec: line.tokensPerSec });
         const improved = evalNow && isBetter(finalEval!, best, config);
