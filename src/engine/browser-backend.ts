@@ -18,6 +18,33 @@ export interface BrowserBackendOptions {
 let wasmPathsSet = false;
 
 /**
+ * tfjs-backend-webgpu 4.22's AddN returns zeros for more than a few inputs (measured in chromium on
+ * SwiftShader: 9 or 39 scalars sum to 0, 2 or 3 are right), which zeroed the global gradient norm.
+ * The fix sums pairwise with the backend's own Add kernel.
+ */
+function fixWebgpuAddN(): void {
+  const add = tf.getKernel('Add', 'webgpu');
+  if (!add || !tf.getKernel('AddN', 'webgpu')) return;
+  tf.unregisterKernel('AddN', 'webgpu');
+  tf.registerKernel({
+    kernelName: 'AddN',
+    backendName: 'webgpu',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const list = inputs as unknown as tf.TensorInfo[];
+      const backendData = backend as unknown as { disposeData(id: object): void; makeTensorInfo(shape: number[], dtype: string, values: Float32Array): tf.TensorInfo };
+      if (list.length === 1) return add.kernelFunc({ inputs: { a: list[0], b: backendData.makeTensorInfo([], list[0].dtype, new Float32Array(1)) }, backend, attrs }) as tf.TensorInfo;
+      let sum = add.kernelFunc({ inputs: { a: list[0], b: list[1] }, backend, attrs }) as tf.TensorInfo;
+      for (const t of list.slice(2)) {
+        const next = add.kernelFunc({ inputs: { a: sum, b: t }, backend, attrs }) as tf.TensorInfo;
+        backendData.disposeData(sum.dataId);
+        sum = next;
+      }
+      return sum;
+    },
+  });
+}
+
+/**
  * Starts `name` (or the first of BROWSER_BACKENDS that starts) and returns the engine's name. A
  * requested engine that cannot start is an error naming it; the automatic choice says nothing.
  *
@@ -30,6 +57,7 @@ export async function useBrowserBackend(name?: BrowserBackend, opts: BrowserBack
     // The threaded build needs a cross-origin-isolated page and gives the project's kernels a shared heap they do not take.
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     setWasmPaths(opts.wasmPaths ?? '/tfjs-wasm/');
+    fixWebgpuAddN();
     wasmPathsSet = true;
   }
   if (name !== undefined) {

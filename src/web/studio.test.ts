@@ -30,6 +30,7 @@ interface PageRun {
   message?: string;
   info?: { engine: string; totalSteps: number };
   losses: number[];
+  gradNorms: number[];
   evals: { step: number; accuracy?: number; diagnostic: number }[];
 }
 
@@ -39,6 +40,7 @@ describe('studio in chromium', { skip }, () => {
   let studio: Studio;
   let browser: Browser;
   let nodeLosses: number[];
+  let nodeGradNorms: number[];
   let work: string;
 
   before(async () => {
@@ -49,8 +51,9 @@ describe('studio in chromium', { skip }, () => {
     const config = trainConfig({ model: BASE, train: `builtin:${RUN.task}`, task: 'classification', method: RUN.method, maxSteps: RUN.steps, batchSize: RUN.batchSize, lr: RUN.lr, maxLength: RUN.maxLength, evalEvery: RUN.evalEvery, out: join(work, 'node') });
     const result = await train(config);
     assert.equal(result.status, 'completed');
-    const lines = (await readFile(join(work, 'node', 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { loss: number });
+    const lines = (await readFile(join(work, 'node', 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { loss: number; gradNorm: number });
     nodeLosses = lines.map((l) => l.loss);
+    nodeGradNorms = lines.map((l) => l.gradNorm);
     assert.equal(nodeLosses.length, RUN.steps);
   });
 
@@ -73,7 +76,7 @@ describe('studio in chromium', { skip }, () => {
     return page;
   }
 
-  async function trainInPage(page: Page, backend: string): Promise<PageRun> {
+  async function startInPage(page: Page, backend: string): Promise<number> {
     await page.selectOption('#builtin-task', RUN.task);
     await page.selectOption('#backend', backend);
     for (const box of await page.$$('#methods input')) {
@@ -87,11 +90,20 @@ describe('studio in chromium', { skip }, () => {
     await page.fill('#eval-every', String(RUN.evalEvery));
     const before = await page.evaluate(() => (window as any).studio.runs.length as number);
     await page.click('#train');
-    await page.waitForFunction((n) => { const runs = (window as any).studio.runs; return runs.length > n && ['completed', 'failed', 'diverged'].includes(runs[runs.length - 1].status); }, before, { timeout: 240_000 });
+    return before;
+  }
+
+  function readRun(page: Page): Promise<PageRun> {
     return page.evaluate(() => {
       const r = (window as any).studio.runs.at(-1);
-      return { status: r.status, message: r.message, info: r.info, losses: r.steps.map((s: { loss: number }) => s.loss), evals: r.evals.map((e: any) => ({ step: e.step, accuracy: e.metrics.accuracy, diagnostic: e.diagnostic?.length ?? 0 })) };
+      return { status: r.status, message: r.message, info: r.info, losses: r.steps.map((s: { loss: number }) => s.loss), gradNorms: r.steps.map((s: { gradNorm: number }) => s.gradNorm), evals: r.evals.map((e: any) => ({ step: e.step, accuracy: e.metrics.accuracy, diagnostic: e.diagnostic?.length ?? 0 })) };
     });
+  }
+
+  async function trainInPage(page: Page, backend: string): Promise<PageRun> {
+    const before = await startInPage(page, backend);
+    await page.waitForFunction((n) => { const runs = (window as any).studio.runs; return runs.length > n && ['completed', 'failed', 'diverged'].includes(runs[runs.length - 1].status); }, before, { timeout: 240_000 });
+    return readRun(page);
   }
 
   test('wasm: 20 LoRA-Pro steps in the worker give the Node trainer losses; the adapter downloads and loads in Node with the page outputs', async () => {
@@ -101,6 +113,7 @@ describe('studio in chromium', { skip }, () => {
     assert.equal(run.info?.engine, 'wasm');
     assert.equal(run.losses.length, RUN.steps);
     run.losses.forEach((l, i) => assert.ok(Math.abs(l - nodeLosses[i]) <= 1e-5 * Math.abs(nodeLosses[i]), `step ${i + 1}: page ${l}, node ${nodeLosses[i]}`));
+    run.gradNorms.forEach((g, i) => assert.ok(Math.abs(g - nodeGradNorms[i]) <= 1e-5 * nodeGradNorms[i], `step ${i + 1}: page gradient norm ${g}, node ${nodeGradNorms[i]}`));
     assert.deepEqual(run.evals.map((e) => e.step), [10, 20]);
     assert.ok(run.evals.every((e) => e.diagnostic > 0 && e.accuracy !== undefined), 'evaluations carry accuracy and the per-layer diagnostic');
 
@@ -145,12 +158,24 @@ describe('studio in chromium', { skip }, () => {
     await page.close();
   });
 
-  test('webgpu (SwiftShader): the same run trains to the same losses within float tolerance', async () => {
+  test('webgpu (SwiftShader): the same run trains to the same losses and gradient norms within float tolerance; Stop holds it', async () => {
+    // SwiftShader emulates the GPU on the CPU (~10 s a step here), so the run is stopped after two steps.
     const page = await openPage();
-    const run = await trainInPage(page, 'webgpu');
-    assert.equal(run.status, 'completed', run.message);
+    await startInPage(page, 'webgpu');
+    const steps = () => page.evaluate(() => (window as any).studio.runs.at(-1).steps.length as number);
+    await page.waitForFunction(() => { const r = (window as any).studio.runs.at(-1); return r !== undefined && (r.steps.length >= 2 || r.status === 'failed'); }, null, { timeout: 240_000 });
+    const early = await readRun(page);
+    assert.equal(early.status, 'training', early.message);
+    await page.click('#pause');
+    await page.waitForFunction(() => { const r = (window as any).studio.runs.at(-1); return r.status === 'paused' || r.status === 'failed'; }, null, { timeout: 120_000 });
+    const stoppedAt = await steps();
+    await page.waitForTimeout(1000);
+    assert.equal(await steps(), stoppedAt, 'no step runs while stopped');
+    assert.equal(await page.textContent('#pause'), 'Continue');
+    const run = await readRun(page);
     assert.equal(run.info?.engine, 'webgpu');
-    run.losses.forEach((l, i) => assert.ok(Math.abs(l - nodeLosses[i]) <= 2e-3 * Math.max(1, Math.abs(nodeLosses[i])), `step ${i + 1}: webgpu ${l}, node ${nodeLosses[i]}`));
+    run.losses.forEach((l, i) => assert.ok(Math.abs(l - nodeLosses[i]) <= 2e-3 * Math.max(1, Math.abs(nodeLosses[i])), `step ${i + 1}: webgpu loss ${l}, node ${nodeLosses[i]}`));
+    run.gradNorms.forEach((g, i) => assert.ok(Math.abs(g - nodeGradNorms[i]) <= 1e-2 * nodeGradNorms[i], `step ${i + 1}: webgpu gradient norm ${g}, node ${nodeGradNorms[i]}`));
     await page.close();
   });
 
