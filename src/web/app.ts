@@ -326,12 +326,20 @@ function lineChart(svg: SVGSVGElement, series: { color: string; points: [number,
   const sy = (y: number) => H - B - ((y - y0) / (y1 - y0)) * (H - B - T);
   svg.append(el('line', { x1: L, y1: H - B, x2: W - R, y2: H - B, stroke: '#ccc' }), el('line', { x1: L, y1: T, x2: L, y2: H - B, stroke: '#ccc' }));
   for (const y of [y0, (y0 + y1) / 2, y1]) svg.append(el('text', { x: 2, y: sy(y) + 3 }, yLabel(y)));
-  for (const x of [x0, x1]) svg.append(el('text', { x: sx(x) - 6, y: H - 6 }, String(Math.round(x))));
+  for (const x of [x0, x1]) svg.append(el('text', { x: sx(x), y: H - 6, 'text-anchor': x === x1 ? 'end' : 'start' }, String(Math.round(x))));
+  const path = (points: [number, number][]) => points.map(([x, y], i) => `${i ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join('');
   for (const s of series) {
     if (s.points.length === 0) continue;
-    const d = s.points.map(([x, y], i) => `${i ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join('');
-    svg.append(el('path', { d, fill: 'none', stroke: s.color, 'stroke-width': 1.6 }));
-    if (s.points.length < 30) for (const [x, y] of s.points) svg.append(el('circle', { cx: sx(x), cy: sy(y), r: 2, fill: s.color }));
+    if (s.points.length < 30) {
+      svg.append(el('path', { d: path(s.points), fill: 'none', stroke: s.color, 'stroke-width': 1.6 }));
+      for (const [x, y] of s.points) svg.append(el('circle', { cx: sx(x), cy: sy(y), r: 2, fill: s.color }));
+      continue;
+    }
+    // many noisy points (per-step losses): faint raw line, and a moving mean over 10 % of the run on top
+    svg.append(el('path', { d: path(s.points), fill: 'none', stroke: s.color, 'stroke-width': 0.8, 'stroke-opacity': 0.25 }));
+    const w = Math.max(2, Math.round(s.points.length / 10));
+    const smooth = s.points.map(([x], i) => [x, s.points.slice(Math.max(0, i - w + 1), i + 1).reduce((n, p) => n + p[1], 0) / Math.min(w, i + 1)] as [number, number]);
+    svg.append(el('path', { d: path(smooth), fill: 'none', stroke: s.color, 'stroke-width': 2 }));
   }
 }
 
