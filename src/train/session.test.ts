@@ -2,7 +2,7 @@
 // trainer's losses, its adapter bytes are saveAdapter's files, and bad in-memory files are errors
 // naming folder/file. Also the playground server's routes.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { adapterFiles, loadAdapterFromFiles } from '../adapters/peft-bytes.js';
@@ -12,7 +12,8 @@ import { InputFileError } from '../io/input-error.js';
 import { loadPretrainedFromFiles } from '../models/from-files.js';
 import { loadPretrained } from '../models/pretrained.js';
 import { startStudio, type Studio } from '../cli/studio.js';
-import { classificationFixture } from './run-testing.js';
+import { trainConfig } from './run-config.js';
+import { classificationFixture, lmRecords } from './run-testing.js';
 import { TrainSession } from './session.js';
 import { train } from './trainer.js';
 
@@ -81,6 +82,25 @@ describe('TrainSession (in memory)', () => {
     } finally {
       model.dispose();
       disk.dispose();
+    }
+  });
+
+  test('causal-lm: a dropped JSONL of texts and prompts trains to the trainer losses and completes a prompt', async () => {
+    const text = lmRecords(24, 3).map((r) => JSON.stringify(r)).join('\n');
+    const path = join(fx.root, 'lm.jsonl');
+    writeFileSync(path, text);
+    const config = trainConfig({ model: fx.model, train: path, task: 'causal-lm', method: 'lora-pro', lr: 3e-3, maxSteps: 4, batchSize: 4, out: join(fx.root, 'lm-run') });
+    assert.equal((await train(config)).status, 'completed');
+    const losses = readFileSync(join(config.out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+    const session = await TrainSession.create({ model: folder(fx.model), data: { train: { name: 'lm.jsonl', text } }, options: { task: 'causal-lm', method: 'lora-pro', lr: 3e-3, maxSteps: 4, batchSize: 4 } });
+    try {
+      const got: number[] = [];
+      while (!session.done) got.push((await session.next()).loss);
+      assert.deepEqual(got, losses);
+      assert.equal(typeof (await session.complete('what is two', 5)), 'string');
+      await assert.rejects(session.classify('x'), /classification session/);
+    } finally {
+      session.dispose();
     }
   });
 

@@ -34,6 +34,9 @@ interface PageRun {
   evals: { step: number; accuracy?: number; diagnostic: number }[];
 }
 
+/** Set by studio.slow.test.ts: the webgpu run goes on after Stop to all 20 steps (~4 min on SwiftShader). */
+const FULL_WEBGPU = process.env.LORAPRO_STUDIO_FULL_WEBGPU === '1';
+
 const skip = !CHROMIUM ? 'no chromium (apt-get install chromium; .ci/run does)' : !existsSync(BASE) ? `no ${BASE}` : false;
 
 describe('studio in chromium', { skip }, () => {
@@ -172,8 +175,18 @@ describe('studio in chromium', { skip }, () => {
     await page.waitForTimeout(1000);
     assert.equal(await steps(), stoppedAt, 'no step runs while stopped');
     assert.equal(await page.textContent('#pause'), 'Continue');
+    if (FULL_WEBGPU) {
+      // the slow suite: Continue, and the whole 20-step run with its evaluations
+      await page.click('#pause');
+      await page.waitForFunction(() => ['completed', 'failed', 'diverged'].includes((window as any).studio.runs.at(-1).status), null, { timeout: 900_000, polling: 1000 });
+    }
     const run = await readRun(page);
     assert.equal(run.info?.engine, 'webgpu');
+    if (FULL_WEBGPU) {
+      assert.equal(run.status, 'completed', run.message);
+      assert.equal(run.losses.length, RUN.steps);
+      assert.deepEqual(run.evals.map((e) => e.step), [10, 20]);
+    }
     run.losses.forEach((l, i) => assert.ok(Math.abs(l - nodeLosses[i]) <= 2e-3 * Math.max(1, Math.abs(nodeLosses[i])), `step ${i + 1}: webgpu loss ${l}, node ${nodeLosses[i]}`));
     run.gradNorms.forEach((g, i) => assert.ok(Math.abs(g - nodeGradNorms[i]) <= 1e-2 * nodeGradNorms[i], `step ${i + 1}: webgpu gradient norm ${g}, node ${nodeGradNorms[i]}`));
     await page.close();
