@@ -1,5 +1,5 @@
 // Bundles the browser build with esbuild: dist/browser/lorapro.js (the `lorapro/browser` entry) and the
-// playground (dist/web: page, worker, the wasm backend's .wasm files). Every module reachable from a
+// playground (dist/studio: page, worker, the wasm backend's .wasm files). Every module reachable from a
 // browser entry must be free of static imports of Node built-ins: Node-only functions import them
 // lazily (`await import('node:path')`), and json-file.ts, the one reader they load that way, is
 // allowed (ALLOWED_NODE_IMPORTERS). A browser never calls them; any other import is a build error
@@ -51,12 +51,12 @@ const common = {
 
 const results = await Promise.all([
   build({ ...common, entryPoints: ['src/browser.ts'], outfile: 'dist/browser/lorapro.js' }),
-  build({ ...common, entryPoints: ['src/web/app.ts'], outfile: 'dist/web/app.js' }),
-  build({ ...common, entryPoints: ['src/web/worker.ts'], outfile: 'dist/web/worker.js' }),
+  build({ ...common, entryPoints: ['src/web/app.ts'], outfile: 'dist/studio/app.js' }),
+  build({ ...common, entryPoints: ['src/web/worker.ts'], outfile: 'dist/studio/worker.js' }),
 ]);
 for (const r of results) checkNodeImports(r.metafile);
 
-const web = join(root, 'dist/web');
+const web = join(root, 'dist/studio'); // not dist/web: tsc writes the unbundled src/web there
 for (const name of readdirSync(join(root, 'web'))) copyFileSync(join(root, 'web', name), join(web, name));
 const wasmDir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
 mkdirSync(join(web, 'tfjs-wasm'), { recursive: true });

@@ -1,4 +1,4 @@
-// lorapro studio: the playground page (dist/web) on a small local static server. It serves the page,
+// lorapro studio: the playground page (dist/studio) on a small local static server. It serves the page,
 // its worker and the wasm backend's .wasm files, one model folder's files, and the built-in tasks'
 // splits as JSON; the training itself happens in the browser. Nothing is fetched from elsewhere.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { requireModelDir } from '../train/run-model.js';
 import type { Command } from './args.js';
 
 /** The bundled page (scripts/build-web.mjs writes it). */
-export const WEB_DIR = fileURLToPath(new URL('../web/', import.meta.url));
+export const WEB_DIR = fileURLToPath(new URL('../studio/', import.meta.url));
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
