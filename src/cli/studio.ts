@@ -28,8 +28,8 @@ const TYPES: Record<string, string> = {
 const MODEL_FILE = /^(config\.json|lorapro\.json|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|chat_template\.jinja|generation_config\.json|model(-\d+-of-\d+)?\.safetensors|model\.safetensors\.index\.json)$/;
 
 export interface StudioOptions {
-  /** Model folder offered as the page's ready-made choice. */
-  readonly model: string;
+  /** Model folder offered as the page's ready-made choice; without one the page takes dropped folders only. */
+  readonly model?: string;
   readonly port: number;
   readonly host: string;
 }
@@ -49,12 +49,12 @@ export interface Studio {
  */
 export async function startStudio(o: StudioOptions): Promise<Studio> {
   if (!existsSync(join(WEB_DIR, 'index.html'))) throw new UsageError(`the playground is not built (${join(WEB_DIR, 'index.html')} is missing); run npm run build`);
-  requireModelDir(o.model);
-  const modelDir = resolve(o.model);
-  const modelName = basename(modelDir);
-  const modelFiles = readdirSync(modelDir).filter((f) => MODEL_FILE.test(f));
+  if (o.model !== undefined) requireModelDir(o.model);
+  const modelDir = o.model === undefined ? undefined : resolve(o.model);
+  const modelName = modelDir === undefined ? '' : basename(modelDir);
+  const modelFiles = modelDir === undefined ? [] : readdirSync(modelDir).filter((f) => MODEL_FILE.test(f));
   const studioJson = JSON.stringify({
-    model: { name: modelName, files: modelFiles },
+    model: modelDir === undefined ? null : { name: modelName, files: modelFiles },
     tasks: BUILTIN_SOURCES.map((s) => ({ name: s.name, description: s.description })),
     methods: METHODS,
     defaultMethods: ['full', 'lora', 'lora-pro'],
@@ -79,8 +79,8 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
       const t = loadBuiltinTask(task[1]);
       return send(200, JSON.stringify({ name: t.name, labels: t.labels, train: t.train, validation: t.validation }), TYPES['.json']);
     }
-    const model = new RegExp(`^/models/${escapeRegExp(modelName)}/([^/]+)$`).exec(path);
-    if (model) {
+    const model = modelDir === undefined ? null : new RegExp(`^/models/${escapeRegExp(modelName)}/([^/]+)$`).exec(path);
+    if (model && modelDir !== undefined) {
       if (!modelFiles.includes(model[1])) return send(404, `${model[1]} is not a file of ${modelName}`);
       return sendFile(join(modelDir, model[1]));
     }
@@ -107,6 +107,8 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+const DEFAULT_MODEL = 'models/lorapro-base';
+
 export const studioCommand: Command = {
   name: 'studio',
   brief: 'the playground: fine-tune in a browser tab, with live charts, side-by-side runs and PEFT adapter download',
@@ -116,13 +118,17 @@ export const studioCommand: Command = {
   options: [
     { key: 'port', type: 'int', default: '5177', help: 'port to listen on (0: a free one)' },
     { key: 'host', type: 'string', arg: 'ADDR', default: '127.0.0.1', help: 'address to listen on' },
-    { key: 'model', type: 'string', arg: 'DIR', default: 'models/lorapro-base', help: 'the model folder the page offers ready-made' },
+    { key: 'model', type: 'string', arg: 'DIR', default: DEFAULT_MODEL, help: 'the model folder the page offers ready-made (without it and without models/lorapro-base here: dropped folders only)' },
   ],
   examples: ['lorapro studio', 'lorapro studio --port 8080 --model models/my-gpt2'],
   async run(values, io) {
     const port = (values.port as number | undefined) ?? 5177;
     if (port < 0 || port > 65535) throw new UsageError(`--port must be 0–65535, got ${port}`);
-    const studio = await startStudio({ model: (values.model as string | undefined) ?? 'models/lorapro-base', port, host: (values.host as string | undefined) ?? '127.0.0.1' });
+    // The shipped base is in a clone of the repo; from elsewhere (an installed package) the page takes dropped folders.
+    const given = values.model as string | undefined;
+    const model = given ?? (existsSync(join(DEFAULT_MODEL, 'config.json')) ? DEFAULT_MODEL : undefined);
+    const studio = await startStudio({ model, port, host: (values.host as string | undefined) ?? '127.0.0.1' });
+    if (model === undefined) io.err(`lorapro studio: no ${DEFAULT_MODEL} here, so the page offers no ready-made model: drop a Hugging Face folder, or pass --model DIR`);
     io.out(`lorapro studio: open ${studio.url} (Ctrl-C stops it)`);
     await new Promise<void>((ok) => {
       process.once('SIGINT', ok);

@@ -151,6 +151,17 @@ describe('lorapro studio server', () => {
     assert.equal((await get('/worker.js')).headers.get('content-type'), 'text/javascript; charset=utf-8');
   });
 
+  test('without a model folder the page is told it has none, and no model file is served', async () => {
+    const bare = await startStudio({ port: 0, host: '127.0.0.1' });
+    try {
+      const config = (await (await fetch(new URL('/api/studio', bare.url))).json()) as { model: unknown };
+      assert.equal(config.model, null);
+      assert.equal((await fetch(new URL('/models/lorapro-base/config.json', bare.url))).status, 404);
+    } finally {
+      await bare.close();
+    }
+  });
+
   test('a port in use is a usage error naming it', async () => {
     const port = Number(new URL(studio.url).port);
     await assert.rejects(startStudio({ model: 'models/lorapro-base', port, host: '127.0.0.1' }), new RegExp(`port ${port} on 127.0.0.1 is in use`));

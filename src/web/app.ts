@@ -5,7 +5,8 @@ import type { Files, FromWorker, RunInfo, StartRun, ToWorker } from './protocol.
 import type { SessionEval, SessionStep } from '../train/session.js';
 
 interface StudioConfig {
-  readonly model: { readonly name: string; readonly files: string[] };
+  /** The server's ready-made model folder, or null: dropped folders only. */
+  readonly model: { readonly name: string; readonly files: string[] } | null;
   readonly tasks: { readonly name: string; readonly description: string }[];
   readonly methods: string[];
   readonly defaultMethods: string[];
@@ -69,7 +70,8 @@ async function droppedFiles(e: DragEvent): Promise<File[]> {
     }
   };
   for (const entry of entries) await walk(entry);
-  return out;
+  const top = entries.length === 1 && entries[0].isDirectory ? entries[0].name : undefined;
+  return top ? out.map((f) => Object.defineProperty(f, 'webkitRelativePath', { value: `${top}/${f.name}` })) : out;
 }
 
 async function takeModelFiles(files: File[]): Promise<void> {
@@ -125,7 +127,7 @@ function dropZone(zone: HTMLElement, input: HTMLInputElement, take: (files: File
 let shippedFiles: Promise<Files> | undefined;
 
 function loadShipped(): Promise<Files> {
-  const model = state.config!.model;
+  const model = state.config!.model!;
   shippedFiles ??= (async () => {
     const out: Files = {};
     for (const f of model.files) {
@@ -188,7 +190,7 @@ async function startNext(): Promise<void> {
     return;
   }
   setBusy(true);
-  const model = radio('model-source') === 'folder' ? state.droppedModel : { name: state.config!.model.name, files: await loadShipped() };
+  const model = radio('model-source') === 'folder' || !state.config!.model ? state.droppedModel : { name: state.config!.model.name, files: await loadShipped() };
   if (!model) throw new Error('drop a model folder first, or pick the shipped base');
   const data = await runData();
   const run: Run = { id: state.nextId++, method, color: COLORS[state.runs.length % COLORS.length], worker: new Worker('worker.js', { type: 'module' }), steps: [], evals: [], status: 'starting' };
@@ -435,7 +437,13 @@ async function setup(): Promise<void> {
   const res = await fetch('/api/studio');
   const config = (await res.json()) as StudioConfig;
   state.config = config;
-  $('shipped-name').textContent = config.model.name;
+  if (config.model) $('shipped-name').textContent = config.model.name;
+  else {
+    const shipped = document.querySelector('input[name="model-source"][value="shipped"]') as HTMLInputElement;
+    shipped.disabled = true;
+    (document.querySelector('input[name="model-source"][value="folder"]') as HTMLInputElement).checked = true;
+    $('shipped-name').textContent = 'none served: start lorapro studio --model DIR, or drop a folder';
+  }
   $<HTMLSelectElement>('builtin-task').replaceChildren(...config.tasks.map((t) => new Option(`${t.name} — ${t.description}`, t.name)));
   $('methods').replaceChildren(
     ...config.methods.map((m) => {
