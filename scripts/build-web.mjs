@@ -42,6 +42,7 @@ const common = {
   platform: 'browser',
   target: 'es2022',
   sourcemap: true,
+  minify: true,
   metafile: true,
   logLevel: 'warning',
   absWorkingDir: root,

@@ -20,7 +20,8 @@ interface Run {
   info?: RunInfo;
   steps: SessionStep[];
   evals: SessionEval[];
-  status: 'starting' | 'training' | 'paused' | 'completed' | 'diverged' | 'failed';
+  /** 'closed': its worker was ended to free its memory; its charts and numbers stay. */
+  status: 'starting' | 'training' | 'paused' | 'completed' | 'diverged' | 'failed' | 'closed';
   message?: string;
 }
 
@@ -417,6 +418,18 @@ function render(): void {
         b.className = 'download';
         b.onclick = () => send(r, { type: 'export' });
         tr.lastElementChild!.append(b);
+      }
+      if (r.status === 'completed' || r.status === 'diverged') {
+        const b = document.createElement('button');
+        b.textContent = '×';
+        b.title = 'free this run’s memory (its worker, model and optimiser state); its charts stay';
+        b.className = 'close';
+        b.onclick = () => {
+          r.worker.terminate();
+          r.status = 'closed';
+          render();
+        };
+        tr.lastElementChild!.append(' ', b);
       }
       return tr;
     }),
