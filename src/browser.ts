@@ -4,7 +4,7 @@
 
 // Engine
 export { tf } from './engine/tf.js';
-export { useBrowserBackend, availableBrowserBackends, BROWSER_BACKENDS, type BrowserBackend, type BrowserBackendOptions } from './engine/browser-backend.js';
+export { useBrowserBackend, BROWSER_BACKENDS, type BrowserBackend, type BrowserBackendOptions } from './engine/browser-backend.js';
 export { engineName } from './engine/backend.js';
 
 // Math core
@@ -36,7 +36,7 @@ export { adapterFiles, loadAdapterFromFiles } from './adapters/peft-bytes.js';
 // Training in memory
 export { TrainSession, runDataFromText, type SessionInputs, type SessionData, type SessionStep, type SessionEval, type LabelledSplits } from './train/session.js';
 export { METHODS, type MethodName } from './train/methods.js';
-export { suggestedLearningRate, widthOf, recommendationsFromJson, RECOMMENDATIONS_FILE } from './train/lr-defaults-rule.js';
+export { suggestedLearningRate, widthOf, recommendationsFromJson, recommendedRate, RECOMMENDATIONS_FILE } from './train/lr-defaults-rule.js';
 export { UsageError } from './train/run-errors.js';
 export { DatasetError } from './train/data-problems.js';
 export type { TextFile } from './train/data-text.js';

@@ -6,7 +6,7 @@ import { readModelConfig, type ModelConfig } from '../io/hf-config.js';
 import { createModel } from '../models/auto.js';
 import { zerosInit } from '../models/layers.js';
 import type { AnyModel } from '../models/types.js';
-import { readRecommendations, RECOMMENDATIONS_FILE, searchGrid, suggestedLearningRate, widthOf } from '../train/lr-defaults.js';
+import { readRecommendations, RECOMMENDATIONS_FILE, recommendedRate, searchGrid, widthOf } from '../train/lr-defaults.js';
 import { checkMethod, headModules, METHODS, type MethodName } from '../train/methods.js';
 import { allMethodCosts, countParameters, humanBytes, humanCount, methodCost, type MethodCost } from '../train/run-memory.js';
 import { UsageError } from '../train/run-errors.js';
@@ -16,12 +16,11 @@ import { taskOption } from './eval.js';
 
 /** Each method's recommended rate (the folder's, else the width rule's) and the grid a run without --lr searches. */
 async function learningRateLines(dir: string, config: ModelConfig, methods: readonly MethodName[]): Promise<string[]> {
-  const recommended = (await readRecommendations(dir))?.learningRate ?? {};
+  const recommendations = await readRecommendations(dir);
   const width = widthOf(config);
   const rows = methods.map((m) => {
-    const r = recommended[m];
-    const centre = r ?? suggestedLearningRate(m, width);
-    return `  ${m.padEnd(19)}${String(Number(centre.toPrecision(3))).padEnd(9)}${(r !== undefined ? `lorapro.json` : `width rule (${width})`).padEnd(18)}${searchGrid(centre).join(', ')}`;
+    const { lr: centre, fromFolder } = recommendedRate(m, config, recommendations);
+    return `  ${m.padEnd(19)}${String(Number(centre.toPrecision(3))).padEnd(9)}${(fromFolder ? `lorapro.json` : `width rule (${width})`).padEnd(18)}${searchGrid(centre).join(', ')}`;
   });
   return [`learning rates: --lr recommended, where it comes from, and the grid a run without --lr searches (${join(dir, RECOMMENDATIONS_FILE)})`, ...rows];
 }

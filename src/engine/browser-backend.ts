@@ -24,25 +24,29 @@ let wasmPathsSet = false;
  */
 function fixWebgpuAddN(): void {
   const add = tf.getKernel('Add', 'webgpu');
-  if (!add || !tf.getKernel('AddN', 'webgpu')) return;
+  const identity = tf.getKernel('Identity', 'webgpu');
+  if (!add || !identity || !tf.getKernel('AddN', 'webgpu')) return;
   tf.unregisterKernel('AddN', 'webgpu');
   tf.registerKernel({
     kernelName: 'AddN',
     backendName: 'webgpu',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const list = inputs as unknown as tf.TensorInfo[];
-      const backendData = backend as unknown as { disposeData(id: object): void; makeTensorInfo(shape: number[], dtype: string, values: Float32Array): tf.TensorInfo };
-      if (list.length === 1) return add.kernelFunc({ inputs: { a: list[0], b: backendData.makeTensorInfo([], list[0].dtype, new Float32Array(1)) }, backend, attrs }) as tf.TensorInfo;
+      if (list.length === 1) return identity.kernelFunc({ inputs: { x: list[0] }, backend, attrs }) as tf.TensorInfo;
+      const disposeData = (id: object) => (backend as unknown as { disposeData(id: object): void }).disposeData(id);
       let sum = add.kernelFunc({ inputs: { a: list[0], b: list[1] }, backend, attrs }) as tf.TensorInfo;
       for (const t of list.slice(2)) {
         const next = add.kernelFunc({ inputs: { a: sum, b: t }, backend, attrs }) as tf.TensorInfo;
-        backendData.disposeData(sum.dataId);
+        disposeData(sum.dataId);
         sum = next;
       }
       return sum;
     },
   });
 }
+
+// At import, so that a tf.setBackend('webgpu') of the caller's own gets the fix too.
+fixWebgpuAddN();
 
 /**
  * Starts `name` (or the first of BROWSER_BACKENDS that starts) and returns the engine's name. A
@@ -57,7 +61,6 @@ export async function useBrowserBackend(name?: BrowserBackend, opts: BrowserBack
     // The threaded build needs a cross-origin-isolated page and gives the project's kernels a shared heap they do not take.
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     setWasmPaths(opts.wasmPaths ?? '/tfjs-wasm/');
-    fixWebgpuAddN();
     wasmPathsSet = true;
   }
   if (name !== undefined) {
@@ -73,20 +76,4 @@ export async function useBrowserBackend(name?: BrowserBackend, opts: BrowserBack
     }
   }
   throw new Error(`no engine could start in this browser (tried ${BROWSER_BACKENDS.join(', ')})`);
-}
-
-/** The engines this browser can start now, in order of preference (each is tried once). */
-export async function availableBrowserBackends(opts: BrowserBackendOptions = {}): Promise<BrowserBackend[]> {
-  const current = tf.getBackend();
-  const out: BrowserBackend[] = [];
-  for (const b of BROWSER_BACKENDS) {
-    try {
-      await useBrowserBackend(b, opts);
-      out.push(b);
-    } catch {
-      // not in this browser
-    }
-  }
-  if (current) await tf.setBackend(current);
-  return out;
 }

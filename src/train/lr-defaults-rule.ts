@@ -47,6 +47,15 @@ export function suggestedLearningRate(method: MethodName, width: number): number
   return at128 * (REFERENCE_WIDTH / width) ** power;
 }
 
+/**
+ * The rate `--lr recommended` trains `method` with: the model folder's lorapro.json, else the width
+ * rule; `fromFolder` says which. Also the centre of `--lr auto`'s grid.
+ */
+export function recommendedRate(method: MethodName, config: ModelConfig, recommendations: Recommendations | undefined): { lr: number; fromFolder: boolean } {
+  const given = recommendations?.learningRate[method];
+  return given !== undefined ? { lr: given, fromFolder: true } : { lr: suggestedLearningRate(method, widthOf(config)), fromFolder: false };
+}
+
 /** A parsed lorapro.json, validated; `path` names it in errors. */
 export function recommendationsFromJson(json: unknown, path: string): Recommendations {
   const rec = (json as { recommended?: unknown } | null)?.recommended;

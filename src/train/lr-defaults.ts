@@ -9,7 +9,7 @@ import { readOptionalJsonFile } from '../io/json-file.js';
 import { recommendationsFromJson, RECOMMENDATIONS_FILE, type Recommendations } from './lr-defaults-rule.js';
 import { UsageError } from './run-errors.js';
 
-export { RECOMMENDATIONS_FILE, searchGrid, suggestedLearningRate, widthOf, recommendationsFromJson, type Recommendations } from './lr-defaults-rule.js';
+export { RECOMMENDATIONS_FILE, searchGrid, suggestedLearningRate, widthOf, recommendationsFromJson, recommendedRate, type Recommendations } from './lr-defaults-rule.js';
 
 /** The recommendations in `dir/lorapro.json`, or undefined when the folder has none. */
 export async function readRecommendations(dir: string): Promise<Recommendations | undefined> {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { readModelConfig } from '../io/hf-config.js';
 import { readJsonFile } from '../io/json-file.js';
-import { readRecommendations, RECOMMENDATIONS_FILE, searchGrid, suggestedLearningRate, widthOf } from './lr-defaults.js';
+import { readRecommendations, RECOMMENDATIONS_FILE, recommendedRate, searchGrid, widthOf } from './lr-defaults.js';
 import { LOWER_IS_BETTER, trainConfig, type LrRequest, type ResolvedTrainConfig, type TrainConfig } from './run-config.js';
 import { UsageError } from './run-errors.js';
 import { requireModelDir } from './run-model.js';
@@ -84,14 +84,13 @@ export async function chooseLearningRate(config: TrainConfig, hooks: SearchHooks
   if (typeof config.lr === 'number') return { requested: config.lr, lr: config.lr, source: 'given', note: `learning rate ${show(config.lr)} (--lr)` };
   requireModelDir(config.model);
   const modelConfig = await readModelConfig(config.model);
-  const recommended = (await readRecommendations(config.model))?.learningRate[config.method];
+  const { lr: centre, fromFolder } = recommendedRate(config.method, modelConfig, await readRecommendations(config.model));
   const width = widthOf(modelConfig);
-  const centre = recommended ?? suggestedLearningRate(config.method, width);
   if (config.lr === 'recommended') {
-    const from = recommended !== undefined ? `recommended for ${config.method} by ${join(config.model, RECOMMENDATIONS_FILE)}` : `the width rule's for ${config.method} at width ${width} (${join(config.model, RECOMMENDATIONS_FILE)} recommends none)`;
-    return { requested: 'recommended', lr: centre, source: recommended !== undefined ? 'model' : 'rule', note: `learning rate ${show(centre)}: ${from} (--lr recommended; without --lr the run searches around it)` };
+    const from = fromFolder ? `recommended for ${config.method} by ${join(config.model, RECOMMENDATIONS_FILE)}` : `the width rule's for ${config.method} at width ${width} (${join(config.model, RECOMMENDATIONS_FILE)} recommends none)`;
+    return { requested: 'recommended', lr: centre, source: fromFolder ? 'model' : 'rule', note: `learning rate ${show(centre)}: ${from} (--lr recommended; without --lr the run searches around it)` };
   }
-  return search(config, config.lrGrid ?? searchGrid(centre), recommended !== undefined ? `${join(config.model, RECOMMENDATIONS_FILE)}'s ${show(centre)}` : `the width rule's ${show(centre)}`, hooks);
+  return search(config, config.lrGrid ?? searchGrid(centre), fromFolder ? `${join(config.model, RECOMMENDATIONS_FILE)}'s ${show(centre)}` : `the width rule's ${show(centre)}`, hooks);
 }
 
 async function search(config: TrainConfig, grid: readonly number[], centre: string, hooks: SearchHooks): Promise<LrChoice | 'interrupted'> {

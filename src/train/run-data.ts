@@ -17,7 +17,7 @@ import {
   type TokenEncoder,
   type TokenizedClassification,
 } from './data.js';
-import { runDataFromText, type RunData } from './session.js';
+import { runDataFromText, splitsRunData, type RunData } from './session.js';
 import { UsageError } from './run-errors.js';
 import type { TaskName } from './run-config.js';
 import { loadBuiltinTask, parseTaskSpec } from '../tasks/builtin.js';
@@ -75,8 +75,7 @@ export function builtinSplit(spec: BuiltinDataSpec, split: 'train' | 'validation
 function loadBuiltinRunData(spec: BuiltinDataSpec, o: { task: TaskName; eval?: string; maxLength: number }, tok: TokenEncoder): RunData {
   if (o.task !== 'classification') throw new UsageError(`built-in task ${spec.name} is a classification task; --task must be classification, got ${o.task}`);
   if (o.eval !== undefined) throw new UsageError(`a built-in task brings its own validation split; drop --eval ${o.eval}`);
-  const task = loadBuiltinTask(spec.name, { maxTrain: spec.maxTrain });
-  return { train: tokenizeClassification(task.train, tok, o.maxLength), eval: tokenizeClassification(task.validation, tok, o.maxLength), labels: task.labels };
+  return splitsRunData(loadBuiltinTask(spec.name, { maxTrain: spec.maxTrain }), o.task, tok, o.maxLength);
 }
 
 /**

@@ -251,11 +251,13 @@ export class TrainSession {
   }
 }
 
+/** A built-in task's train and validation splits, tokenized (its validation split is the eval set). */
+export function splitsRunData(splits: LabelledSplits, task: TaskName, tok: TokenEncoder, maxLength: number): RunData {
+  if (task !== 'classification') throw new UsageError(`built-in task ${splits.name} is a classification task; --task must be classification, got ${task}`);
+  return { train: tokenizeClassification(splits.train, tok, maxLength), eval: tokenizeClassification(splits.validation, tok, maxLength), labels: [...splits.labels] };
+}
+
 function sessionData(data: SessionData, config: ResolvedTrainConfig, maxLength: number, tok: TokenEncoder, log: (line: string) => void): RunData {
-  if ('splits' in data) {
-    const { splits } = data;
-    if (config.task !== 'classification') throw new UsageError(`built-in task ${splits.name} is a classification task; task must be classification, got ${config.task}`);
-    return { train: tokenizeClassification(splits.train, tok, maxLength), eval: tokenizeClassification(splits.validation, tok, maxLength), labels: [...splits.labels] };
-  }
+  if ('splits' in data) return splitsRunData(data.splits, config.task, tok, maxLength);
   return runDataFromText({ task: config.task, train: data.train, eval: data.eval, seed: config.seed, validationFraction: config.validationFraction, maxLength }, tok, log);
 }

@@ -52,7 +52,7 @@ function radio(name: string): string {
   return (document.querySelector(`input[name="${name}"]:checked`) as HTMLInputElement).value;
 }
 
-async function readFiles(list: FileList | File[]): Promise<{ name: string; file: File }[]> {
+function readFiles(list: FileList | File[]): { name: string; file: File }[] {
   return [...list].map((file) => ({ name: (file as File & { webkitRelativePath?: string }).webkitRelativePath || file.name, file }));
 }
 
@@ -77,7 +77,7 @@ async function droppedFiles(e: DragEvent): Promise<File[]> {
 
 async function takeModelFiles(files: File[]): Promise<void> {
   showError(undefined);
-  const named = await readFiles(files);
+  const named = readFiles(files);
   const folder = named[0]?.name.includes('/') ? named[0].name.split('/')[0] : 'dropped folder';
   const contents: Files = {};
   for (const { name, file } of named) contents[name.split('/').pop()!] = await file.arrayBuffer();

@@ -1,7 +1,7 @@
 // The playground's training worker: one run per worker, so the page stays responsive and a finished
 // run keeps its model for predictions and its adapter for download. Steps are posted as they finish;
 // evaluations (with the per-layer diagnostic) at the CLI's evaluation steps.
-import { FileSet, parseModelConfig, recommendationsFromJson, RECOMMENDATIONS_FILE, suggestedLearningRate, TrainSession, useBrowserBackend, widthOf, type MethodName } from '../browser.js';
+import { FileSet, parseModelConfig, recommendationsFromJson, recommendedRate, RECOMMENDATIONS_FILE, TrainSession, useBrowserBackend, type MethodName } from '../browser.js';
 import type { Files, FromWorker, StartRun, ToWorker } from './protocol.js';
 
 const scope = self as unknown as { postMessage(m: FromWorker, transfer?: Transferable[]): void; onmessage: ((e: MessageEvent<ToWorker>) => void) | null };
@@ -41,7 +41,7 @@ async function start(m: StartRun): Promise<void> {
   if (session) throw new Error('this worker already runs a session; start a new worker per run');
   const engine = await useBrowserBackend(m.backend);
   const model = new FileSet(m.model.name, Object.entries(m.model.files));
-  const options = m.options.lr === undefined ? { ...m.options, lr: recommendedRate(model, String(m.options.method) as MethodName) } : m.options;
+  const options = m.options.lr === undefined ? { ...m.options, lr: recommendedRateOf(model, String(m.options.method) as MethodName) } : m.options;
   session = await TrainSession.create({ model, data: m.data, options, log: (line) => post({ type: 'log', line }) });
   const params = [...session.model.namedParameters().values()];
   post({
@@ -62,11 +62,11 @@ async function start(m: StartRun): Promise<void> {
   await loop(session);
 }
 
-/** The model folder's lorapro.json rate for `method`, else the width rule's (`lorapro train --lr recommended`). */
-function recommendedRate(model: FileSet, method: MethodName): number {
+/** The rate `lorapro train --lr recommended` would use: the folder's lorapro.json, else the width rule. */
+function recommendedRateOf(model: FileSet, method: MethodName): number {
   const json = model.json(RECOMMENDATIONS_FILE);
-  const rate = json === undefined ? undefined : recommendationsFromJson(json, model.path(RECOMMENDATIONS_FILE)).learningRate[method];
-  return rate ?? suggestedLearningRate(method, widthOf(parseModelConfig(model.json('config.json'), model.path('config.json'))));
+  const recommendations = json === undefined ? undefined : recommendationsFromJson(json, model.path(RECOMMENDATIONS_FILE));
+  return recommendedRate(method, parseModelConfig(model.json('config.json'), model.path('config.json')), recommendations).lr;
 }
 
 async function loop(s: TrainSession): Promise<void> {
