@@ -79,7 +79,7 @@ test('info says each method\'s recommended rate, where it comes from, and the gr
   const shipped = await runCli('info', '--model', join(process.cwd(), 'models', 'lorapro-base'));
   assert.equal(shipped.code, 0, shipped.err);
   assert.match(shipped.out, /^ {2}full {15}0\.001 +lorapro\.json +0\.0003, 0\.001, 0\.003$/m);
-  assert.match(shipped.out, /^ {2}lora-pro-sgd {7}0\.1 +width rule \(128\) +0\.03, 0\.1, 0\.3$/m);
+  assert.match(shipped.out, /^ {2}lora-pro-sgd {7}1 +width rule \(128\) +0\.3, 1, 3$/m);
   const tiny = await runCli('info', '--model', model, '--method', 'lora');
   assert.match(tiny.out, /^ {2}lora {15}0\.024 +width rule \(16\) +0\.01, 0\.03, 0\.1$/m);
 });

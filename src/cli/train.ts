@@ -42,6 +42,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { key: 'validationFraction', type: 'number', default: '0.1', help: 'share of --train held out when there is no --eval' },
   { key: 'loraPlusRatio', type: 'number', default: '16', help: 'lora-plus: ratio of B\'s learning rate to A\'s' },
   { key: 'momentum', type: 'number', default: '0', help: 'lora-pro-sgd momentum' },
+  { key: 'damping', type: 'number', default: '1e-2 for lora-pro-sgd, 1e-8 for lora-pro and lora-pro-efficient', help: 'LoRA-Pro: δ of the damped inverses (BᵀB + δI)⁻¹, (AAᵀ + δI)⁻¹' },
   { key: 'seed', type: 'int', default: '0', help: 'seed of the data order, split, head and adapter init' },
   BACKEND_OPTION,
 ];

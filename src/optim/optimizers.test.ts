@@ -7,12 +7,12 @@ import { Rng } from '../math/rng.js';
 import { AdamW } from './adamw.js';
 import { SGD } from './sgd.js';
 import { createLoraPlus } from './lora-plus.js';
-import { LoraProSGD } from './lora-pro-sgd.js';
+import { LORA_PRO_SGD_DAMPING, LoraProSGD } from './lora-pro-sgd.js';
 import { LoraProAdamW } from './lora-pro-adamw.js';
 import { loraProGradients } from './lora-pro.js';
 import { gradientApproximation } from './diagnostics.js';
 import type { LoraPair, Optimizer } from './optimizer.js';
-import { projectionReference, randomTensor, relativeError, toMatrix, wellConditioned } from './test-utils.js';
+import { loraGradsFromFull, projectionReference, randomTensor, relativeError, toMatrix, wellConditioned } from './test-utils.js';
 
 function pair(rng: Rng, m: number, n: number, r: number, s: number, zeroB = false): LoraPair {
   const A = tf.variable(wellConditioned(rng, [r, n]), true, `A${Math.random()}`) as tf.Variable<tf.Rank.R2>;
@@ -282,4 +282,30 @@ test('disposing an optimiser frees all of its state (no initial-value buffers le
   tf.dispose([...g.values()]);
   opt.dispose();
   assert.equal(tf.memory().numTensors, before);
+});
+
+test("LoRA-Pro SGD's default damping bounds A's step right after B leaves zero", async () => {
+  await useBackend('cpu');
+  const rng = new Rng(5);
+  const [m, n, r, s] = [16, 12, 4, 2];
+  const g = randomTensor(rng, [m, n]);
+  const B0 = randomTensor(rng, [m, r], 1e-4); // σ(B) ≈ 4e-4: one small SGD step away from zero
+  const A0 = wellConditioned(rng, [r, n]);
+  const stepOfA = async (damping?: number): Promise<number> => {
+    const A = tf.variable(A0, true, `A${Math.random()}`) as tf.Variable<tf.Rank.R2>;
+    const B = tf.variable(B0, true, `B${Math.random()}`) as tf.Variable<tf.Rank.R2>;
+    const p: LoraPair = { module: 'layer', aName: 'layer.lora_A.weight', bName: 'layer.lora_B.weight', A, B, scale: s };
+    const { gradA, gradB } = loraGradsFromFull(p.A, p.B, g, s);
+    await new LoraProSGD([p], new Map(), { lr: 1, damping }).step(new Map([[p.aName, gradA], [p.bName, gradB]]));
+    const size = tf.tidy(() => tf.norm(tf.sub(p.A, A0)).dataSync()[0]);
+    tf.dispose([p.A, p.B]);
+    return size;
+  };
+  // A's step has (1/s)·(BᵀB + δI)⁻¹·Bᵀ·g in it, whose size is at most |g|/(2s√δ): 5·|g|/s at δ = 1e-2,
+  // 5,000·|g|/s at the official code's 1e-8, where σ ≈ 4e-4 puts it near 1/(sσ)·|g|.
+  const gNorm = tf.tidy(() => tf.norm(g).dataSync()[0]);
+  const damped = await stepOfA();
+  const official = await stepOfA(1e-8);
+  assert.ok(damped <= gNorm / (2 * s * Math.sqrt(LORA_PRO_SGD_DAMPING)), `damped step ${damped} vs |g| ${gNorm}`);
+  assert.ok(official > 1000 * damped, `official δ step ${official} vs damped ${damped}`); // measured: 6,871 vs 0.11
 });

@@ -55,6 +55,8 @@ export interface MethodOptions {
   readonly loraPlusRatio?: number;
   /** LoRA-Pro SGD momentum. Default 0. */
   readonly momentum?: number;
+  /** LoRA-Pro methods: δ of the damped inverses; default each optimiser's own. */
+  readonly damping?: number;
 }
 
 export interface MethodSetup {
@@ -109,6 +111,7 @@ export function setupForConfig(model: PretrainedModel, config: ResolvedTrainConf
     clipNorm: config.clipNorm,
     loraPlusRatio: config.loraPlusRatio,
     momentum: config.momentum,
+    damping: config.damping,
   });
 }
 
@@ -138,11 +141,11 @@ function adapterOptimizer(o: MethodOptions, params: Map<string, tf.Variable>, pa
     case 'lora-plus':
       return createLoraPlus(params, pairs, { ...common, ratio: o.loraPlusRatio });
     case 'lora-pro':
-      return new LoraProAdamW(pairs, others, { ...common, mode: 'full' });
+      return new LoraProAdamW(pairs, others, { ...common, mode: 'full', damping: o.damping });
     case 'lora-pro-efficient':
-      return new LoraProAdamW(pairs, others, { ...common, mode: 'efficient' });
+      return new LoraProAdamW(pairs, others, { ...common, mode: 'efficient', damping: o.damping });
     case 'lora-pro-sgd':
-      return new LoraProSGD(pairs, others, { ...common, momentum: o.momentum });
+      return new LoraProSGD(pairs, others, { ...common, momentum: o.momentum, damping: o.damping });
     case 'full':
       throw new Error('unreachable: full fine-tuning has no adapters');
   }

@@ -59,6 +59,8 @@ export interface TrainConfig {
   readonly validationFraction: number;
   readonly loraPlusRatio: number;
   readonly momentum: number;
+  /** δ of LoRA-Pro's damped inverses (BᵀB + δI)⁻¹; absent: the optimiser's own (1e-2 SGD, 1e-8 AdamW). */
+  readonly damping?: number;
   readonly seed: number;
   /** Stop a run whose loss climbs far above its start or whose weights blow up. */
   readonly divergenceGuard: boolean;
@@ -73,7 +75,7 @@ export type ResolvedTrainConfig = TrainConfig & { readonly lr: number };
 export const TRAIN_OPTION_NAMES = [
   'model', 'train', 'eval', 'task', 'method', 'rank', 'alpha', 'targetModules', 'loraDropout', 'lr', 'lrGrid', 'lrSearchSteps', 'epochs', 'maxSteps',
   'batchSize', 'gradAccum', 'maxLength', 'schedule', 'warmupSteps', 'weightDecay', 'clipNorm', 'evalEvery', 'saveEvery',
-  'logEvery', 'bestMetric', 'keepCheckpoints', 'diagnostics', 'validationFraction', 'loraPlusRatio', 'momentum', 'seed', 'divergenceGuard', 'out', 'resume',
+  'logEvery', 'bestMetric', 'keepCheckpoints', 'diagnostics', 'validationFraction', 'loraPlusRatio', 'momentum', 'damping', 'seed', 'divergenceGuard', 'out', 'resume',
 ] as const satisfies readonly (keyof TrainConfig)[];
 
 /** camelCase → the CLI's --kebab-case. */
@@ -206,6 +208,7 @@ export function trainConfig(input: Readonly<Record<string, unknown>>): TrainConf
     validationFraction: f.number('validationFraction', 0.1, (v) => v > 0 && v < 1, 'in (0, 1)'),
     loraPlusRatio: f.number('loraPlusRatio', 16, (v) => v > 0, 'a positive number'),
     momentum: f.number('momentum', 0, prob, 'in [0, 1)'),
+    damping: f.has('damping') ? f.number('damping', 0, (v) => v > 0, 'a positive number') : undefined,
     seed: f.int('seed', 0, 0),
     divergenceGuard: f.boolean('divergenceGuard', true),
     out: f.string('out'),

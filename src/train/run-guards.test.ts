@@ -94,3 +94,11 @@ test('an --out that is a file is refused by name', async () => {
   writeFileSync(file, 'x');
   await assert.rejects(train(config({ out: file })), isUsage(/--out .*not-a-folder is a file, not a folder/));
 });
+
+test('--damping: a positive number, kept in run.json, and a changed one is refused on --resume', async () => {
+  assert.throws(() => config({ damping: 0 }), isUsage(/damping \(--damping\) must be a positive number, got 0/));
+  const cfg = config({ method: 'lora-pro-sgd', lr: 0.1, maxSteps: 2, damping: 1e-4 });
+  assert.equal((await train(cfg)).status, 'completed');
+  assert.equal(JSON.parse(readFileSync(join(cfg.out, 'run.json'), 'utf8')).config.damping, 1e-4);
+  await assert.rejects(train(trainConfig({ ...cfg, damping: 1e-3, resume: true })), isUsage(/damping: 0\.0001 → 0\.001/));
+});
