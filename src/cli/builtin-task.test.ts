@@ -63,3 +63,11 @@ test('compare --task builtin:NAME also reports every method\'s test-split metric
   assert.match(md, /\| lora \| \d\.\d{4} ± 0\.0000 \|/);
   assert.match(r.out, /test accuracy/);
 });
+
+test('compare --task builtin:NAME keeps a method whose runs stopped in the test table, saying how', async () => {
+  const out = join(root, 'cmp-diverged');
+  const r = await run('compare', ...common, '--methods', 'lora', '--lr', '1e6', '--seeds', '0', '--out', out);
+  assert.equal(r.code, 1, r.err); // a run that did not complete fails the command
+  const md = readFileSync(join(out, 'test-results.md'), 'utf8');
+  assert.match(md, /^\| lora \| - \| - \| - \| 0 \(seed 0 diverged\) \|$/m);
+});

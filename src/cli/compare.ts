@@ -1,5 +1,5 @@
 // lorapro compare: methods × seeds on the same data, one overlaid report and a results table.
-import { writeFile } from 'node:fs/promises';
+import { writeTextAtomic } from '../io/atomic.js';
 import { join } from 'node:path';
 import { testMetrics } from '../bench/paper-test.js';
 import { startEngine } from './engine.js';
@@ -60,24 +60,31 @@ export const TEST_RESULTS_FILE = 'test-results.md';
  * evaluated on it once, and the means ± std per method are printed and written to test-results.md.
  */
 async function reportTestSplit(outcome: CompareOutcome, out: string, io: CliIO): Promise<void> {
-  const perMethod = new Map<string, { accuracy: number[]; macroF1: number[]; mcc: number[] }>();
+  const perMethod = new Map<string, { accuracy: number[]; macroF1: number[]; mcc: number[]; stopped: string[] }>();
   for (const { config, result } of outcome.results) {
-    if (result.status !== 'completed') continue;
+    const row = perMethod.get(config.method) ?? { accuracy: [], macroF1: [], mcc: [], stopped: [] };
+    perMethod.set(config.method, row);
+    if (result.status !== 'completed') {
+      row.stopped.push(`seed ${config.seed} ${result.status}`); // a diverged run keeps its row: the table says it stopped
+      continue;
+    }
     const m = await testMetrics(config.out);
-    const row = perMethod.get(config.method) ?? { accuracy: [], macroF1: [], mcc: [] };
     row.accuracy.push(m.accuracy ?? Number.NaN);
     row.macroF1.push(m.macroF1 ?? Number.NaN);
     row.mcc.push(m.mcc ?? Number.NaN);
-    perMethod.set(config.method, row);
   }
   const cell = (xs: number[]) => {
+    if (xs.length === 0) return '-';
     const { mean, std } = meanStd(xs);
     return `${mean.toFixed(4)} ± ${std.toFixed(4)}`;
   };
   const lines = ['| method | test accuracy | test macro-F1 | test MCC | seeds |', '| --- | ---: | ---: | ---: | ---: |'];
-  for (const [method, r] of perMethod) lines.push(`| ${method} | ${cell(r.accuracy)} | ${cell(r.macroF1)} | ${cell(r.mcc)} | ${r.accuracy.length} |`);
+  for (const [method, r] of perMethod) {
+    const seeds = `${r.accuracy.length}${r.stopped.length > 0 ? ` (${r.stopped.join(', ')})` : ''}`;
+    lines.push(`| ${method} | ${cell(r.accuracy)} | ${cell(r.macroF1)} | ${cell(r.mcc)} | ${seeds} |`);
+  }
   const text = `# Test-split metrics\n\nEach run's best checkpoint on validation (else its final weights), evaluated once on the built-in task's test split; mean ± sample std over seeds.\n\n${lines.join('\n')}\n`;
-  await writeFile(join(out, TEST_RESULTS_FILE), text);
+  await writeTextAtomic(join(out, TEST_RESULTS_FILE), text);
   io.out(lines.join('\n'));
   io.out(`test-split metrics: ${join(out, TEST_RESULTS_FILE)}`);
 }
