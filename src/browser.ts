@@ -38,7 +38,7 @@ export { TrainSession, runDataFromText, type SessionInputs, type SessionData, ty
 export { METHODS, type MethodName } from './train/methods.js';
 export { suggestedLearningRate, widthOf, recommendationsFromJson, recommendedRate, RECOMMENDATIONS_FILE } from './train/lr-defaults-rule.js';
 export { UsageError } from './train/run-errors.js';
-export { DatasetError } from './train/data-problems.js';
-export type { TextFile } from './train/data-text.js';
+export { DatasetError } from './data/problems.js';
+export type { TextFile } from './data/text.js';
 export type { EvalMetrics } from './train/evaluate.js';
 export type { LayerDiagnostic } from './train/run-diagnostics.js';

@@ -59,10 +59,10 @@ export { evaluate, type EvalMetrics } from './train/evaluate.js';
 export { compareMethods, type CompareOptions, type CompareOutcome } from './train/run-compare.js';
 export { loadTrained } from './train/run-model.js';
 export { UsageError } from './train/run-errors.js';
-export { DatasetError } from './train/data-problems.js';
+export { DatasetError } from './data/problems.js';
 export { learningRate } from './train/schedule.js';
 export { accuracy, macroF1, matthewsCorrelation, perplexity } from './train/metrics.js';
-export { loadClassificationData, loadCausalLmData } from './train/data.js';
+export { loadClassificationData, loadCausalLmData } from './data/files.js';
 
 // Built-in tasks and corpus (Node only: they read npm data packages)
 export { builtinTaskNames, loadBuiltinTask, PAPER_TASKS } from './tasks/builtin.js';

@@ -10,7 +10,7 @@ import { opinionPolarity } from './opinion-polarity.js';
 import { datasetFunction } from './packages.js';
 import { splitPool } from './split.js';
 import { distributionRows, summaryRow } from './summary.js';
-import type { ClassificationExample } from '../train/data-examples.js';
+import type { ClassificationExample } from '../data/examples.js';
 
 // The sizes docs/TASKS.md states: test 500, validation 300, train up to 2,000. Only
 // opinion-polarity runs short: AFINN-111 has 2,477 entries, one of valence 0, so 2,476 − 800 = 1,676.

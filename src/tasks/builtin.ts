@@ -3,7 +3,7 @@
 // GLUE tasks. The last two are kept for users but left out of that set: fine-tuning the shipped base
 // model beats their majority baseline by a few points only (docs/TASKS.md).
 // Splits are fixed: the same seed and sizes for every task, documented in docs/TASKS.md.
-import type { ClassificationExample } from '../train/data-examples.js';
+import type { ClassificationExample } from '../data/examples.js';
 import { nameGender } from './name-gender.js';
 import { nameOrWord } from './name-or-word.js';
 import { opinionPolarity } from './opinion-polarity.js';

@@ -7,7 +7,7 @@ import { getModule } from '../models/module.js';
 import type { AnyModel } from '../models/types.js';
 import { gradientApproximation, type ApproximationQuality } from '../optim/diagnostics.js';
 import type { LoraPair } from '../optim/optimizer.js';
-import { batchLoss, type HostBatch } from './batches.js';
+import { batchLoss, type HostBatch } from '../data/batches.js';
 
 export interface LayerDiagnostic {
   readonly module: string;

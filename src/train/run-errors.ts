@@ -1,7 +1,7 @@
 // Errors the user can fix by changing the command (exit code 2), apart from failures of a run that
 // was set up correctly (exit code 1).
 import { InputFileError } from '../io/input-error.js';
-import { DatasetError } from './data-problems.js';
+import { DatasetError } from '../data/problems.js';
 
 /** A bad option, path or combination of options; the message names the option and the bad value. */
 export class UsageError extends Error {

@@ -18,7 +18,7 @@ import { writeRunReport } from './report.js';
 import { DivergenceGuard } from './divergence.js';
 import { chooseLearningRate, SEARCH_DIR, type LrChoice } from './lr-search.js';
 import { LOWER_IS_BETTER, type ResolvedTrainConfig, type TrainConfig } from './run-config.js';
-import { BatchStream } from './batches.js';
+import { BatchStream } from '../data/batches.js';
 import { optimizerStep } from './step.js';
 import { layerDiagnostics } from './run-diagnostics.js';
 import { UsageError } from './run-errors.js';

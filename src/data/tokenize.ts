@@ -1,7 +1,7 @@
 // Examples → token ids (and, for language modelling, per-token labels with -100 over the prompt).
 // The tokenizer is any object with this structural shape, so this file imports no tokenizer library.
-import { IGNORE_INDEX } from './data-batch.js';
-import type { CausalLmExample, ChatMessage, ClassificationExample } from './data-examples.js';
+import { IGNORE_INDEX } from './batch.js';
+import type { CausalLmExample, ChatMessage, ClassificationExample } from './examples.js';
 
 /** The part of a tokenizer this module uses. */
 export interface TokenEncoder {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../math/rng.js';
-import { batchesFrom, makeBatches, mixSeed, nextPosition, padBatch, paddingWaste, type DataPosition } from './data-batch.js';
+import { batchesFrom, makeBatches, mixSeed, nextPosition, padBatch, paddingWaste, type DataPosition } from './batch.js';
 
 /** n sequences with seeded lengths in [1, maxLen]. */
 function sequences(n: number, maxLen: number, seed = 3): { ids: number[] }[] {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { shareOut, splitExamples } from './data-split.js';
+import { shareOut, splitExamples } from './split.js';
 
 test('shareOut: largest remainder, and never a class\'s last example', () => {
   // 10 of sizes [50, 30, 20] (n = 100): exact shares 5, 3, 2 → no remainders.

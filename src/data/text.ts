@@ -1,9 +1,9 @@
 // Dataset text → examples, for files already read (Node reads them in data.ts; a browser page is
 // handed them as dropped files). Every problem names the file and line, as for a file on disk.
-import { DataProblems, DatasetError, Rank } from './data-problems.js';
-import { formatFromPath, parseRecords, type DataFormat, type RawRecord } from './data-read.js';
-import { indexLabels, labelSet, toCausalLmExamples, toLabelledTexts, trainingFileLabels, type CausalLmExample, type ClassificationExample } from './data-examples.js';
-import { splitExamples } from './data-split.js';
+import { DataProblems, DatasetError, Rank } from './problems.js';
+import { formatFromPath, parseRecords, type DataFormat, type RawRecord } from './read.js';
+import { indexLabels, labelSet, toCausalLmExamples, toLabelledTexts, trainingFileLabels, type CausalLmExample, type ClassificationExample } from './examples.js';
+import { splitExamples } from './split.js';
 
 /** A dataset file's name (its path, or a dropped file's name) and text; the extension names its format. */
 export interface TextFile {

@@ -3,8 +3,8 @@
 // `batchLoss` / `batchLogits`, so callers' tf.tidy disposes them. No file system: the browser uses it.
 import { tf } from '../engine/tf.js';
 import type { AnyModel } from '../models/types.js';
-import { IGNORE_INDEX, makeBatches, nextPosition, padBatch, type DataPosition } from './data-batch.js';
-import type { TokenizedClassification, TokenizedLm } from './data-tokenize.js';
+import { IGNORE_INDEX, makeBatches, nextPosition, padBatch, type DataPosition } from './batch.js';
+import type { TokenizedClassification, TokenizedLm } from './tokenize.js';
 
 /** One tokenized example: per-token labels (causal LM) or a class index (classification). */
 export type RunExample = TokenizedClassification | TokenizedLm;

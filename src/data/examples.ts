@@ -1,8 +1,8 @@
 // Records → typed training examples: classification ({text, label} or {text_a, text_b, label}) and
 // causal LM ({text}, {prompt, completion} or {messages}). Field names are the datasets' wire names;
 // past this module the code uses its own (textPair, ...). Pure: no file system.
-import { DataProblems, Rank, describeType, type ProblemRank } from './data-problems.js';
-import type { RawRecord } from './data-read.js';
+import { DataProblems, Rank, describeType, type ProblemRank } from './problems.js';
+import type { RawRecord } from './read.js';
 
 export interface ClassificationExample {
   readonly text: string;

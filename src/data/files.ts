@@ -6,22 +6,22 @@
 //   data-tokenize  examples → token ids and -100-masked labels
 //   data-batch     length-bucketed resumable batches, padding
 import { readFileSync } from 'node:fs';
-import { DatasetError, type DataProblems } from './data-problems.js';
-import type { DataFormat, RawRecord } from './data-read.js';
-import type { CausalLmExample } from './data-examples.js';
-import { causalLmFromText, classificationFromText, recordsOf, type ClassificationLoadOptions, type ClassificationData, type LoadOptions, type TextFile } from './data-text.js';
+import { DatasetError, type DataProblems } from './problems.js';
+import type { DataFormat, RawRecord } from './read.js';
+import type { CausalLmExample } from './examples.js';
+import { causalLmFromText, classificationFromText, recordsOf, type ClassificationLoadOptions, type ClassificationData, type LoadOptions, type TextFile } from './text.js';
 
-export * from './data-problems.js';
-export * from './data-read.js';
-export * from './data-examples.js';
-export * from './data-split.js';
-export * from './data-tokenize.js';
-export * from './data-batch.js';
+export * from './problems.js';
+export * from './read.js';
+export * from './examples.js';
+export * from './split.js';
+export * from './tokenize.js';
+export * from './batch.js';
 /** The spec's name for the tokenizer shape; `TokenEncoder` avoids shadowing the DOM's TextEncoder. */
-export type { TokenEncoder as TextEncoder } from './data-tokenize.js';
+export type { TokenEncoder as TextEncoder } from './tokenize.js';
 
-export type { ClassificationData, ClassificationLoadOptions, LoadOptions, TextFile } from './data-text.js';
-export { causalLmFromText, classificationFromText, recordsOf } from './data-text.js';
+export type { ClassificationData, ClassificationLoadOptions, LoadOptions, TextFile } from './text.js';
+export { causalLmFromText, classificationFromText, recordsOf } from './text.js';
 
 /** Reads a dataset file into records; unreadable records are added to `problems`. */
 export function readRecords(path: string, problems: DataProblems, format?: DataFormat): RawRecord[] {

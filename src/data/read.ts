@@ -1,6 +1,6 @@
 // Dataset text → records with the line each starts on. JSONL, JSON (a top-level array) and CSV
 // (RFC 4180). Pure: takes the file's text, so the browser can use it too; `data.ts` reads files.
-import { DataProblems, DatasetError, Rank, describeType } from './data-problems.js';
+import { DataProblems, DatasetError, Rank, describeType } from './problems.js';
 
 export type DataFormat = 'jsonl' | 'json' | 'csv';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { CausalLmExample, ChatMessage } from './data-examples.js';
-import { tokenizeCausalLm, tokenizeClassification, type TokenEncoder } from './data-tokenize.js';
+import type { CausalLmExample, ChatMessage } from './examples.js';
+import { tokenizeCausalLm, tokenizeClassification, type TokenEncoder } from './tokenize.js';
 
 // Character-level stand-ins: a token is a character's code point, so expected ids can be written
 // from the text directly and decoded back for readable assertions.

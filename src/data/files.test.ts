@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatasetError, loadCausalLmData, loadClassificationData } from './data.js';
+import { DatasetError, loadCausalLmData, loadClassificationData } from './files.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lorapro-data-'));
 function file(name: string, text: string): string {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DataProblems, DatasetError } from './data-problems.js';
-import { arrayElementSpans, formatFromPath, parseCsvRows, parseRecords } from './data-read.js';
+import { DataProblems, DatasetError } from './problems.js';
+import { arrayElementSpans, formatFromPath, parseCsvRows, parseRecords } from './read.js';
 
 function parse(text: string, format: 'jsonl' | 'json' | 'csv', file = `data.${format}`) {
   const problems = new DataProblems(file);

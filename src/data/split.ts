@@ -1,7 +1,7 @@
 // Seeded train/validation split for when no eval file is given; stratified by label when a key is
 // given, so every class keeps its share in both parts. Deterministic for a seed.
 import { Rng } from '../math/rng.js';
-import { mixSeed } from './data-batch.js';
+import { mixSeed } from './batch.js';
 
 export interface SplitOptions<T> {
   readonly seed: number;
