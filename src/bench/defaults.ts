@@ -21,7 +21,7 @@ import { machineLine } from '../train/pretrain.js';
 import { readRecommendations } from '../train/lr-defaults.js';
 import { readComparedRun, writeCompareReport } from '../train/report-compare.js';
 import { compareMethods } from '../train/run-compare.js';
-import type { TrainConfig } from '../train/run-config.js';
+import type { TrainConfig } from '../train/config.js';
 import type { TrainResult } from '../train/trainer.js';
 import { loadEvalData } from '../train/run-data.js';
 import { readRunFile } from '../train/run-file.js';

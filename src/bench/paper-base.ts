@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Progress } from '../train/progress.js';
 import { pretrain } from '../train/pretrain.js';
-import { UsageError } from '../train/run-errors.js';
+import { UsageError } from '../train/errors.js';
 
 /** The repository (package) root: dist/bench/ → ../../ */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));

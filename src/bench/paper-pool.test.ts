@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { tempDir } from '../train/run-testing.js';
+import { tempDir } from '../train/testing.js';
 import { limiter, liveChildren, runMethodInChild } from './paper-pool.js';
 
 test('limiter: never more than n at once, waiting calls start in call order, errors free the slot', async () => {

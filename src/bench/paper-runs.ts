@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import type { EvalMetrics } from '../train/evaluate.js';
 import type { MethodName } from '../train/methods.js';
 import type { Progress } from '../train/progress.js';
-import { trainConfig, type TrainConfig } from '../train/run-config.js';
-import type { LayerDiagnostic } from '../train/run-diagnostics.js';
-import { METRICS_FILE, readMetrics, type MetricsLine } from '../train/run-log.js';
+import { trainConfig, type TrainConfig } from '../train/config.js';
+import type { LayerDiagnostic } from '../train/diagnostics.js';
+import { METRICS_FILE, readMetrics, type MetricsLine } from '../train/metrics-log.js';
 import { train, type TrainResult } from '../train/trainer.js';
 import { testMetrics } from './paper-test.js';
 

@@ -11,7 +11,7 @@ import { builtinTaskNames } from '../tasks/builtin.js';
 import { checkMethod } from '../train/methods.js';
 import { machineLine } from '../train/pretrain.js';
 import { createProgress } from '../train/progress.js';
-import { UsageError } from '../train/run-errors.js';
+import { UsageError } from '../train/errors.js';
 import { BACKEND_OPTION, flagOf, listOf, type Command } from './args.js';
 
 function seedList(value: unknown): number[] | undefined {

@@ -8,7 +8,7 @@ import { createProgress } from '../train/progress.js';
 import { meanStd, RESULTS_FILE } from '../train/report-compare.js';
 import { compareMethods, type CompareOutcome } from '../train/run-compare.js';
 import { builtinDataSpec } from '../train/run-data.js';
-import { UsageError } from '../train/run-errors.js';
+import { UsageError } from '../train/errors.js';
 import { listOf, type CliIO, type Command } from './args.js';
 import { INTERRUPTED_EXIT, resumeCommand, whileInterruptible } from './interrupt.js';
 import { resolveTaskOption, RUN_OPTIONS } from './train.js';

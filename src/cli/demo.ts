@@ -12,7 +12,7 @@ import { machineLine } from '../train/pretrain.js';
 import { createProgress } from '../train/progress.js';
 import { readComparedRun, writeCompareReport } from '../train/report-compare.js';
 import { builtinDataSpec } from '../train/run-data.js';
-import { UsageError } from '../train/run-errors.js';
+import { UsageError } from '../train/errors.js';
 import { BACKEND_OPTION, type Command } from './args.js';
 
 /**

@@ -9,7 +9,7 @@ import { SHIPPED_BASE } from '../bench/paper-base.js';
 import { useBackend } from '../engine/backend.js';
 import { loadPretrained } from '../models/pretrained.js';
 import { corpusSplits, MODEL_CARD_FILE } from '../train/pretrain.js';
-import { tempDir } from '../train/run-testing.js';
+import { tempDir } from '../train/testing.js';
 import { runCli } from './testing.js';
 
 const card = readFileSync(join(SHIPPED_BASE, MODEL_CARD_FILE), 'utf8');

@@ -7,7 +7,7 @@ import { basename, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { builtinTaskNames, loadBuiltinTask, BUILTIN_SOURCES } from '../tasks/builtin.js';
 import { METHODS } from '../train/methods.js';
-import { UsageError } from '../train/run-errors.js';
+import { UsageError } from '../train/errors.js';
 import { requireModelDir } from '../train/run-model.js';
 import type { Command } from './args.js';
 

@@ -15,8 +15,8 @@ import { LoraProAdamW } from '../optim/lora-pro-adamw.js';
 import { LoraProSGD } from '../optim/lora-pro-sgd.js';
 import { nonLoraParams } from '../optim/lora-pro-pairs.js';
 import type { CommonOptions, LoraPair, Optimizer } from '../optim/optimizer.js';
-import type { ResolvedTrainConfig } from './run-config.js';
-import { UsageError } from './run-errors.js';
+import type { ResolvedTrainConfig } from './config.js';
+import { UsageError } from './errors.js';
 
 export const METHODS = ['full', 'lora', 'rslora', 'lora-plus', 'lora-pro', 'lora-pro-efficient', 'lora-pro-sgd'] as const;
 export type MethodName = (typeof METHODS)[number];

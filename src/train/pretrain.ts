@@ -15,9 +15,9 @@ import { randomInit } from '../models/layers.js';
 import { savePretrained } from '../models/pretrained.js';
 import { chunkText, mobyDick } from '../tasks/corpus.js';
 import { readRunFile } from './run-file.js';
-import { METRICS_FILE, readMetrics, type MetricsLine } from './run-log.js';
-import { trainConfig, type TrainConfig } from './run-config.js';
-import { UsageError } from './run-errors.js';
+import { METRICS_FILE, readMetrics, type MetricsLine } from './metrics-log.js';
+import { trainConfig, type TrainConfig } from './config.js';
+import { UsageError } from './errors.js';
 import { train, type TrainHooks, type TrainResult } from './trainer.js';
 
 export const MODEL_CARD_FILE = 'MODEL_CARD.md';

@@ -7,7 +7,7 @@ import { writeTextAtomic } from '../io/atomic.js';
 import { diagnosticSeries, evalMetricNames, fmt, page, REPORT_FILE, table } from './report.js';
 import { lineChart, PALETTE, type Series } from './report-svg.js';
 import { readRunFile, type RunFile } from './run-file.js';
-import { METRICS_FILE, readMetrics, type MetricsLine } from './run-log.js';
+import { METRICS_FILE, readMetrics, type MetricsLine } from './metrics-log.js';
 import { humanBytes } from './run-memory.js';
 
 export const RESULTS_FILE = 'results.md';

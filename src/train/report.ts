@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { writeTextAtomic } from '../io/atomic.js';
 import { METHOD_SUMMARIES } from './methods.js';
 import { escapeHtml, groupedBars, lineChart, type Series } from './report-svg.js';
-import { METRICS_BY_TASK } from './run-config.js';
+import { METRICS_BY_TASK } from './config.js';
 import { readRunFile, type RunFile } from './run-file.js';
-import { METRICS_FILE, readMetrics, type MetricsLine } from './run-log.js';
+import { METRICS_FILE, readMetrics, type MetricsLine } from './metrics-log.js';
 import { formatDuration } from './progress.js';
 
 export const REPORT_FILE = 'report.html';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { MethodName } from './methods.js';
 import type { Progress } from './progress.js';
 import { readComparedRun, writeCompareReport, type ComparedRun } from './report-compare.js';
-import { trainConfig, type TrainConfig } from './run-config.js';
+import { trainConfig, type TrainConfig } from './config.js';
 import { train, type TrainResult } from './trainer.js';
 
 export interface CompareOptions {

@@ -18,8 +18,8 @@ import {
   type TokenizedClassification,
 } from '../data/files.js';
 import { runDataFromText, splitsRunData, type RunData } from './session.js';
-import { UsageError } from './run-errors.js';
-import type { TaskName } from './run-config.js';
+import { UsageError } from './errors.js';
+import type { TaskName } from './config.js';
 import { loadBuiltinTask, parseTaskSpec } from '../tasks/builtin.js';
 
 export { BatchStream, batchLogits, batchLoss, hostBatch, type HostBatch, type RunExample } from '../data/batches.js';

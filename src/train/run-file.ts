@@ -7,8 +7,8 @@ import { join, resolve } from 'node:path';
 import { tf } from '../engine/tf.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { readJsonFile } from '../io/json-file.js';
-import { resumeKey, type TrainConfig } from './run-config.js';
-import { UsageError } from './run-errors.js';
+import { resumeKey, type TrainConfig } from './config.js';
+import { UsageError } from './errors.js';
 import type { LrChoice } from './lr-search.js';
 import type { PreparedRun } from './run-setup.js';
 

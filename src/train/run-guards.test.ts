@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { useBackend } from '../engine/backend.js';
 import { checkpointSteps } from './checkpoint.js';
 import { DivergenceGuard } from './divergence.js';
-import { trainConfig, type TrainConfig } from './run-config.js';
-import { UsageError } from './run-errors.js';
-import { readMetrics } from './run-log.js';
-import { classificationFixture } from './run-testing.js';
+import { trainConfig, type TrainConfig } from './config.js';
+import { UsageError } from './errors.js';
+import { readMetrics } from './metrics-log.js';
+import { classificationFixture } from './testing.js';
 import { train } from './trainer.js';
 
 await useBackend();

@@ -6,7 +6,7 @@ import type { Rng } from '../math/rng.js';
 import type { Tokenizer } from '../io/tokenizer.js';
 import type { AnyModel } from '../models/types.js';
 import { setupForConfig, type MethodSetup } from './methods.js';
-import type { ResolvedTrainConfig, TrainConfig } from './run-config.js';
+import type { ResolvedTrainConfig, TrainConfig } from './config.js';
 import { maxPositionsOf } from './session.js';
 import { loadRunData, type RunData } from './run-data.js';
 import { loadRunModel, loadRunTokenizer, padIdOf, requireModelDir } from './run-model.js';

@@ -12,8 +12,8 @@ import { InputFileError } from '../io/input-error.js';
 import { loadPretrainedFromFiles } from '../models/from-files.js';
 import { loadPretrained } from '../models/pretrained.js';
 import { startStudio, type Studio } from '../cli/studio.js';
-import { trainConfig } from './run-config.js';
-import { classificationFixture, lmRecords } from './run-testing.js';
+import { trainConfig } from './config.js';
+import { classificationFixture, lmRecords } from './testing.js';
 import { TrainSession } from './session.js';
 import { train } from './trainer.js';
 

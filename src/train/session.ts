@@ -19,9 +19,9 @@ import { causalLmFromText, classificationFromText, type TextFile } from '../data
 import { tokenizeCausalLm, tokenizeClassification, type TokenEncoder } from '../data/tokenize.js';
 import { evalBatches, evaluate, type EvalMetrics } from './evaluate.js';
 import { setupForConfig, usesAdapters, type MethodSetup } from './methods.js';
-import { trainConfig, type ResolvedTrainConfig, type TaskName } from './run-config.js';
-import { layerDiagnostics, type LayerDiagnostic } from './run-diagnostics.js';
-import { UsageError } from './run-errors.js';
+import { trainConfig, type ResolvedTrainConfig, type TaskName } from './config.js';
+import { layerDiagnostics, type LayerDiagnostic } from './diagnostics.js';
+import { UsageError } from './errors.js';
 import { learningRate, validateSchedule, type ScheduleOptions } from './schedule.js';
 import { optimizerStep } from './step.js';
 import { planSteps, type StepPlan } from './step-plan.js';

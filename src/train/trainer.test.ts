@@ -10,11 +10,11 @@ import { createModel } from '../models/auto.js';
 import { randomInit } from '../models/layers.js';
 import { TINY } from '../models/testing.js';
 import { checkpointName, checkpointSteps } from './checkpoint.js';
-import { trainConfig, type TrainConfig } from './run-config.js';
+import { trainConfig, type TrainConfig } from './config.js';
 import { hostBatch } from './run-data.js';
-import { UsageError } from './run-errors.js';
-import { readMetrics, type MetricsLine } from './run-log.js';
-import { lmRecords, sentimentRecords, tempDir, writeJsonl, writeTinyModel } from './run-testing.js';
+import { UsageError } from './errors.js';
+import { readMetrics, type MetricsLine } from './metrics-log.js';
+import { lmRecords, sentimentRecords, tempDir, writeJsonl, writeTinyModel } from './testing.js';
 import { stepGradients } from './step.js';
 import { train } from './trainer.js';
 

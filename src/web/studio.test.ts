@@ -14,7 +14,7 @@ import { useBackend } from '../engine/backend.js';
 import { loadAdapter } from '../adapters/peft-files.js';
 import { loadPretrained } from '../models/pretrained.js';
 import { loadTokenizer } from '../io/tokenizer.js';
-import { trainConfig } from '../train/run-config.js';
+import { trainConfig } from '../train/config.js';
 import { train } from '../train/trainer.js';
 import { startStudio, type Studio } from '../cli/studio.js';
 

@@ -9,7 +9,7 @@ import { createModel } from '../models/auto.js';
 import { randomInit } from '../models/layers.js';
 import { savePretrained } from '../models/pretrained.js';
 import { Rng } from '../math/rng.js';
-import { trainConfig, type TrainConfig } from './run-config.js';
+import { trainConfig, type TrainConfig } from './config.js';
 
 const SPECIALS = ['<pad>', '<unk>', '<s>', '</s>'];
 const WORDS = [

@@ -4,7 +4,7 @@ import { appendFile, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { writeTextAtomic } from '../io/atomic.js';
 import type { EvalMetrics } from './evaluate.js';
-import type { LayerDiagnostic } from './run-diagnostics.js';
+import type { LayerDiagnostic } from './diagnostics.js';
 
 export const METRICS_FILE = 'metrics.jsonl';
 

@@ -3,7 +3,7 @@
 // as both spellings (`maxSteps` / --max-steps) and the bad value.
 import type { ScheduleKind } from './schedule.js';
 import { checkMethod, type MethodName } from './methods.js';
-import { UsageError } from './run-errors.js';
+import { UsageError } from './errors.js';
 
 export type TaskName = 'classification' | 'causal-lm';
 export const TASKS: readonly TaskName[] = ['classification', 'causal-lm'];
