@@ -19,7 +19,7 @@ import { evaluate } from '../train/evaluate.js';
 import { METHODS, usesAdapters, type MethodName } from '../train/methods.js';
 import { machineLine } from '../train/pretrain.js';
 import { readRecommendations } from '../train/lr-defaults.js';
-import { readComparedRun, writeCompareReport } from '../train/report-compare.js';
+import { readComparedRun, writeCompareReport } from '../report/compare.js';
 import { compareMethods } from '../train/run-compare.js';
 import type { TrainConfig } from '../train/config.js';
 import type { TrainResult } from '../train/trainer.js';

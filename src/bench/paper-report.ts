@@ -4,8 +4,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { loadBuiltinTask } from '../tasks/builtin.js';
-import { meanStd } from '../train/report-compare.js';
-import { lineChart, PALETTE, type Series } from '../train/report-svg.js';
+import { meanStd } from '../report/compare.js';
+import { lineChart, PALETTE, type Series } from '../report/svg.js';
 import type { MethodRun } from './paper-runs.js';
 import type { PaperResult } from './paper.js';
 import { costCells, DIAGNOSTIC_NOTE, groupBy, markdownTable, pctCell, textTable } from './paper-table.js';

@@ -1,6 +1,6 @@
 // Tables of method runs: one row per method, test metrics as mean ± std over seeds, plus the cost
 // columns (time, tokens/s, peak memory) and the gradient-approximation diagnostic.
-import { meanStd } from '../train/report-compare.js';
+import { meanStd } from '../report/compare.js';
 import { humanBytes } from '../train/run-memory.js';
 import type { MethodRun } from './paper-runs.js';
 

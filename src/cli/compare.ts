@@ -5,7 +5,7 @@ import { testMetrics } from '../bench/paper-test.js';
 import { startEngine } from './engine.js';
 import { checkMethod } from '../train/methods.js';
 import { createProgress } from '../train/progress.js';
-import { meanStd, RESULTS_FILE } from '../train/report-compare.js';
+import { meanStd, RESULTS_FILE } from '../report/compare.js';
 import { compareMethods, type CompareOutcome } from '../train/run-compare.js';
 import { builtinDataSpec } from '../train/run-data.js';
 import { UsageError } from '../train/errors.js';

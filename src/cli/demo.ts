@@ -10,7 +10,7 @@ import { startEngine } from './engine.js';
 import type { MethodName } from '../train/methods.js';
 import { machineLine } from '../train/pretrain.js';
 import { createProgress } from '../train/progress.js';
-import { readComparedRun, writeCompareReport } from '../train/report-compare.js';
+import { readComparedRun, writeCompareReport } from '../report/compare.js';
 import { builtinDataSpec } from '../train/run-data.js';
 import { UsageError } from '../train/errors.js';
 import { BACKEND_OPTION, type Command } from './args.js';

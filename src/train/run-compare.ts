@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import type { MethodName } from './methods.js';
 import type { Progress } from './progress.js';
-import { readComparedRun, writeCompareReport, type ComparedRun } from './report-compare.js';
+import { readComparedRun, writeCompareReport, type ComparedRun } from '../report/compare.js';
 import { trainConfig, type TrainConfig } from './config.js';
 import { train, type TrainResult } from './trainer.js';
 

@@ -14,7 +14,7 @@ import { checkpointName, latestCheckpoint, loadCheckpoint, loadTrainable, pruneC
 import { evalBatches, evaluate, type EvalMetrics } from './evaluate.js';
 import { usesAdapters } from './methods.js';
 import { silentProgress, type Progress } from './progress.js';
-import { writeRunReport } from './report.js';
+import { writeRunReport } from '../report/run.js';
 import { DivergenceGuard } from './divergence.js';
 import { chooseLearningRate, SEARCH_DIR, type LrChoice } from './lr-search.js';
 import { LOWER_IS_BETTER, type ResolvedTrainConfig, type TrainConfig } from './config.js';

@@ -4,11 +4,11 @@
 // redrawn from finished run folders.
 import { join } from 'node:path';
 import { writeTextAtomic } from '../io/atomic.js';
-import { diagnosticSeries, evalMetricNames, fmt, page, REPORT_FILE, table } from './report.js';
-import { lineChart, PALETTE, type Series } from './report-svg.js';
-import { readRunFile, type RunFile } from './run-file.js';
-import { METRICS_FILE, readMetrics, type MetricsLine } from './metrics-log.js';
-import { humanBytes } from './run-memory.js';
+import { diagnosticSeries, evalMetricNames, fmt, page, REPORT_FILE, table } from './run.js';
+import { lineChart, PALETTE, type Series } from './svg.js';
+import { readRunFile, type RunFile } from '../train/run-file.js';
+import { METRICS_FILE, readMetrics, type MetricsLine } from '../train/metrics-log.js';
+import { humanBytes } from '../train/run-memory.js';
 
 export const RESULTS_FILE = 'results.md';
 

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { meanStd, renderCompareReport, renderResultsMarkdown, type ComparedRun } from './report-compare.js';
-import { renderRunReport } from './report.js';
-import { lineChart, ticks } from './report-svg.js';
-import type { MetricsLine } from './metrics-log.js';
+import { meanStd, renderCompareReport, renderResultsMarkdown, type ComparedRun } from './compare.js';
+import { renderRunReport } from './run.js';
+import { lineChart, ticks } from './svg.js';
+import type { MetricsLine } from '../train/metrics-log.js';
 
 const line = (step: number, loss: number, extra: Partial<MetricsLine> = {}): MetricsLine => ({
   step, epoch: step / 10, loss, lr: 1e-3, gradNorm: 1, tokens: step * 100, tokensPerSec: 1000, elapsedS: step, peakTensorBytes: 1024 * step, peakRssBytes: 2048 * 1024 * step, ...extra,

@@ -2,12 +2,12 @@
 // with the loss and evaluation curves, the final metrics and the per-layer gradient diagnostic.
 import { join } from 'node:path';
 import { writeTextAtomic } from '../io/atomic.js';
-import { METHOD_SUMMARIES } from './methods.js';
-import { escapeHtml, groupedBars, lineChart, type Series } from './report-svg.js';
-import { METRICS_BY_TASK } from './config.js';
-import { readRunFile, type RunFile } from './run-file.js';
-import { METRICS_FILE, readMetrics, type MetricsLine } from './metrics-log.js';
-import { formatDuration } from './progress.js';
+import { METHOD_SUMMARIES } from '../train/methods.js';
+import { escapeHtml, groupedBars, lineChart, type Series } from './svg.js';
+import { METRICS_BY_TASK } from '../train/config.js';
+import { readRunFile, type RunFile } from '../train/run-file.js';
+import { METRICS_FILE, readMetrics, type MetricsLine } from '../train/metrics-log.js';
+import { formatDuration } from '../train/progress.js';
 
 export const REPORT_FILE = 'report.html';
 
