@@ -52,11 +52,11 @@ export type { AnyModel, CausalLM, SequenceClassifier, Task, PretrainedModel, Mod
 export { train, type TrainResult, type TrainHooks } from './train/trainer.js';
 export { namedGradients } from './train/grads.js';
 export { trainConfig, type TrainConfig, type LrRequest, type ResumeMode } from './train/config.js';
-export { chooseLearningRate, pickTrial, type LrChoice, type LrTrial } from './train/lr-search.js';
+export { chooseLearningRate, pickTrial, type LrChoice, type LrTrial } from './run/lr-search.js';
 export { suggestedLearningRate, searchGrid, readRecommendations, RECOMMENDATIONS_FILE } from './train/lr-defaults.js';
 export { METHODS, setupMethod, type MethodName, type MethodSetup } from './train/methods.js';
 export { evaluate, type EvalMetrics } from './train/evaluate.js';
-export { compareMethods, type CompareOptions, type CompareOutcome } from './train/run-compare.js';
+export { compareMethods, type CompareOptions, type CompareOutcome } from './run/compare.js';
 export { loadTrained } from './train/run-model.js';
 export { UsageError } from './train/errors.js';
 export { DatasetError } from './data/problems.js';

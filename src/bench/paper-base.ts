@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Progress } from '../train/progress.js';
-import { pretrain } from '../train/pretrain.js';
+import { pretrain } from '../run/pretrain.js';
 import { UsageError } from '../train/errors.js';
 
 /** The repository (package) root: dist/bench/ → ../../ */

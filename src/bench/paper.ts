@@ -6,7 +6,7 @@ import type { MethodName } from '../train/methods.js';
 import type { Progress } from '../train/progress.js';
 import { tf } from '../engine/tf.js';
 import { PAPER_TASKS } from '../tasks/builtin.js';
-import { pickTrial } from '../train/lr-search.js';
+import { pickTrial } from '../run/lr-search.js';
 import { limiter, runMethodInChild, stopChildren } from './paper-pool.js';
 import { runMethod, type MethodRun } from './paper-runs.js';
 

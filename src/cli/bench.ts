@@ -9,7 +9,7 @@ import { startEngine } from './engine.js';
 import { tf } from '../engine/tf.js';
 import { builtinTaskNames } from '../tasks/builtin.js';
 import { checkMethod } from '../train/methods.js';
-import { machineLine } from '../train/pretrain.js';
+import { machineLine } from '../run/pretrain.js';
 import { createProgress } from '../train/progress.js';
 import { UsageError } from '../train/errors.js';
 import { BACKEND_OPTION, flagOf, listOf, type Command } from './args.js';

@@ -6,7 +6,7 @@ import { startEngine } from './engine.js';
 import { checkMethod } from '../train/methods.js';
 import { createProgress } from '../train/progress.js';
 import { meanStd, RESULTS_FILE } from '../report/compare.js';
-import { compareMethods, type CompareOutcome } from '../train/run-compare.js';
+import { compareMethods, type CompareOutcome } from '../run/compare.js';
 import { builtinDataSpec } from '../train/run-data.js';
 import { UsageError } from '../train/errors.js';
 import { listOf, type CliIO, type Command } from './args.js';

@@ -8,7 +8,7 @@ import { runMethod, type MethodRun } from '../bench/paper-runs.js';
 import { costCells, DIAGNOSTIC_NOTE, markdownTable, pctCell, textTable } from '../bench/paper-table.js';
 import { startEngine } from './engine.js';
 import type { MethodName } from '../train/methods.js';
-import { machineLine } from '../train/pretrain.js';
+import { machineLine } from '../run/pretrain.js';
 import { createProgress } from '../train/progress.js';
 import { readComparedRun, writeCompareReport } from '../report/compare.js';
 import { builtinDataSpec } from '../train/run-data.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { SHIPPED_BASE } from '../bench/paper-base.js';
 import { useBackend } from '../engine/backend.js';
 import { loadPretrained } from '../models/pretrained.js';
-import { corpusSplits, MODEL_CARD_FILE } from '../train/pretrain.js';
+import { corpusSplits, MODEL_CARD_FILE } from '../run/pretrain.js';
 import { tempDir } from '../train/testing.js';
 import { runCli } from './testing.js';
 

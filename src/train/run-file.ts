@@ -9,7 +9,7 @@ import { writeJsonAtomic } from '../io/atomic.js';
 import { readJsonFile } from '../io/json-file.js';
 import { resumeKey, type TrainConfig } from './config.js';
 import { UsageError } from './errors.js';
-import type { LrChoice } from './lr-search.js';
+import type { LrChoice } from '../run/lr-search.js';
 import type { PreparedRun } from './run-setup.js';
 
 export const RUN_FILE = 'run.json';

@@ -16,7 +16,7 @@ import { usesAdapters } from './methods.js';
 import { silentProgress, type Progress } from './progress.js';
 import { writeRunReport } from '../report/run.js';
 import { DivergenceGuard } from './divergence.js';
-import { chooseLearningRate, SEARCH_DIR, type LrChoice } from './lr-search.js';
+import { chooseLearningRate, SEARCH_DIR, type LrChoice } from '../run/lr-search.js';
 import { LOWER_IS_BETTER, type ResolvedTrainConfig, type TrainConfig } from './config.js';
 import { BatchStream } from '../data/batches.js';
 import { optimizerStep } from './step.js';

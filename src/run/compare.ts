@@ -1,11 +1,11 @@
 // Several methods × seeds on the same data, one after another in this process, each in its own
 // folder (OUT/<method>/seed-<seed>), then one overlaid report and results.md in OUT.
 import { join } from 'node:path';
-import type { MethodName } from './methods.js';
-import type { Progress } from './progress.js';
+import type { MethodName } from '../train/methods.js';
+import type { Progress } from '../train/progress.js';
 import { readComparedRun, writeCompareReport, type ComparedRun } from '../report/compare.js';
-import { trainConfig, type TrainConfig } from './config.js';
-import { train, type TrainResult } from './trainer.js';
+import { trainConfig, type TrainConfig } from '../train/config.js';
+import { train, type TrainResult } from '../train/trainer.js';
 
 export interface CompareOptions {
   /** Training options shared by every run (no method, seed or out). */

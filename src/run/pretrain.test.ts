@@ -6,8 +6,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPretrained } from '../models/pretrained.js';
 import { corpusSplits, MODEL_CARD_FILE, pretrain, writeInitialModel } from './pretrain.js';
-import { METRICS_FILE, readMetrics } from './metrics-log.js';
-import { tempDir } from './testing.js';
+import { METRICS_FILE, readMetrics } from '../train/metrics-log.js';
+import { tempDir } from '../train/testing.js';
 
 /** A tiny byte-level llama: head_dim 8, two layers. */
 const TINY_BYTE_CONFIG = {

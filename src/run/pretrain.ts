@@ -14,11 +14,11 @@ import { createModel } from '../models/auto.js';
 import { randomInit } from '../models/layers.js';
 import { savePretrained } from '../models/pretrained.js';
 import { chunkText, mobyDick } from '../tasks/corpus.js';
-import { readRunFile } from './run-file.js';
-import { METRICS_FILE, readMetrics, type MetricsLine } from './metrics-log.js';
-import { trainConfig, type TrainConfig } from './config.js';
-import { UsageError } from './errors.js';
-import { train, type TrainHooks, type TrainResult } from './trainer.js';
+import { readRunFile } from '../train/run-file.js';
+import { METRICS_FILE, readMetrics, type MetricsLine } from '../train/metrics-log.js';
+import { trainConfig, type TrainConfig } from '../train/config.js';
+import { UsageError } from '../train/errors.js';
+import { train, type TrainHooks, type TrainResult } from '../train/trainer.js';
 
 export const MODEL_CARD_FILE = 'MODEL_CARD.md';
 /** The files of the finished model folder (the trainer's `full` output plus the tokenizer). */

@@ -14,12 +14,12 @@ import { join } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { readModelConfig } from '../io/hf-config.js';
 import { readJsonFile } from '../io/json-file.js';
-import { readRecommendations, RECOMMENDATIONS_FILE, recommendedRate, searchGrid, widthOf } from './lr-defaults.js';
-import { LOWER_IS_BETTER, trainConfig, type LrRequest, type ResolvedTrainConfig, type TrainConfig } from './config.js';
-import { UsageError } from './errors.js';
-import { requireModelDir } from './run-model.js';
-import { loadRunInputs } from './run-setup.js';
-import { planSteps } from './step-plan.js';
+import { readRecommendations, RECOMMENDATIONS_FILE, recommendedRate, searchGrid, widthOf } from '../train/lr-defaults.js';
+import { LOWER_IS_BETTER, trainConfig, type LrRequest, type ResolvedTrainConfig, type TrainConfig } from '../train/config.js';
+import { UsageError } from '../train/errors.js';
+import { requireModelDir } from '../train/run-model.js';
+import { loadRunInputs } from '../train/run-setup.js';
+import { planSteps } from '../train/step-plan.js';
 
 export const SEARCH_DIR = 'lr-search';
 const TRIAL_FILE = 'trial.json';

@@ -6,9 +6,9 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { useBackend } from '../engine/backend.js';
 import { chooseLearningRate, pickTrial, type TrialRunner } from './lr-search.js';
-import { readRunFile } from './run-file.js';
-import { classificationFixture } from './testing.js';
-import { train } from './trainer.js';
+import { readRunFile } from '../train/run-file.js';
+import { classificationFixture } from '../train/testing.js';
+import { train } from '../train/trainer.js';
 
 await useBackend();
 const { model: gpt2, config: base } = await classificationFixture();
@@ -57,7 +57,7 @@ test('--lr auto: one short trial per grid point, the best validation accuracy ch
   const run = await readRunFile(cfg.out);
   assert.equal(run!.config.lr, 'auto', 'run.json keeps what was asked for');
   assert.equal(run!.learningRate!.lr, choice.lr);
-  const lines = (await import('./metrics-log.js')).readMetrics(join(cfg.out, 'metrics.jsonl'));
+  const lines = (await import('../train/metrics-log.js')).readMetrics(join(cfg.out, 'metrics.jsonl'));
   assert.ok((await lines).every((l) => Math.abs(l.lr) <= choice.lr), 'the run trains at the chosen rate');
   const trialDir = join(cfg.out, 'lr-search', 'lr-0.03');
   assert.deepEqual(readdirSync(trialDir).sort(), ['metrics.jsonl', 'report.html', 'run.json', 'trial.json'], 'trial weights and checkpoints are removed');
