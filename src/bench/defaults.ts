@@ -26,9 +26,9 @@ import type { TrainResult } from '../train/trainer.js';
 import { loadEvalData } from '../train/run-data.js';
 import { readRunFile } from '../train/run-file.js';
 import { loadTrained, padIdOf } from '../train/run-model.js';
-import { markdownTable } from './paper-table.js';
-import { TASK_MAX_LENGTH } from './paper.js';
-import { testedDir, testMetrics } from './paper-test.js';
+import { markdownTable } from './paper/table.js';
+import { TASK_MAX_LENGTH } from './paper/paper.js';
+import { testedDir, testMetrics } from './paper/test-metrics.js';
 
 const OWN_TASK = 'first-sound';
 const BASE = 'models/lorapro-base';

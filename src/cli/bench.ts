@@ -1,10 +1,10 @@
-// lorapro bench paper: the LoRA-Pro paper's comparison on the built-in tasks (src/bench/paper.ts).
+// lorapro bench paper: the LoRA-Pro paper's comparison on the built-in tasks (src/bench/paper/paper.ts).
 import { engineName } from '../engine/backend.js';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { chooseBase, shown } from '../bench/paper-base.js';
-import { paperPlan, plannedRuns, runPaper } from '../bench/paper.js';
-import { printableTable, writePaperResults } from '../bench/paper-report.js';
+import { chooseBase, shown } from '../bench/paper/base.js';
+import { paperPlan, plannedRuns, runPaper } from '../bench/paper/paper.js';
+import { printableTable, writePaperResults } from '../bench/paper/report.js';
 import { startEngine } from './engine.js';
 import { tf } from '../engine/tf.js';
 import { builtinTaskNames } from '../tasks/builtin.js';

@@ -1,7 +1,7 @@
 // lorapro compare: methods × seeds on the same data, one overlaid report and a results table.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { testMetrics } from '../bench/paper-test.js';
+import { testMetrics } from '../bench/paper/test-metrics.js';
 import { startEngine } from './engine.js';
 import { checkMethod } from '../train/methods.js';
 import { createProgress } from '../train/progress.js';

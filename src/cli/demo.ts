@@ -3,9 +3,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chooseBase, shown } from '../bench/paper-base.js';
-import { runMethod, type MethodRun } from '../bench/paper-runs.js';
-import { costCells, DIAGNOSTIC_NOTE, markdownTable, pctCell, textTable } from '../bench/paper-table.js';
+import { chooseBase, shown } from '../bench/paper/base.js';
+import { runMethod, type MethodRun } from '../bench/paper/runs.js';
+import { costCells, DIAGNOSTIC_NOTE, markdownTable, pctCell, textTable } from '../bench/paper/table.js';
 import { startEngine } from './engine.js';
 import type { MethodName } from '../train/methods.js';
 import { machineLine } from '../run/pretrain.js';

@@ -2,14 +2,14 @@
 // the best validation metric (what the learning-rate grid selects on), the test metrics of the best
 // checkpoint, training time, tokens/s, peak memory and the gradient-approximation diagnostic.
 import { join } from 'node:path';
-import type { EvalMetrics } from '../train/evaluate.js';
-import type { MethodName } from '../train/methods.js';
-import type { Progress } from '../train/progress.js';
-import { trainConfig, type TrainConfig } from '../train/config.js';
-import type { LayerDiagnostic } from '../train/diagnostics.js';
-import { METRICS_FILE, readMetrics, type MetricsLine } from '../train/metrics-log.js';
-import { train, type TrainResult } from '../train/trainer.js';
-import { testMetrics } from './paper-test.js';
+import type { EvalMetrics } from '../../train/evaluate.js';
+import type { MethodName } from '../../train/methods.js';
+import type { Progress } from '../../train/progress.js';
+import { trainConfig, type TrainConfig } from '../../train/config.js';
+import type { LayerDiagnostic } from '../../train/diagnostics.js';
+import { METRICS_FILE, readMetrics, type MetricsLine } from '../../train/metrics-log.js';
+import { train, type TrainResult } from '../../train/trainer.js';
+import { testMetrics } from './test-metrics.js';
 
 export interface MethodRun {
   readonly task: string;

@@ -2,11 +2,11 @@
 // weights) reloaded from disk and evaluated once on the task's held-out test split.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { evaluate, type EvalMetrics } from '../train/evaluate.js';
-import { usesAdapters } from '../train/methods.js';
-import { builtinDataSpec, builtinSplit } from '../train/run-data.js';
-import { readRunFile } from '../train/run-file.js';
-import { loadTrained, padIdOf } from '../train/run-model.js';
+import { evaluate, type EvalMetrics } from '../../train/evaluate.js';
+import { usesAdapters } from '../../train/methods.js';
+import { builtinDataSpec, builtinSplit } from '../../train/run-data.js';
+import { readRunFile } from '../../train/run-file.js';
+import { loadTrained, padIdOf } from '../../train/run-model.js';
 
 /** The folder holding the weights to test: best/ when the run kept one, else the run folder. */
 export function testedDir(runDir: string): string {

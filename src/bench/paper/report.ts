@@ -3,12 +3,12 @@
 // grid, and SVG plots (validation accuracy and the diagnostic over steps) in a folder beside it.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
-import { loadBuiltinTask } from '../tasks/builtin.js';
-import { meanStd } from '../report/compare.js';
-import { lineChart, PALETTE, type Series } from '../report/svg.js';
-import type { MethodRun } from './paper-runs.js';
+import { loadBuiltinTask } from '../../tasks/builtin.js';
+import { meanStd } from '../../report/compare.js';
+import { lineChart, PALETTE, type Series } from '../../report/svg.js';
+import type { MethodRun } from './runs.js';
 import type { PaperResult } from './paper.js';
-import { costCells, DIAGNOSTIC_NOTE, groupBy, markdownTable, pctCell, textTable } from './paper-table.js';
+import { costCells, DIAGNOSTIC_NOTE, groupBy, markdownTable, pctCell, textTable } from './table.js';
 
 export interface ReportContext {
   readonly command: string;

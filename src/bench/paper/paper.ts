@@ -1,14 +1,14 @@
 // The LoRA-Pro paper's comparison, offline: methods × built-in tasks × seeds from one base model,
 // each method's learning rate picked from a small grid on the validation split (first seed), test
 // metrics as mean ± std over seeds. The table, costs, diagnostic and plots go to docs/results.md.
-import { engineName } from '../engine/backend.js';
-import type { MethodName } from '../train/methods.js';
-import type { Progress } from '../train/progress.js';
-import { tf } from '../engine/tf.js';
-import { PAPER_TASKS } from '../tasks/builtin.js';
-import { pickTrial } from '../run/lr-search.js';
-import { limiter, runMethodInChild, stopChildren } from './paper-pool.js';
-import { runMethod, type MethodRun } from './paper-runs.js';
+import { engineName } from '../../engine/backend.js';
+import type { MethodName } from '../../train/methods.js';
+import type { Progress } from '../../train/progress.js';
+import { tf } from '../../engine/tf.js';
+import { PAPER_TASKS } from '../../tasks/builtin.js';
+import { pickTrial } from '../../run/lr-search.js';
+import { limiter, runMethodInChild, stopChildren } from './pool.js';
+import { runMethod, type MethodRun } from './runs.js';
 
 export const PAPER_METHODS: readonly MethodName[] = ['full', 'lora', 'rslora', 'lora-plus', 'lora-pro', 'lora-pro-efficient'];
 

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { tempDir } from '../train/testing.js';
-import { limiter, liveChildren, runMethodInChild } from './paper-pool.js';
+import { tempDir } from '../../train/testing.js';
+import { limiter, liveChildren, runMethodInChild } from './pool.js';
 
 test('limiter: never more than n at once, waiting calls start in call order, errors free the slot', async () => {
   const slot = limiter(2);

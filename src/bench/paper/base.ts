@@ -3,12 +3,12 @@
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Progress } from '../train/progress.js';
-import { pretrain } from '../run/pretrain.js';
-import { UsageError } from '../train/errors.js';
+import type { Progress } from '../../train/progress.js';
+import { pretrain } from '../../run/pretrain.js';
+import { UsageError } from '../../train/errors.js';
 
-/** The repository (package) root: dist/bench/ → ../../ */
-export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The repository (package) root: dist/bench/paper/ → ../../../ */
+export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const SHIPPED_BASE = join(PACKAGE_ROOT, 'models', 'lorapro-base');
 export const BASE_CONFIG = join(PACKAGE_ROOT, 'models', 'base-config.json');
 

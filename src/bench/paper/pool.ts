@@ -1,14 +1,14 @@
 // Running benchmark runs side by side: a concurrency limit, and one run in a child process
-// (paper-worker.js). The wasm engine computes on one thread, so on a machine with N cores N runs at a
+// (worker.js). The wasm engine computes on one thread, so on a machine with N cores N runs at a
 // time take about 1/N of the wall time; under the native engine each child gets cores / jobs threads.
 // Each run also gets its own process and memory.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
-import type { MethodRun, MethodRunOptions } from './paper-runs.js';
-import type { WorkerRequest } from './paper-worker.js';
+import type { MethodRun, MethodRunOptions } from './runs.js';
+import type { WorkerRequest } from './worker.js';
 
-const WORKER = fileURLToPath(new URL('./paper-worker.js', import.meta.url));
+const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
 const STDERR_TAIL = 4000;
 
 /** Child processes still running. */

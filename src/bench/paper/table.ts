@@ -1,8 +1,8 @@
 // Tables of method runs: one row per method, test metrics as mean ± std over seeds, plus the cost
 // columns (time, tokens/s, peak memory) and the gradient-approximation diagnostic.
-import { meanStd } from '../report/compare.js';
-import { humanBytes } from '../train/run-memory.js';
-import type { MethodRun } from './paper-runs.js';
+import { meanStd } from '../../report/compare.js';
+import { humanBytes } from '../../train/run-memory.js';
+import type { MethodRun } from './runs.js';
 
 const finite = (xs: readonly (number | undefined)[]): number[] => xs.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
 

@@ -1,7 +1,7 @@
 // A child process of `bench paper --jobs N`: runs one (task, method, lr, seed) fine-tuning run and
-// sends its MethodRun back, one process per run (see paper-pool.ts for the cores each gets).
-import { useBackend } from '../engine/backend.js';
-import { runMethod, type MethodRunOptions } from './paper-runs.js';
+// sends its MethodRun back, one process per run (see pool.ts for the cores each gets).
+import { useBackend } from '../../engine/backend.js';
+import { runMethod, type MethodRunOptions } from './runs.js';
 
 export interface WorkerRequest {
   readonly options: MethodRunOptions;
