@@ -11,7 +11,7 @@ import { FileSet } from '../io/file-set.js';
 import { InputFileError } from '../io/input-error.js';
 import { loadPretrainedFromFiles } from '../models/from-files.js';
 import { loadPretrained } from '../models/pretrained.js';
-import { startStudio, type Studio } from '../cli/studio.js';
+import { startStudio, type Studio } from '../run/studio.js';
 import { trainConfig } from './config.js';
 import { classificationFixture, lmRecords } from './testing.js';
 import { TrainSession } from './session.js';
