@@ -51,8 +51,8 @@ export type { AnyModel, CausalLM, SequenceClassifier, Task, PretrainedModel, Mod
 // Training
 export { train, type TrainResult, type TrainHooks } from './train/trainer.js';
 export { namedGradients } from './train/grads.js';
-export { trainConfig, type TrainConfig, type LrRequest, type ResumeMode } from './train/config.js';
-export { chooseLearningRate, pickTrial, type LrChoice, type LrTrial } from './run/lr-search.js';
+export { trainConfig, type TrainConfig, type LrRequest, type LrChoice, type LrTrial, type ResumeMode } from './train/config.js';
+export { chooseLearningRate, pickTrial } from './run/lr-search.js';
 export { suggestedLearningRate, searchGrid, readRecommendations, RECOMMENDATIONS_FILE } from './train/lr-defaults.js';
 export { METHODS, setupMethod, type MethodName, type MethodSetup } from './train/methods.js';
 export { evaluate, type EvalMetrics } from './train/evaluate.js';

@@ -15,7 +15,7 @@ import { writeJsonAtomic } from '../io/atomic.js';
 import { readModelConfig } from '../io/hf-config.js';
 import { readJsonFile } from '../io/json-file.js';
 import { readRecommendations, RECOMMENDATIONS_FILE, recommendedRate, searchGrid, widthOf } from '../train/lr-defaults.js';
-import { LOWER_IS_BETTER, trainConfig, type LrRequest, type ResolvedTrainConfig, type TrainConfig } from '../train/config.js';
+import { LOWER_IS_BETTER, trainConfig, type LrChoice, type LrTrial, type ResolvedTrainConfig, type TrainConfig } from '../train/config.js';
 import { UsageError } from '../train/errors.js';
 import { requireModelDir } from '../train/run-model.js';
 import { loadRunInputs } from '../train/run-setup.js';
@@ -26,26 +26,6 @@ const TRIAL_FILE = 'trial.json';
 /** Points a default grid may grow by when its best rate sits at an edge. */
 const MAX_EXTENSIONS = 2;
 const KEPT = new Set([TRIAL_FILE, 'metrics.jsonl', 'run.json', 'report.html']);
-
-/** One rate tried: its best validation value of the run's metric, and the final validation loss. */
-export interface LrTrial {
-  readonly lr: number;
-  readonly status: string; // 'completed', or why the trial stopped ('diverged')
-  readonly score: number; // NaN when the trial diverged or had no evaluation
-  readonly loss: number;
-}
-
-export interface LrChoice {
-  readonly requested: LrRequest;
-  readonly lr: number;
-  /** Where the rate came from: the user, the model folder's lorapro.json, the width rule, or the search. */
-  readonly source: 'given' | 'model' | 'rule' | 'search';
-  /** One line for progress output and the report. */
-  readonly note: string;
-  readonly metric?: string;
-  readonly trialSteps?: number;
-  readonly trials?: readonly LrTrial[];
-}
 
 /** What a trial needs from the trainer: one short run, and its outcome. */
 export type TrialRunner = (config: ResolvedTrainConfig) => Promise<{ status: string; best?: { value: number }; finalEval?: { loss: number } }>;

@@ -23,6 +23,26 @@ export const LOWER_IS_BETTER: ReadonlySet<MetricName> = new Set(['loss', 'perple
  */
 export type LrRequest = number | 'auto' | 'recommended';
 
+/** One rate tried: its best validation value of the run's metric, and the final validation loss. */
+export interface LrTrial {
+  readonly lr: number;
+  readonly status: string; // 'completed', or why the trial stopped ('diverged')
+  readonly score: number; // NaN when the trial diverged or had no evaluation
+  readonly loss: number;
+}
+
+export interface LrChoice {
+  readonly requested: LrRequest;
+  readonly lr: number;
+  /** Where the rate came from: the user, the model folder's lorapro.json, the width rule, or the search. */
+  readonly source: 'given' | 'model' | 'rule' | 'search';
+  /** One line for progress output and the report. */
+  readonly note: string;
+  readonly metric?: string;
+  readonly trialSteps?: number;
+  readonly trials?: readonly LrTrial[];
+}
+
 /** How a run resumes: false starts fresh; true continues the checkpoint in --out (an error without one); 'if-any' continues one when there is one. */
 export type ResumeMode = boolean | 'if-any';
 
