@@ -49,7 +49,7 @@ export { KVCache } from './models/kv-cache.js';
 export type { AnyModel, CausalLM, SequenceClassifier, Task, PretrainedModel, ModelOptions } from './models/types.js';
 
 // Training
-export { train, type TrainResult, type TrainHooks } from './train/trainer.js';
+export { train, type TrainResult, type TrainHooks } from './run/train.js';
 export { namedGradients } from './train/grads.js';
 export { trainConfig, type TrainConfig, type LrRequest, type LrChoice, type LrTrial, type ResumeMode } from './train/config.js';
 export { chooseLearningRate, pickTrial } from './run/lr-search.js';

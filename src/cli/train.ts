@@ -3,7 +3,7 @@ import { startEngine } from './engine.js';
 import { METHODS } from '../train/methods.js';
 import { createProgress } from '../train/progress.js';
 import { trainConfig, type TrainConfig } from '../train/config.js';
-import { train, type TrainResult } from '../train/trainer.js';
+import { train, type TrainResult } from '../run/train.js';
 import { builtinDataSpec, builtinSpecString } from '../train/run-data.js';
 import { UsageError } from '../train/errors.js';
 import { BACKEND_OPTION, type Command, type OptionSpec } from './args.js';

@@ -5,7 +5,7 @@ import type { MethodName } from '../train/methods.js';
 import type { Progress } from '../train/progress.js';
 import { readComparedRun, writeCompareReport, type ComparedRun } from '../report/compare.js';
 import { trainConfig, type TrainConfig } from '../train/config.js';
-import { train, type TrainResult } from '../train/trainer.js';
+import { train, type TrainResult } from './train.js';
 
 export interface CompareOptions {
   /** Training options shared by every run (no method, seed or out). */

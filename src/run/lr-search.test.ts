@@ -8,7 +8,7 @@ import { useBackend } from '../engine/backend.js';
 import { chooseLearningRate, pickTrial, type TrialRunner } from './lr-search.js';
 import { readRunFile } from '../train/run-file.js';
 import { classificationFixture } from '../train/testing.js';
-import { train } from '../train/trainer.js';
+import { train } from './train.js';
 
 await useBackend();
 const { model: gpt2, config: base } = await classificationFixture();

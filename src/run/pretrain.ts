@@ -18,7 +18,7 @@ import { readRunFile } from '../train/run-file.js';
 import { METRICS_FILE, readMetrics, type MetricsLine } from '../train/metrics-log.js';
 import { trainConfig, type TrainConfig } from '../train/config.js';
 import { UsageError } from '../train/errors.js';
-import { train, type TrainHooks, type TrainResult } from '../train/trainer.js';
+import { train, type TrainHooks, type TrainResult } from './train.js';
 
 export const MODEL_CARD_FILE = 'MODEL_CARD.md';
 /** The files of the finished model folder (the trainer's `full` output plus the tokenizer). */

@@ -11,7 +11,7 @@ import { trainConfig, type TrainConfig } from '../train/config.js';
 import { UsageError } from '../train/errors.js';
 import { readMetrics } from '../train/metrics-log.js';
 import { classificationFixture } from '../train/testing.js';
-import { train } from '../train/trainer.js';
+import { train } from './train.js';
 
 await useBackend();
 const fixture = await classificationFixture();

@@ -16,7 +16,7 @@ import { UsageError } from '../train/errors.js';
 import { readMetrics, type MetricsLine } from '../train/metrics-log.js';
 import { lmRecords, sentimentRecords, tempDir, writeJsonl, writeTinyModel } from '../train/testing.js';
 import { stepGradients } from '../train/step.js';
-import { train } from '../train/trainer.js';
+import { train } from './train.js';
 
 await useBackend();
 const root = tempDir();

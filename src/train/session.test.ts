@@ -15,7 +15,7 @@ import { startStudio, type Studio } from '../run/studio.js';
 import { trainConfig } from './config.js';
 import { classificationFixture, lmRecords } from './testing.js';
 import { TrainSession } from './session.js';
-import { train } from './trainer.js';
+import { train } from '../run/train.js';
 
 const folder = (dir: string) => new FileSet('tiny', readdirSync(dir).map((f) => [f, readFileSync(join(dir, f))] as const));
 

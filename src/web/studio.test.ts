@@ -15,7 +15,7 @@ import { loadAdapter } from '../adapters/peft-files.js';
 import { loadPretrained } from '../models/pretrained.js';
 import { loadTokenizer } from '../io/tokenizer.js';
 import { trainConfig } from '../train/config.js';
-import { train } from '../train/trainer.js';
+import { train } from '../run/train.js';
 import { startStudio, type Studio } from '../run/studio.js';
 
 const BASE = 'models/lorapro-base';

@@ -8,7 +8,7 @@ import type { Progress } from '../../train/progress.js';
 import { trainConfig, type TrainConfig } from '../../train/config.js';
 import type { LayerDiagnostic } from '../../train/diagnostics.js';
 import { METRICS_FILE, readMetrics, type MetricsLine } from '../../train/metrics-log.js';
-import { train, type TrainResult } from '../../train/trainer.js';
+import { train, type TrainResult } from '../../run/train.js';
 import { testMetrics } from './test-metrics.js';
 
 export interface MethodRun {
