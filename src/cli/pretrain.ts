@@ -1,4 +1,4 @@
-// lorapro pretrain: a small base model from scratch on Moby-Dick (see src/train/pretrain.ts).
+// lorapro pretrain: a small base model from scratch on Moby-Dick (see src/run/pretrain.ts).
 import { startEngine } from './engine.js';
 import { createProgress } from '../train/progress.js';
 import { defaultWork, MODEL_CARD_FILE, pretrain } from '../run/pretrain.js';

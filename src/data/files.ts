@@ -1,10 +1,10 @@
 // Datasets from files (Node): read, parse, check every record, and report all problems at once.
-// The pure pieces live in data-*.ts so a browser build can use them without `fs`:
-//   data-read      text → records (JSONL, JSON array, CSV) with line numbers
-//   data-examples  records → classification / causal-LM examples, label set
-//   data-split     seeded (stratified) train/validation split
-//   data-tokenize  examples → token ids and -100-masked labels
-//   data-batch     length-bucketed resumable batches, padding
+// The pure pieces live beside it in data/ so a browser build can use them without `fs`:
+//   read       text → records (JSONL, JSON array, CSV) with line numbers
+//   examples   records → classification / causal-LM examples, label set
+//   split      seeded (stratified) train/validation split
+//   tokenize   examples → token ids and -100-masked labels
+//   batch      length-bucketed resumable batches, padding
 import { readFileSync } from 'node:fs';
 import { DatasetError, type DataProblems } from './problems.js';
 import type { DataFormat, RawRecord } from './read.js';

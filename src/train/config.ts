@@ -19,7 +19,7 @@ export const LOWER_IS_BETTER: ReadonlySet<MetricName> = new Set(['loss', 'perple
 /**
  * The learning rate asked for: a number; 'auto' (the default), a short search over a grid around
  * the model folder's recommended rate for the method (lorapro.json) or else the width rule
- * (src/train/lr-search.ts); or 'recommended', that rate without a search.
+ * (src/run/lr-search.ts); or 'recommended', that rate without a search.
  */
 export type LrRequest = number | 'auto' | 'recommended';
 
@@ -180,7 +180,7 @@ class Fields {
 /**
  * A validated, frozen TrainConfig. Unknown keys are errors (a misspelt option would otherwise be
  * silently ignored). The learning rate stays a request ('auto' when not given) until the run
- * resolves it (lr-search.ts); bestMetric defaults to accuracy or loss.
+ * resolves it (run/lr-search.ts); bestMetric defaults to accuracy or loss.
  *
  * @example
  *   const config = trainConfig({ model: 'gpt2', train: 'train.jsonl', task: 'causal-lm', method: 'lora-pro', out: 'runs/a' });
