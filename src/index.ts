@@ -49,20 +49,20 @@ export { KVCache } from './models/kv-cache.js';
 export type { AnyModel, CausalLM, SequenceClassifier, Task, PretrainedModel, ModelOptions } from './models/types.js';
 
 // Training
-export { train, type TrainResult, type TrainHooks } from './train/trainer.js';
+export { train, type TrainResult, type TrainHooks } from './run/train.js';
 export { namedGradients } from './train/grads.js';
-export { trainConfig, type TrainConfig, type LrRequest, type ResumeMode } from './train/run-config.js';
-export { chooseLearningRate, pickTrial, type LrChoice, type LrTrial } from './train/lr-search.js';
+export { trainConfig, type TrainConfig, type LrRequest, type LrChoice, type LrTrial, type ResumeMode } from './train/config.js';
+export { chooseLearningRate, pickTrial } from './run/lr-search.js';
 export { suggestedLearningRate, searchGrid, readRecommendations, RECOMMENDATIONS_FILE } from './train/lr-defaults.js';
 export { METHODS, setupMethod, type MethodName, type MethodSetup } from './train/methods.js';
 export { evaluate, type EvalMetrics } from './train/evaluate.js';
-export { compareMethods, type CompareOptions, type CompareOutcome } from './train/run-compare.js';
+export { compareMethods, type CompareOptions, type CompareOutcome } from './run/compare.js';
 export { loadTrained } from './train/run-model.js';
-export { UsageError } from './train/run-errors.js';
-export { DatasetError } from './train/data-problems.js';
+export { UsageError } from './train/errors.js';
+export { DatasetError } from './data/problems.js';
 export { learningRate } from './train/schedule.js';
 export { accuracy, macroF1, matthewsCorrelation, perplexity } from './train/metrics.js';
-export { loadClassificationData, loadCausalLmData } from './train/data.js';
+export { loadClassificationData, loadCausalLmData } from './data/files.js';
 
 // Built-in tasks and corpus (Node only: they read npm data packages)
 export { builtinTaskNames, loadBuiltinTask, PAPER_TASKS } from './tasks/builtin.js';

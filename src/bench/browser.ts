@@ -12,7 +12,7 @@ import { useBackend, describeEngine } from '../engine/backend.js';
 import { FileSet } from '../io/file-set.js';
 import { loadBuiltinTask } from '../tasks/builtin.js';
 import { TrainSession } from '../train/session.js';
-import { startStudio } from '../cli/studio.js';
+import { startStudio } from '../run/studio.js';
 
 const { values } = parseArgs({ options: { steps: { type: 'string', default: '8' }, warmup: { type: 'string', default: '2' }, task: { type: 'string', default: 'name-gender' }, method: { type: 'string', default: 'lora-pro' }, model: { type: 'string', default: 'models/lorapro-base' } } });
 const steps = Number(values.steps);

@@ -2,7 +2,7 @@
 // over a --config JSON file (flags win), rendered as --help. Every mistake is a UsageError (exit 2).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { UsageError } from '../train/run-errors.js';
+import { UsageError } from '../train/errors.js';
 
 export type OptionType = 'string' | 'int' | 'number' | 'boolean';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { serializeSafetensors } from '../io/safetensors.js';
-import { lmRecords, tempDir, tinyConfig, writeJsonl, writeTinyModel } from '../train/run-testing.js';
+import { lmRecords, tempDir, tinyConfig, writeJsonl, writeTinyModel } from '../train/testing.js';
 import { runCli } from './testing.js';
 
 const root = tempDir('lorapro-bad-files-');

@@ -1,17 +1,17 @@
-// lorapro bench paper: the LoRA-Pro paper's comparison on the built-in tasks (src/bench/paper.ts).
+// lorapro bench paper: the LoRA-Pro paper's comparison on the built-in tasks (src/bench/paper/paper.ts).
 import { engineName } from '../engine/backend.js';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { chooseBase, shown } from '../bench/paper-base.js';
-import { paperPlan, plannedRuns, runPaper } from '../bench/paper.js';
-import { printableTable, writePaperResults } from '../bench/paper-report.js';
+import { chooseBase, shown } from '../bench/paper/base.js';
+import { paperPlan, plannedRuns, runPaper } from '../bench/paper/paper.js';
+import { printableTable, writePaperResults } from '../bench/paper/report.js';
 import { startEngine } from './engine.js';
 import { tf } from '../engine/tf.js';
 import { builtinTaskNames } from '../tasks/builtin.js';
 import { checkMethod } from '../train/methods.js';
-import { machineLine } from '../train/pretrain.js';
+import { machineLine } from '../run/pretrain.js';
 import { createProgress } from '../train/progress.js';
-import { UsageError } from '../train/run-errors.js';
+import { UsageError } from '../train/errors.js';
 import { BACKEND_OPTION, flagOf, listOf, type Command } from './args.js';
 
 function seedList(value: unknown): number[] | undefined {

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRunFile } from '../train/run-file.js';
 import { builtinDataSpec } from '../train/run-data.js';
-import { tempDir } from '../train/run-testing.js';
+import { tempDir } from '../train/testing.js';
 import { runCli, writeTinyByteModel } from './testing.js';
 
 const root = tempDir('lorapro-builtin-');

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { METHODS } from '../train/methods.js';
-import { lmRecords, sentimentRecords, tempDir, writeJsonl, writeTinyModel } from '../train/run-testing.js';
+import { lmRecords, sentimentRecords, tempDir, writeJsonl, writeTinyModel } from '../train/testing.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 const root = tempDir('lorapro-cli-slow-');

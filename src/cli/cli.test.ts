@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { lmRecords, sentimentRecords, tempDir, writeJsonl, writeTinyModel } from '../train/run-testing.js';
+import { lmRecords, sentimentRecords, tempDir, writeJsonl, writeTinyModel } from '../train/testing.js';
 import { COMMANDS } from './cli.js';
 import { runCli } from './testing.js';
 

@@ -1,7 +1,7 @@
 // The lorapro command line as a function (main.ts is the executable). Exit codes: 0 ok, 1 the run
 // failed, 2 bad usage or input.
 import { readFileSync } from 'node:fs';
-import { isUsageError, UsageError } from '../train/run-errors.js';
+import { isUsageError, UsageError } from '../train/errors.js';
 import { renderHelp, resolveOptions, type CliIO, type Command } from './args.js';
 import { benchCommand } from './bench.js';
 import { compareCommand } from './compare.js';

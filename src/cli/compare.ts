@@ -1,14 +1,14 @@
 // lorapro compare: methods × seeds on the same data, one overlaid report and a results table.
 import { writeTextAtomic } from '../io/atomic.js';
 import { join } from 'node:path';
-import { testMetrics } from '../bench/paper-test.js';
+import { testMetrics } from '../bench/paper/test-metrics.js';
 import { startEngine } from './engine.js';
 import { checkMethod } from '../train/methods.js';
 import { createProgress } from '../train/progress.js';
-import { meanStd, RESULTS_FILE } from '../train/report-compare.js';
-import { compareMethods, type CompareOutcome } from '../train/run-compare.js';
+import { meanStd, RESULTS_FILE } from '../report/compare.js';
+import { compareMethods, type CompareOutcome } from '../run/compare.js';
 import { builtinDataSpec } from '../train/run-data.js';
-import { UsageError } from '../train/run-errors.js';
+import { UsageError } from '../train/errors.js';
 import { listOf, type CliIO, type Command } from './args.js';
 import { INTERRUPTED_EXIT, resumeCommand, whileInterruptible } from './interrupt.js';
 import { resolveTaskOption, RUN_OPTIONS } from './train.js';

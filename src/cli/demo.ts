@@ -3,16 +3,16 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chooseBase, shown } from '../bench/paper-base.js';
-import { runMethod, type MethodRun } from '../bench/paper-runs.js';
-import { costCells, DIAGNOSTIC_NOTE, markdownTable, pctCell, textTable } from '../bench/paper-table.js';
+import { chooseBase, shown } from '../bench/paper/base.js';
+import { runMethod, type MethodRun } from '../bench/paper/runs.js';
+import { costCells, DIAGNOSTIC_NOTE, markdownTable, pctCell, textTable } from '../bench/paper/table.js';
 import { startEngine } from './engine.js';
 import type { MethodName } from '../train/methods.js';
-import { machineLine } from '../train/pretrain.js';
+import { machineLine } from '../run/pretrain.js';
 import { createProgress } from '../train/progress.js';
-import { readComparedRun, writeCompareReport } from '../train/report-compare.js';
+import { readComparedRun, writeCompareReport } from '../report/compare.js';
 import { builtinDataSpec } from '../train/run-data.js';
-import { UsageError } from '../train/run-errors.js';
+import { UsageError } from '../train/errors.js';
 import { BACKEND_OPTION, type Command } from './args.js';
 
 /**

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { lmRecords, sentimentRecords, tempDir, writeJsonl, writeTinyModel } from '../train/run-testing.js';
+import { lmRecords, sentimentRecords, tempDir, writeJsonl, writeTinyModel } from '../train/testing.js';
 import { runCli } from './testing.js';
 
 const root = tempDir('lorapro-eval-inputs-');

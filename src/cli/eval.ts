@@ -1,9 +1,9 @@
 // lorapro eval: metrics of a model (with an adapter) on a dataset file.
 import { startEngine } from './engine.js';
 import { evaluate } from '../train/evaluate.js';
-import { TASKS, type TaskName } from '../train/run-config.js';
+import { TASKS, type TaskName } from '../train/config.js';
 import { loadEvalData } from '../train/run-data.js';
-import { UsageError } from '../train/run-errors.js';
+import { UsageError } from '../train/errors.js';
 import { loadTrained, padIdOf } from '../train/run-model.js';
 import { BACKEND_OPTION, type Command } from './args.js';
 

@@ -2,7 +2,7 @@
 import { useBackend } from '../engine/backend.js';
 import { generate } from '../models/generate.js';
 import { validateSampling, type SamplingOptions } from '../models/sampling.js';
-import { UsageError } from '../train/run-errors.js';
+import { UsageError } from '../train/errors.js';
 import { loadTrained } from '../train/run-model.js';
 import { BACKEND_OPTION, type Command } from './args.js';
 

@@ -9,7 +9,7 @@ import type { AnyModel } from '../models/types.js';
 import { readRecommendations, RECOMMENDATIONS_FILE, recommendedRate, searchGrid, widthOf } from '../train/lr-defaults.js';
 import { checkMethod, headModules, METHODS, type MethodName } from '../train/methods.js';
 import { allMethodCosts, countParameters, humanBytes, humanCount, methodCost, type MethodCost } from '../train/run-memory.js';
-import { UsageError } from '../train/run-errors.js';
+import { UsageError } from '../train/errors.js';
 import { MODEL_TASK, requireModelDir } from '../train/run-model.js';
 import { BACKEND_OPTION, listOf, type Command } from './args.js';
 import { taskOption } from './eval.js';

@@ -6,7 +6,7 @@ import { mergeAndUnload } from '../adapters/inject.js';
 import { useBackend } from '../engine/backend.js';
 import { savePretrained } from '../models/pretrained.js';
 import { RUN_FILE } from '../train/run-file.js';
-import { UsageError } from '../train/run-errors.js';
+import { UsageError } from '../train/errors.js';
 import { loadTrained } from '../train/run-model.js';
 import { BACKEND_OPTION, type Command } from './args.js';
 

@@ -4,9 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { paperPlan, pickByValidation, plannedRuns } from '../bench/paper.js';
-import type { MethodRun } from '../bench/paper-runs.js';
-import { tempDir } from '../train/run-testing.js';
+import { paperPlan, pickByValidation, plannedRuns } from '../bench/paper/paper.js';
+import type { MethodRun } from '../bench/paper/runs.js';
+import { tempDir } from '../train/testing.js';
 import { runCli, writeTinyByteModel } from './testing.js';
 
 const root = tempDir('lorapro-paper-');

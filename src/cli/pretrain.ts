@@ -1,7 +1,7 @@
-// lorapro pretrain: a small base model from scratch on Moby-Dick (see src/train/pretrain.ts).
+// lorapro pretrain: a small base model from scratch on Moby-Dick (see src/run/pretrain.ts).
 import { startEngine } from './engine.js';
 import { createProgress } from '../train/progress.js';
-import { defaultWork, MODEL_CARD_FILE, pretrain } from '../train/pretrain.js';
+import { defaultWork, MODEL_CARD_FILE, pretrain } from '../run/pretrain.js';
 import { BACKEND_OPTION, type Command } from './args.js';
 
 /** The command line that reproduces a run, for the model card (flags in a fixed order). */

@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sentimentRecords, tempDir, writeJsonl, writeTinyModel } from '../train/run-testing.js';
+import { sentimentRecords, tempDir, writeJsonl, writeTinyModel } from '../train/testing.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 const root = tempDir('lorapro-resume-');

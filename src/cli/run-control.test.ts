@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkpointSteps } from '../train/checkpoint.js';
-import { sentimentRecords, tempDir, writeJsonl, writeTinyModel } from '../train/run-testing.js';
+import { sentimentRecords, tempDir, writeJsonl, writeTinyModel } from '../train/testing.js';
 import { runCli } from './testing.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));

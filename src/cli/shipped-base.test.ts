@@ -5,11 +5,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SHIPPED_BASE } from '../bench/paper-base.js';
+import { SHIPPED_BASE } from '../bench/paper/base.js';
 import { useBackend } from '../engine/backend.js';
 import { loadPretrained } from '../models/pretrained.js';
-import { corpusSplits, MODEL_CARD_FILE } from '../train/pretrain.js';
-import { tempDir } from '../train/run-testing.js';
+import { corpusSplits, MODEL_CARD_FILE } from '../run/pretrain.js';
+import { tempDir } from '../train/testing.js';
 import { runCli } from './testing.js';
 
 const card = readFileSync(join(SHIPPED_BASE, MODEL_CARD_FILE), 'utf8');

@@ -1,5 +1,5 @@
 // Shared by the CLI tests: run a command line in-process, and a tiny byte-level model folder.
-import { writeInitialModel } from '../train/pretrain.js';
+import { writeInitialModel } from '../run/pretrain.js';
 import { main } from './cli.js';
 
 /** Runs `lorapro ...argv` in this process and collects its exit code and output lines. */

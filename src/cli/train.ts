@@ -2,10 +2,10 @@
 import { startEngine } from './engine.js';
 import { METHODS } from '../train/methods.js';
 import { createProgress } from '../train/progress.js';
-import { trainConfig, type TrainConfig } from '../train/run-config.js';
-import { train, type TrainResult } from '../train/trainer.js';
+import { trainConfig, type TrainConfig } from '../train/config.js';
+import { train, type TrainResult } from '../run/train.js';
 import { builtinDataSpec, builtinSpecString } from '../train/run-data.js';
-import { UsageError } from '../train/run-errors.js';
+import { UsageError } from '../train/errors.js';
 import { BACKEND_OPTION, type Command, type OptionSpec } from './args.js';
 import { INTERRUPTED_EXIT, resumeCommand, whileInterruptible } from './interrupt.js';
 

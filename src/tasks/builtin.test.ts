@@ -9,7 +9,7 @@ import { nameOrWord } from './name-or-word.js';
 import { datasetFunction } from './packages.js';
 import { splitPool } from './split.js';
 import { distributionRows, summaryRow } from './summary.js';
-import type { ClassificationExample } from '../train/data-examples.js';
+import type { ClassificationExample } from '../data/examples.js';
 
 // The sizes docs/TASKS.md states: test 500, validation 300, train 2,000.
 const EXPECTED: Record<string, { labels: string[]; train: number }> = {

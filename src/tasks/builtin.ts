@@ -3,7 +3,7 @@
 // tasks. Two earlier ones (sotu-party, opinion-polarity) were removed: no method, at any rate tried,
 // beat their majority label on the shipped base by more than 3.4 points (docs/TASKS.md).
 // Splits are fixed: the same seed and sizes for every task, documented in docs/TASKS.md.
-import type { ClassificationExample } from '../train/data-examples.js';
+import type { ClassificationExample } from '../data/examples.js';
 import { nameGender } from './name-gender.js';
 import { nameOrWord } from './name-or-word.js';
 import { packageVersion } from './packages.js';

@@ -2,7 +2,7 @@
 // Pure: the same pool gives the same splits on every machine, whatever order it arrives in, since
 // the pool is de-duplicated and sorted by text (UTF-16 code units, not the locale) before the shuffle.
 import { Rng } from '../math/rng.js';
-import type { ClassificationExample } from '../train/data-examples.js';
+import type { ClassificationExample } from '../data/examples.js';
 
 /** A source item before its label becomes an index. */
 export interface LabelledText {

@@ -2,7 +2,7 @@
 // that two machines can compare to know they trained and tested on the same examples, and the
 // Markdown rows of docs/TASKS.md.
 import { createHash } from 'node:crypto';
-import type { ClassificationExample } from '../train/data-examples.js';
+import type { ClassificationExample } from '../data/examples.js';
 import type { BuiltinTask } from './builtin.js';
 
 /** Examples per label, in `labels` order. */

@@ -6,7 +6,7 @@ import { tf } from '../engine/tf.js';
 import { useBackend } from '../engine/backend.js';
 import { AdamW } from '../optim/adamw.js';
 import { checkpointName, checkpointSteps, latestCheckpoint, loadCheckpoint, pruneCheckpoints, saveCheckpoint, STATE_FILE } from './checkpoint.js';
-import { tempDir } from './run-testing.js';
+import { tempDir } from './testing.js';
 
 const params = () =>
   new Map<string, tf.Variable>([

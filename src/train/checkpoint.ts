@@ -13,7 +13,7 @@ import { writeJsonAtomic } from '../io/atomic.js';
 import { readJsonFile } from '../io/json-file.js';
 import { readSafetensors, tensorsToWrite, toFloat32, writeSafetensors } from '../io/safetensors.js';
 import type { Optimizer } from '../optim/optimizer.js';
-import type { DataPosition } from './data-batch.js';
+import type { DataPosition } from '../data/batch.js';
 
 export const TRAINABLE_FILE = 'trainable.safetensors';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';

@@ -3,9 +3,9 @@
 import { tf } from '../engine/tf.js';
 import { setTraining } from '../adapters/inject.js';
 import type { AnyModel } from '../models/types.js';
-import { makeBatches } from './data-batch.js';
+import { makeBatches } from '../data/batch.js';
 import { argmaxRows, classificationMetrics, meanLoss, perplexity } from './metrics.js';
-import { batchLogits, batchLoss, hostBatch, type HostBatch, type RunExample } from './batches.js';
+import { batchLogits, batchLoss, hostBatch, type HostBatch, type RunExample } from '../data/batches.js';
 
 export interface EvalMetrics {
   readonly loss: number;

@@ -2,7 +2,7 @@
 // width, the search grid around a rate, and the validation of a model folder's lorapro.json.
 import type { ModelConfig } from '../io/hf-config.js';
 import { METHODS, type MethodName } from './methods.js';
-import { UsageError } from './run-errors.js';
+import { UsageError } from './errors.js';
 
 export const RECOMMENDATIONS_FILE = 'lorapro.json';
 

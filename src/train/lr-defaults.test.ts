@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRecommendations, searchGrid, suggestedLearningRate } from './lr-defaults.js';
-import { UsageError } from './run-errors.js';
-import { tempDir } from './run-testing.js';
+import { UsageError } from './errors.js';
+import { tempDir } from './testing.js';
 
 test('the width rule: the shipped base\'s benchmarked rates at width 128, the usual ones at GPT-2 and TinyLlama widths', () => {
   const close = (a: number, b: number) => Math.abs(a - b) <= 0.02 * b;

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { readOptionalJsonFile } from '../io/json-file.js';
 import { recommendationsFromJson, RECOMMENDATIONS_FILE, type Recommendations } from './lr-defaults-rule.js';
-import { UsageError } from './run-errors.js';
+import { UsageError } from './errors.js';
 
 export { RECOMMENDATIONS_FILE, searchGrid, suggestedLearningRate, widthOf, recommendationsFromJson, recommendedRate, type Recommendations } from './lr-defaults-rule.js';
 

@@ -5,7 +5,7 @@ import { createModel } from '../models/auto.js';
 import { randomInit } from '../models/layers.js';
 import { TINY } from '../models/testing.js';
 import { checkMethod, headModules, METHODS, setupMethod, type MethodName, type MethodOptions } from './methods.js';
-import { UsageError } from './run-errors.js';
+import { UsageError } from './errors.js';
 
 const classifier = () => createModel(TINY.gpt2(), { task: 'sequence-classification', numLabels: 3, init: randomInit(3, 0.1) });
 

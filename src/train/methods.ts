@@ -15,8 +15,7 @@ import { LoraProAdamW } from '../optim/lora-pro-adamw.js';
 import { LoraProSGD } from '../optim/lora-pro-sgd.js';
 import { nonLoraParams } from '../optim/lora-pro-pairs.js';
 import type { CommonOptions, LoraPair, Optimizer } from '../optim/optimizer.js';
-import type { ResolvedTrainConfig } from './run-config.js';
-import { UsageError } from './run-errors.js';
+import { UsageError } from './errors.js';
 
 export const METHODS = ['full', 'lora', 'rslora', 'lora-plus', 'lora-pro', 'lora-pro-efficient', 'lora-pro-sgd'] as const;
 export type MethodName = (typeof METHODS)[number];
@@ -94,25 +93,6 @@ export function setupMethod(model: PretrainedModel, o: MethodOptions): MethodSet
   const params = model.trainableParameters();
   const others = nonLoraParams(params, pairs);
   return { method: o.method, optimizer: adapterOptimizer(o, params, pairs, others, common), params, pairs };
-}
-
-/** setupMethod with a run's settings (a classifier's head is trained in full alongside adapters). */
-export function setupForConfig(model: PretrainedModel, config: ResolvedTrainConfig): MethodSetup {
-  return setupMethod(model, {
-    method: config.method,
-    rank: config.rank,
-    alpha: config.alpha,
-    targetModules: config.targetModules,
-    loraDropout: config.loraDropout,
-    modulesToSave: config.task === 'classification' ? headModules(model) : [],
-    seed: config.seed,
-    lr: config.lr,
-    weightDecay: config.weightDecay,
-    clipNorm: config.clipNorm,
-    loraPlusRatio: config.loraPlusRatio,
-    momentum: config.momentum,
-    damping: config.damping,
-  });
 }
 
 /** injectLora with the method's config; its errors (rank too large, no matching module) are usage errors. */

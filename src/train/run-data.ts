@@ -2,7 +2,7 @@
 // a batch as the model's task computes it. Tensors are made only inside `batchLoss` / `classify`,
 // so callers' tf.tidy disposes them.
 import { statSync } from 'node:fs';
-import type { RunExample } from './batches.js';
+import type { RunExample } from '../data/batches.js';
 import {
   DataProblems,
   indexLabels,
@@ -16,13 +16,13 @@ import {
   type RawRecord,
   type TokenEncoder,
   type TokenizedClassification,
-} from './data.js';
+} from '../data/files.js';
 import { runDataFromText, splitsRunData, type RunData } from './session.js';
-import { UsageError } from './run-errors.js';
-import type { TaskName } from './run-config.js';
+import { UsageError } from './errors.js';
+import type { TaskName } from './config.js';
 import { loadBuiltinTask, parseTaskSpec } from '../tasks/builtin.js';
 
-export { BatchStream, batchLogits, batchLoss, hostBatch, type HostBatch, type RunExample } from './batches.js';
+export { BatchStream, batchLogits, batchLoss, hostBatch, type HostBatch, type RunExample } from '../data/batches.js';
 
 export type { RunData } from './session.js';
 

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ensureBackend } from '../engine/backend.js';
-import { trainConfig, type TrainConfig } from './run-config.js';
+import { trainConfig, type TrainConfig } from './config.js';
 import { checkResumable, RUN_FILE, writeRunFile } from './run-file.js';
 import type { PreparedRun } from './run-setup.js';
-import { tempDir, writeJsonl } from './run-testing.js';
+import { tempDir, writeJsonl } from './testing.js';
 
 const root = tempDir('lorapro-run-file-');
 const model = join(root, 'model');

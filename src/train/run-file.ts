@@ -7,10 +7,8 @@ import { join, resolve } from 'node:path';
 import { tf } from '../engine/tf.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { readJsonFile } from '../io/json-file.js';
-import { resumeKey, type TrainConfig } from './run-config.js';
-import { UsageError } from './run-errors.js';
-import type { LrChoice } from './lr-search.js';
-import type { PreparedRun } from './run-setup.js';
+import { resumeKey, type LrChoice, type TrainConfig } from './config.js';
+import { UsageError } from './errors.js';
 
 export const RUN_FILE = 'run.json';
 
@@ -56,8 +54,15 @@ export function runPaths(config: Pick<TrainConfig, 'model' | 'train' | 'eval'>):
   return { model: realPath(config.model), train, ...(config.eval !== undefined ? { eval: realPath(config.eval) } : {}) };
 }
 
+/** What writeRunFile reads of a prepared run (run-setup.ts's PreparedRun is one). */
+export interface RunFileSource {
+  readonly config: TrainConfig;
+  readonly data: { readonly labels?: string[]; readonly train: { readonly length: number }; readonly eval: { readonly length: number } };
+  readonly maxLength: number;
+}
+
 /** Writes run.json into `dir`; `requested` is the config as asked for and how its rate was chosen. */
-export async function writeRunFile(run: PreparedRun, totalSteps: number | undefined, requested?: { config: TrainConfig; learningRate: LrChoice }, dir = run.config.out): Promise<void> {
+export async function writeRunFile(run: RunFileSource, totalSteps: number | undefined, requested?: { config: TrainConfig; learningRate: LrChoice }, dir = run.config.out): Promise<void> {
   const file: RunFile = {
     version: 1,
     config: requested?.config ?? run.config,

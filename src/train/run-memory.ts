@@ -4,7 +4,7 @@ import { injectLora, mergeAndUnload } from '../adapters/inject.js';
 import { loraConfig } from '../adapters/lora-config.js';
 import type { PretrainedModel } from '../models/types.js';
 import { METHODS, usesAdapters, type MethodName } from './methods.js';
-import { UsageError } from './run-errors.js';
+import { UsageError } from './errors.js';
 
 const F32 = 4;
 

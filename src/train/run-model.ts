@@ -8,9 +8,9 @@ import { loadTokenizer, type Tokenizer } from '../io/tokenizer.js';
 import { defaultTask } from '../models/auto.js';
 import { loadPretrained } from '../models/pretrained.js';
 import type { AnyModel, Task } from '../models/types.js';
-import type { LabelOrigin } from './data-examples.js';
-import type { TaskName } from './run-config.js';
-import { UsageError } from './run-errors.js';
+import type { LabelOrigin } from '../data/examples.js';
+import type { TaskName } from './config.js';
+import { UsageError } from './errors.js';
 import { readRunFile, type RunFile } from './run-file.js';
 
 export const MODEL_TASK: Readonly<Record<TaskName, Task>> = { classification: 'sequence-classification', 'causal-lm': 'causal-lm' };

@@ -11,11 +11,11 @@ import { FileSet } from '../io/file-set.js';
 import { InputFileError } from '../io/input-error.js';
 import { loadPretrainedFromFiles } from '../models/from-files.js';
 import { loadPretrained } from '../models/pretrained.js';
-import { startStudio, type Studio } from '../cli/studio.js';
-import { trainConfig } from './run-config.js';
-import { classificationFixture, lmRecords } from './run-testing.js';
+import { startStudio, type Studio } from '../run/studio.js';
+import { trainConfig } from './config.js';
+import { classificationFixture, lmRecords } from './testing.js';
 import { TrainSession } from './session.js';
-import { train } from './trainer.js';
+import { train } from '../run/train.js';
 
 const folder = (dir: string) => new FileSet('tiny', readdirSync(dir).map((f) => [f, readFileSync(join(dir, f))] as const));
 

@@ -1,5 +1,5 @@
 // How many optimiser steps a run takes, and how often it evaluates and saves.
-import type { TrainConfig } from './run-config.js';
+import type { TrainConfig } from './config.js';
 
 export interface StepPlan {
   readonly totalSteps: number;

@@ -4,7 +4,7 @@ import { tf } from '../engine/tf.js';
 import { setTraining } from '../adapters/inject.js';
 import type { AnyModel } from '../models/types.js';
 import type { StepResult } from '../optim/optimizer.js';
-import { batchLoss, type HostBatch } from './batches.js';
+import { batchLoss, type HostBatch } from '../data/batches.js';
 import { namedGradients } from './grads.js';
 import type { MethodSetup } from './methods.js';
 

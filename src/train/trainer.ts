@@ -3,7 +3,6 @@
 // The loss is read back from the backend only on logged steps; evaluation, the per-layer gradient
 // diagnostic and checkpoints happen every N steps. A checkpoint holds everything the loop's future
 // depends on, so --resume after a kill ends on the same weights as an uninterrupted run.
-import { existsSync, statSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tf } from '../engine/tf.js';
@@ -13,18 +12,16 @@ import type { AnyModel } from '../models/types.js';
 import { checkpointName, latestCheckpoint, loadCheckpoint, loadTrainable, pruneCheckpoints, saveCheckpoint, type BestRecord, type CheckpointState } from './checkpoint.js';
 import { evalBatches, evaluate, type EvalMetrics } from './evaluate.js';
 import { usesAdapters } from './methods.js';
-import { silentProgress, type Progress } from './progress.js';
-import { writeRunReport } from './report.js';
+import type { Progress } from './progress.js';
 import { DivergenceGuard } from './divergence.js';
-import { chooseLearningRate, SEARCH_DIR, type LrChoice } from './lr-search.js';
-import { LOWER_IS_BETTER, type ResolvedTrainConfig, type TrainConfig } from './run-config.js';
-import { BatchStream } from './batches.js';
+import { LOWER_IS_BETTER, type LrChoice, type ResolvedTrainConfig } from './config.js';
+import { BatchStream } from '../data/batches.js';
 import { optimizerStep } from './step.js';
-import { layerDiagnostics } from './run-diagnostics.js';
-import { UsageError } from './run-errors.js';
-import { appendMetrics, METRICS_FILE, truncateMetrics, type MetricsLine } from './run-log.js';
-import { checkResumable, readRunFile, writeRunFile } from './run-file.js';
-import { disposeRun, dropoutRngs, prepareRun, type PreparedRun } from './run-setup.js';
+import { layerDiagnostics } from './diagnostics.js';
+import { UsageError } from './errors.js';
+import { appendMetrics, METRICS_FILE, truncateMetrics, type MetricsLine } from './metrics-log.js';
+import { writeRunFile } from './run-file.js';
+import { dropoutRngs, type PreparedRun } from './run-setup.js';
 import { learningRate, validateSchedule, type ScheduleOptions } from './schedule.js';
 import { planSteps, type StepPlan } from './step-plan.js';
 
@@ -60,35 +57,11 @@ export interface TrainResult {
 }
 
 /**
- * Trains per `config`, writing into `config.out`: checkpoints/, metrics.jsonl, run.json, the
- * adapter (or the full model for `full`) and best/ (the best evaluation's weights), report.html.
- * The learning rate is resolved first (lr-search.ts: given, the model folder's recommendation, or a
- * search whose trials go to lr-search/); `hooks.signal` stops the run cleanly at a step boundary.
- *
- * @example
- *   const result = await train(trainConfig({ model: 'models/gpt2', train: 'data.jsonl', task: 'causal-lm', method: 'lora-pro', out: 'runs/a' }));
+ * The loop of one prepared run, from a fresh start or the checkpoint in `found`: steps, logging,
+ * evaluation, checkpoints, and at the end the trained weights in --out. The caller (run/train.ts)
+ * has chosen the learning rate and writes the report.
  */
-export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
-  await tf.ready();
-  const progress = hooks.progress ?? silentProgress;
-  const log = hooks.log ?? ((line: string) => progress.log(line));
-  const found = await checkOutFolder(config);
-  if (config.resume) await checkResumable(config); // before a search, which would otherwise run only to be refused
-  const choice = (await previousChoice(config)) ?? (await chooseLearningRate(config, { runTrial: (c) => train(c, { signal: hooks.signal }), log, signal: hooks.signal }));
-  if (choice === 'interrupted') {
-    return { status: 'interrupted', message: `interrupted during the learning-rate search; its trials in ${join(config.out, SEARCH_DIR)} continue with --resume`, steps: 0, elapsedS: 0, peakTensorBytes: 0, peakRssBytes: 0 };
-  }
-  if (choice.source !== 'search') log(choice.note);
-  const run = await prepareRun({ ...config, lr: choice.lr }, log);
-  try {
-    return { ...(await runLoop(run, choice, found, progress, log, hooks)), learningRate: choice };
-  } finally {
-    progress.stop();
-    disposeRun(run);
-  }
-}
-
-async function runLoop(run: PreparedRun, choice: LrChoice, found: OutFolder, progress: Progress, log: (line: string) => void, hooks: TrainHooks): Promise<TrainResult> {
+export async function trainLoop(run: PreparedRun, choice: LrChoice, found: OutFolder, progress: Progress, log: (line: string) => void, hooks: TrainHooks): Promise<TrainResult> {
   const { config, model, setup, data, padId } = run;
   const plan = planSteps(config, data.train.length);
   const schedule = scheduleOf(config, plan);
@@ -138,7 +111,6 @@ async function runLoop(run: PreparedRun, choice: LrChoice, found: OutFolder, pro
         if (diverged) {
           const message = await divergedMessage(step, diverged, config.lr, paths.checkpoints);
           await appendMetrics(paths.metrics, { ...line, stopped: message });
-          await writeRunReport(config.out);
           return finish('diverged', message);
         }
         if (evalNow) finalEval = await evaluate(model, evalSet, config.batchSize, padId);
@@ -160,7 +132,6 @@ async function runLoop(run: PreparedRun, choice: LrChoice, found: OutFolder, pro
   }
   progress.stop();
   await saveOutputs(run, best, paths.checkpoints);
-  await writeRunReport(config.out);
   return finish('completed');
 }
 
@@ -256,43 +227,10 @@ async function divergedMessage(step: number, what: string, lr: number, checkpoin
 }
 
 /** What --out held before the run started. */
-interface OutFolder {
+export interface OutFolder {
   readonly latest?: string; // newest complete checkpoint
   readonly metrics: boolean; // a metrics.jsonl
   readonly search: boolean; // learning-rate search trials
-}
-
-/**
- * Checks --out before anything runs: a fresh start needs a folder without a run in it; --resume
- * needs something to resume ('if-any' starts afresh where there is nothing). A run whose outputs
- * are there but whose checkpoints are gone is never overwritten.
- */
-async function checkOutFolder(config: TrainConfig): Promise<OutFolder> {
-  const stat = statSync(config.out, { throwIfNoEntry: false });
-  if (stat && !stat.isDirectory()) throw new UsageError(`--out ${config.out} is a file, not a folder; choose a folder for the run's outputs`);
-  const found: OutFolder = { latest: await latestCheckpoint(join(config.out, 'checkpoints')), metrics: existsSync(join(config.out, METRICS_FILE)), search: existsSync(join(config.out, SEARCH_DIR)) };
-  if (!config.resume) {
-    if (found.latest || found.metrics || found.search) throw new UsageError(`${config.out} already holds a training run; pass --resume to continue it, or choose another --out`);
-    return found;
-  }
-  if (found.latest) return found;
-  const finished = FINISHED_OUTPUTS.find((name) => existsSync(join(config.out, name)));
-  if (finished) throw new UsageError(`--resume: ${config.out} holds a finished or stopped run (${finished}) but no checkpoint to continue from (${join(config.out, 'checkpoints')} is empty or gone); nothing was changed. Choose another --out to train again`);
-  if (config.resume === true && !found.search) {
-    throw new UsageError(`--resume: there is no run to continue in ${config.out} (no checkpoint in ${join(config.out, 'checkpoints')}); drop --resume to start one there`);
-  }
-  return found;
-}
-
-/** Files a run writes when it ends (completed or stopped). */
-const FINISHED_OUTPUTS = ['report.html', 'adapter_model.safetensors', 'model.safetensors'];
-
-/** On --resume, the learning rate the run in --out resolved before (so a search is not redone). */
-async function previousChoice(config: TrainConfig): Promise<LrChoice | undefined> {
-  if (!config.resume) return undefined;
-  const previous = await readRunFile(config.out);
-  const choice = previous?.learningRate;
-  return choice && JSON.stringify(choice.requested) === JSON.stringify(config.lr) ? choice : undefined;
 }
 
 /**

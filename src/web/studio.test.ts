@@ -14,9 +14,9 @@ import { useBackend } from '../engine/backend.js';
 import { loadAdapter } from '../adapters/peft-files.js';
 import { loadPretrained } from '../models/pretrained.js';
 import { loadTokenizer } from '../io/tokenizer.js';
-import { trainConfig } from '../train/run-config.js';
-import { train } from '../train/trainer.js';
-import { startStudio, type Studio } from '../cli/studio.js';
+import { trainConfig } from '../train/config.js';
+import { train } from '../run/train.js';
+import { startStudio, type Studio } from '../run/studio.js';
 
 const BASE = 'models/lorapro-base';
 const CHROMIUM = process.env.LORAPRO_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(existsSync);

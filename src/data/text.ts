@@ -1,0 +1,69 @@
+// Dataset text → examples, for files already read (Node reads them in data.ts; a browser page is
+// handed them as dropped files). Every problem names the file and line, as for a file on disk.
+import { DataProblems, DatasetError, Rank } from './problems.js';
+import { formatFromPath, parseRecords, type DataFormat, type RawRecord } from './read.js';
+import { indexLabels, labelSet, toCausalLmExamples, toLabelledTexts, trainingFileLabels, type CausalLmExample, type ClassificationExample } from './examples.js';
+import { splitExamples } from './split.js';
+
+/** A dataset file's name (its path, or a dropped file's name) and text; the extension names its format. */
+export interface TextFile {
+  readonly name: string;
+  readonly text: string;
+}
+
+export interface LoadOptions {
+  /** Overrides the format the extension names. */
+  readonly format?: DataFormat;
+}
+
+export interface ClassificationLoadOptions extends LoadOptions {
+  /** Seeds the validation split when there is no eval file. */
+  readonly seed: number;
+  /** Share of the training file held out when there is no eval file; default 0.1. */
+  readonly validationFraction?: number;
+}
+
+export interface ClassificationData {
+  readonly train: ClassificationExample[];
+  readonly eval: ClassificationExample[];
+  /** Label names in index order; save them with the run (they become the model's id2label). */
+  readonly labels: string[];
+}
+
+/** A dataset file's records; unreadable records are added to `problems`, an empty file is one. */
+export function recordsOf(file: TextFile, problems: DataProblems, format?: DataFormat): RawRecord[] {
+  const records = parseRecords(file.text, format ?? formatFromPath(file.name), problems);
+  if (records.length === 0 && problems.count === 0) problems.add({ message: 'the dataset has no records', rank: Rank.structure });
+  return records;
+}
+
+/** `loadClassificationData` for files already read. */
+export function classificationFromText(trainFile: TextFile, evalFile: TextFile | undefined, options: ClassificationLoadOptions): ClassificationData {
+  const { seed, validationFraction = 0.1, format } = options;
+  if (!Number.isInteger(seed)) throw new Error(`loadClassificationData: seed must be an integer, got ${seed}`);
+  const trainPath = trainFile.name;
+  const trainProblems = new DataProblems(trainPath);
+  const trainTexts = toLabelledTexts(recordsOf(trainFile, trainProblems, format), trainProblems);
+  trainProblems.throwIfAny();
+
+  const labels = labelSet(trainTexts);
+  if (labels.length < 2) throw new DatasetError(trainPath, [], `${trainPath}: classification needs at least two labels in field "label", found only "${labels[0]}"`);
+  const all = indexLabels(trainTexts, labels, trainProblems, trainingFileLabels(trainPath));
+  if (evalFile === undefined) {
+    const { train, eval: held } = splitExamples(all, { seed, validationFraction, stratifyBy: (e) => e.label });
+    return { train, eval: held, labels };
+  }
+  const evalProblems = new DataProblems(evalFile.name);
+  const evalTexts = toLabelledTexts(recordsOf(evalFile, evalProblems, format), evalProblems);
+  const held = indexLabels(evalTexts, labels, evalProblems, trainingFileLabels(trainPath));
+  evalProblems.throwIfAny();
+  return { train: all, eval: held, labels };
+}
+
+/** `loadCausalLmData` for a file already read. */
+export function causalLmFromText(file: TextFile, options: LoadOptions = {}): CausalLmExample[] {
+  const problems = new DataProblems(file.name);
+  const examples = toCausalLmExamples(recordsOf(file, problems, options.format), problems);
+  problems.throwIfAny();
+  return examples;
+}

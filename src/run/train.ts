@@ -1,0 +1,82 @@
+// `lorapro train` as a function: checks --out, resolves the learning rate (given, recommended, or a
+// search of short trial runs), prepares the run, runs the loop (train/trainer.ts), and writes the
+// report of a run that completed or diverged.
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { tf } from '../engine/tf.js';
+import { writeRunReport } from '../report/run.js';
+import { latestCheckpoint } from '../train/checkpoint.js';
+import type { LrChoice, TrainConfig } from '../train/config.js';
+import { UsageError } from '../train/errors.js';
+import { METRICS_FILE } from '../train/metrics-log.js';
+import { silentProgress } from '../train/progress.js';
+import { checkResumable, readRunFile } from '../train/run-file.js';
+import { disposeRun, prepareRun } from '../train/run-setup.js';
+import { trainLoop, type OutFolder, type TrainHooks, type TrainResult } from '../train/trainer.js';
+import { chooseLearningRate, SEARCH_DIR } from './lr-search.js';
+
+export type { TrainHooks, TrainResult } from '../train/trainer.js';
+
+/**
+ * Trains per `config`, writing into `config.out`: checkpoints/, metrics.jsonl, run.json, the
+ * adapter (or the full model for `full`) and best/ (the best evaluation's weights), report.html.
+ * The learning rate is resolved first (lr-search.ts: given, the model folder's recommendation, or a
+ * search whose trials go to lr-search/); `hooks.signal` stops the run cleanly at a step boundary.
+ *
+ * @example
+ *   const result = await train(trainConfig({ model: 'models/gpt2', train: 'data.jsonl', task: 'causal-lm', method: 'lora-pro', out: 'runs/a' }));
+ */
+export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
+  await tf.ready();
+  const progress = hooks.progress ?? silentProgress;
+  const log = hooks.log ?? ((line: string) => progress.log(line));
+  const found = await checkOutFolder(config);
+  if (config.resume) await checkResumable(config); // before a search, which would otherwise run only to be refused
+  const choice = (await previousChoice(config)) ?? (await chooseLearningRate(config, { runTrial: (c) => train(c, { signal: hooks.signal }), log, signal: hooks.signal }));
+  if (choice === 'interrupted') {
+    return { status: 'interrupted', message: `interrupted during the learning-rate search; its trials in ${join(config.out, SEARCH_DIR)} continue with --resume`, steps: 0, elapsedS: 0, peakTensorBytes: 0, peakRssBytes: 0 };
+  }
+  if (choice.source !== 'search') log(choice.note);
+  const run = await prepareRun({ ...config, lr: choice.lr }, log);
+  try {
+    const result = await trainLoop(run, choice, found, progress, log, hooks);
+    if (result.status !== 'interrupted') await writeRunReport(config.out); // a diverged run's too; an interrupted one continues
+    return { ...result, learningRate: choice };
+  } finally {
+    progress.stop();
+    disposeRun(run);
+  }
+}
+
+/**
+ * Checks --out before anything runs: a fresh start needs a folder without a run in it; --resume
+ * needs something to resume ('if-any' starts afresh where there is nothing). A run whose outputs
+ * are there but whose checkpoints are gone is never overwritten.
+ */
+async function checkOutFolder(config: TrainConfig): Promise<OutFolder> {
+  const stat = statSync(config.out, { throwIfNoEntry: false });
+  if (stat && !stat.isDirectory()) throw new UsageError(`--out ${config.out} is a file, not a folder; choose a folder for the run's outputs`);
+  const found: OutFolder = { latest: await latestCheckpoint(join(config.out, 'checkpoints')), metrics: existsSync(join(config.out, METRICS_FILE)), search: existsSync(join(config.out, SEARCH_DIR)) };
+  if (!config.resume) {
+    if (found.latest || found.metrics || found.search) throw new UsageError(`${config.out} already holds a training run; pass --resume to continue it, or choose another --out`);
+    return found;
+  }
+  if (found.latest) return found;
+  const finished = FINISHED_OUTPUTS.find((name) => existsSync(join(config.out, name)));
+  if (finished) throw new UsageError(`--resume: ${config.out} holds a finished or stopped run (${finished}) but no checkpoint to continue from (${join(config.out, 'checkpoints')} is empty or gone); nothing was changed. Choose another --out to train again`);
+  if (config.resume === true && !found.search) {
+    throw new UsageError(`--resume: there is no run to continue in ${config.out} (no checkpoint in ${join(config.out, 'checkpoints')}); drop --resume to start one there`);
+  }
+  return found;
+}
+
+/** Files a run writes when it ends (completed or stopped). */
+const FINISHED_OUTPUTS = ['report.html', 'adapter_model.safetensors', 'model.safetensors'];
+
+/** On --resume, the learning rate the run in --out resolved before (so a search is not redone). */
+async function previousChoice(config: TrainConfig): Promise<LrChoice | undefined> {
+  if (!config.resume) return undefined;
+  const previous = await readRunFile(config.out);
+  const choice = previous?.learningRate;
+  return choice && JSON.stringify(choice.requested) === JSON.stringify(config.lr) ? choice : undefined;
+}
