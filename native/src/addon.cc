@@ -7,15 +7,22 @@
 //          batch, aIndex, bIndex, aMat, bMat, accumulate)
 //     C[t] (+)= op(A[aIndex[t]]) op(B[bIndex[t]]) for t < batch; offsets in bytes, strides in floats,
 //     aMat/bMat the floats between consecutive matrices; an index array may be null (identity).
+//   softmax(heap, xOff, biasOff, yOff, lseOff, rows, cols, period, group, biasGroups)
+//     y = softmax(x + bias) per row (ops.h); biasOff / lseOff -1 for none.
+//   softmaxGrad(heap, yOff, dyOff, dxOff, rows, cols)           dx = y·(dy − Σ dy·y) per row
+//   adam(heap, pOff, gOff, mOff, vOff, outOff, mOutOff, vOutOff, n,
+//        gScale, beta1, beta2, eps, bc1, sqrtBc2, lr, decay)    one AdamW step (ops.h); pOff -1: direction only
 #include <node_api.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include "gemm.h"
+#include "ops.h"
 #include "pool.h"
 
 namespace lorapro {
@@ -218,11 +225,138 @@ napi_value MatMul(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// Reads argc numbers after the heap, checking the call's arity. False (with an exception pending) on a bad call.
+bool heap_call(napi_env env, napi_callback_info info, const char* name, size_t want, float** heap, int64_t* heap_floats, double* v) {
+  size_t argc = 20;
+  napi_value argv[20];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc != want + 1) {
+    napi_throw_type_error(env, nullptr, (std::string("lorapro native: ") + name + " takes " + std::to_string(want + 1) + " arguments").c_str());
+    return false;
+  }
+  void* data;
+  size_t bytes;
+  if (napi_get_arraybuffer_info(env, argv[0], &data, &bytes) != napi_ok) {
+    napi_throw_type_error(env, nullptr, (std::string("lorapro native: ") + name + "'s first argument must be an ArrayBuffer").c_str());
+    return false;
+  }
+  *heap = static_cast<float*>(data);
+  *heap_floats = int64_t(bytes / 4);
+  for (size_t i = 0; i < want; i++)
+    if (napi_get_value_double(env, argv[1 + i], &v[i]) != napi_ok || !std::isfinite(v[i])) {
+      napi_throw_type_error(env, nullptr, (std::string("lorapro native: ") + name + "'s arguments after the heap must be finite numbers").c_str());
+      return false;
+    }
+  return true;
+}
+
+// A float array of `count` floats at byte offset `off` inside the heap, or null for off == -1 when optional.
+bool span(napi_env env, const char* name, float* heap, int64_t heap_floats, double off, int64_t count, bool optional, float** out) {
+  if (optional && off == -1) {
+    *out = nullptr;
+    return true;
+  }
+  const int64_t o = int64_t(off);
+  if (double(o) != off || o < 0 || o % 4 != 0 || count < 0 || o / 4 + count > heap_floats) {
+    napi_throw_range_error(env, nullptr, (std::string("lorapro native: ") + name + " reads or writes outside the heap").c_str());
+    return false;
+  }
+  *out = heap + o / 4;
+  return true;
+}
+
+// Below this many floats an elementwise or row kernel runs on the calling thread.
+constexpr int64_t PARALLEL_FLOATS = 1 << 15;
+
+// Runs body(lo, hi) over [0, count) in one piece or in a chunk per thread.
+template <class F>
+void split(int64_t count, int64_t floats_per_item, F body) {
+  Pool& workers = pool();
+  const int64_t threads = workers.threads();
+  const unsigned mxcsr = flush_denormals();
+  if (threads == 1 || count * floats_per_item < PARALLEL_FLOATS || count < 2) {
+    body(int64_t(0), count);
+  } else {
+    const int64_t chunks = std::min<int64_t>(threads, count), per = (count + chunks - 1) / chunks;
+    workers.run(chunks, [&](int64_t c) { body(std::min(count, c * per), std::min(count, (c + 1) * per)); });
+  }
+  restore_denormals(mxcsr);
+}
+
+napi_value Softmax(napi_env env, napi_callback_info info) {
+  float* heap;
+  int64_t floats;
+  double v[9];
+  if (!heap_call(env, info, "softmax", 9, &heap, &floats, v)) return nullptr;
+  const int64_t rows = int64_t(v[4]), cols = int64_t(v[5]), period = int64_t(v[6]), group = int64_t(v[7]), groups = int64_t(v[8]);
+  if (rows < 0 || cols < 1 || period < 1 || group < 1 || groups < 1 || group % period != 0) {
+    napi_throw_range_error(env, nullptr, "lorapro native: softmax needs rows >= 0, cols >= 1 and a bias period dividing its group");
+    return nullptr;
+  }
+  SoftmaxArgs a{};
+  float *x, *y;
+  if (!span(env, "softmax", heap, floats, v[0], rows * cols, false, &x) ||
+      !span(env, "softmax", heap, floats, v[1], groups * period * cols, true, const_cast<float**>(&a.bias)) ||
+      !span(env, "softmax", heap, floats, v[2], rows * cols, false, &y) || !span(env, "softmax", heap, floats, v[3], rows, true, &a.lse))
+    return nullptr;
+  a.x = x, a.y = y, a.cols = cols, a.period = period, a.group = group, a.bias_groups = groups;
+  const Isa isa = current_isa();
+  split(rows, cols, [&](int64_t lo, int64_t hi) { softmax_rows(isa, a, lo, hi); });
+  return nullptr;
+}
+
+napi_value SoftmaxGrad(napi_env env, napi_callback_info info) {
+  float* heap;
+  int64_t floats;
+  double v[5];
+  if (!heap_call(env, info, "softmaxGrad", 5, &heap, &floats, v)) return nullptr;
+  const int64_t rows = int64_t(v[3]), cols = int64_t(v[4]);
+  if (rows < 0 || cols < 1) {
+    napi_throw_range_error(env, nullptr, "lorapro native: softmaxGrad needs rows >= 0 and cols >= 1");
+    return nullptr;
+  }
+  float *y, *dy, *dx;
+  if (!span(env, "softmaxGrad", heap, floats, v[0], rows * cols, false, &y) || !span(env, "softmaxGrad", heap, floats, v[1], rows * cols, false, &dy) ||
+      !span(env, "softmaxGrad", heap, floats, v[2], rows * cols, false, &dx))
+    return nullptr;
+  const Isa isa = current_isa();
+  split(rows, cols, [&](int64_t lo, int64_t hi) { softmax_grad_rows(isa, y, dy, dx, cols, lo, hi); });
+  return nullptr;
+}
+
+napi_value Adam(napi_env env, napi_callback_info info) {
+  float* heap;
+  int64_t floats;
+  double v[16];
+  if (!heap_call(env, info, "adam", 16, &heap, &floats, v)) return nullptr;
+  const int64_t n = int64_t(v[7]);
+  if (n < 0) {
+    napi_throw_range_error(env, nullptr, "lorapro native: adam needs n >= 0");
+    return nullptr;
+  }
+  AdamArgs a{};
+  float *p, *g, *m, *s;
+  if (!span(env, "adam", heap, floats, v[0], n, true, &p) || !span(env, "adam", heap, floats, v[1], n, false, &g) ||
+      !span(env, "adam", heap, floats, v[2], n, false, &m) || !span(env, "adam", heap, floats, v[3], n, false, &s) ||
+      !span(env, "adam", heap, floats, v[4], n, false, &a.out) || !span(env, "adam", heap, floats, v[5], n, false, &a.m_out) ||
+      !span(env, "adam", heap, floats, v[6], n, false, &a.v_out))
+    return nullptr;
+  a.p = p, a.g = g, a.m = m, a.v = s;
+  // The scalars TF.js would make float32 tensors of: each rounded once, as there.
+  a.g_scale = float(v[8]), a.beta1 = float(v[9]), a.one_minus_beta1 = float(1 - v[9]), a.beta2 = float(v[10]), a.one_minus_beta2 = float(1 - v[10]);
+  a.eps = float(v[11]), a.bc1 = float(v[12]), a.sqrt_bc2 = float(v[13]), a.lr = float(v[14]), a.decay = float(v[15]);
+  const Isa isa = current_isa();
+  split(n, 1, [&](int64_t lo, int64_t hi) { adam_range(isa, a, lo, hi); });
+  return nullptr;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"configure", nullptr, Configure, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"matmul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softmaxGrad", nullptr, SoftmaxGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -1,9 +1,10 @@
-// Fused elementwise ops: one kernel where the backend has one (wasm: ./kernels/gelu.ts), the same
-// expression op by op elsewhere. Models call these; neither form is differentiable by tape, so each is
+// Fused elementwise ops: one kernel where the backend has one (wasm: ./kernels/gelu.ts; the native
+// engine: ./kernels/native-ops.ts), the same expression op by op elsewhere. Models call these; neither form is differentiable by tape, so each is
 // used inside a tf.customGrad that supplies the gradient.
 import { tf } from './tf.js';
 import { GELU_C1, GELU_C2, GELU_NEW_ARG, GELU_NEW_GRAD } from './kernels/gelu.js';
 import { LAYER_NORM, LAYER_NORM_GRAD, RMS_NORM, RMS_NORM_GRAD, layerNormFits } from './kernels/layer-norm.js';
+import { NATIVE_ADAM, NATIVE_SOFTMAX, NATIVE_SOFTMAX_GRAD, biasLayout, nativeHeap, type AdamAttrs } from './kernels/native-ops.js';
 import { simdSupported } from './kernels/wasm-asm.js';
 import { asWasmBackend, heapMemory } from './kernels/wasm-backend.js';
 
@@ -77,4 +78,47 @@ export function rmsNormInputGrad(dy: tf.Tensor, xhat: tf.Tensor, r: tf.Tensor, w
     const g = tf.mul(dy, weight);
     return tf.mul(tf.sub(g, tf.mul(xhat, tf.mean(tf.mul(g, xhat), -1, true))), r);
   });
+}
+
+/**
+ * Whether the native engine's softmax and AdamW kernels run now (./kernels/native-ops.ts): the wasm
+ * backend with the addon loaded and switched on. Callers keep their op-by-op route for every other case.
+ */
+export function nativeOpsOn(): boolean {
+  return tf.getBackend() === 'wasm' && tf.getKernel(NATIVE_SOFTMAX, 'wasm') !== undefined && nativeHeap(asWasmBackend(tf.backend())) !== null;
+}
+
+/**
+ * softmax(x + bias) over the last axis, bias (optional) [B or 1, 1, T, S] over x [B, nH, T, S]: one native
+ * pass per row (see nativeOpsOn), else the add and TF.js's Softmax.
+ */
+export function biasedSoftmax(x: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
+  if (nativeOpsOn() && x.dtype === 'float32' && (bias === undefined || biasLayout(x.shape, bias.shape) !== null)) {
+    return tf.engine().runKernel(NATIVE_SOFTMAX, bias === undefined ? { x } : { x, bias }, { withLse: false }) as tf.Tensor;
+  }
+  return tf.tidy(() => tf.softmax(bias === undefined ? x : tf.add(x, bias), -1));
+}
+
+/** softmax(z) over the last axis and each row's logsumexp [..., 1 dropped]: one native pass, else three ops. */
+export function softmaxWithLse(z: tf.Tensor): { p: tf.Tensor; lse: tf.Tensor } {
+  if (nativeOpsOn() && z.dtype === 'float32') {
+    const [p, lse] = tf.engine().runKernel(NATIVE_SOFTMAX, { x: z }, { withLse: true }) as tf.Tensor[];
+    return { p, lse };
+  }
+  return { p: tf.softmax(z, -1), lse: tf.logSumExp(z, -1) };
+}
+
+/** dL/dx of y = softmax(x) over the last axis: y·(dy − Σ dy·y). */
+export function softmaxGrad(y: tf.Tensor, dy: tf.Tensor): tf.Tensor {
+  if (nativeOpsOn() && y.dtype === 'float32' && dy.dtype === 'float32') return tf.engine().runKernel(NATIVE_SOFTMAX_GRAD, { y, dy }) as tf.Tensor;
+  return tf.tidy(() => tf.mul(y, tf.sub(dy, tf.sum(tf.mul(dy, y), -1, true))));
+}
+
+/**
+ * One fused AdamW step on the native engine (callers check nativeOpsOn first): [p', m', v'], or with no
+ * p [direction, m', v']. The caller owns the three results.
+ */
+export function nativeAdam(inputs: { p?: tf.Tensor; g: tf.Tensor; m: tf.Tensor; v: tf.Tensor }, attrs: AdamAttrs): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  const named = inputs.p === undefined ? { g: inputs.g, m: inputs.m, v: inputs.v } : inputs;
+  return tf.engine().runKernel(NATIVE_ADAM, named, attrs as unknown as tf.NamedAttrMap) as [tf.Tensor, tf.Tensor, tf.Tensor];
 }

@@ -15,6 +15,15 @@ export interface NativeAddon {
     aRowStride: number, aColStride: number, bRowStride: number, bColStride: number,
     batch: number, aIndex: Int32Array | null, bIndex: Int32Array | null, aMatrixStride: number, bMatrixStride: number, accumulate: boolean,
   ): void;
+  /** y = softmax(x + bias) per row of `cols`; bias row ((r / group) % biasGroups)·period + r % period; -1 offsets for no bias / no lse. */
+  softmax(heap: ArrayBuffer, xOffset: number, biasOffset: number, yOffset: number, lseOffset: number, rows: number, cols: number, period: number, group: number, biasGroups: number): void;
+  /** dx = y·(dy − Σ dy·y) per row. */
+  softmaxGrad(heap: ArrayBuffer, yOffset: number, dyOffset: number, dxOffset: number, rows: number, cols: number): void;
+  /** One AdamW step on n floats (native/src/ops.h); pOffset -1 writes the direction instead of p'. */
+  adam(
+    heap: ArrayBuffer, pOffset: number, gOffset: number, mOffset: number, vOffset: number, outOffset: number, mOutOffset: number, vOutOffset: number, n: number,
+    gScale: number, beta1: number, beta2: number, eps: number, bc1: number, sqrtBc2: number, lr: number, decay: number,
+  ): void;
 }
 
 export interface NativeInfo {
@@ -48,6 +57,7 @@ function load(): Loaded {
   try {
     const addon = moduleApi.createRequire(import.meta.url)(path) as NativeAddon;
     if (typeof addon.matmul !== 'function') return { addon: null, reason: `${path} is not lorapro's native engine` };
+    if (typeof addon.softmax !== 'function' || typeof addon.adam !== 'function') return { addon: null, reason: `${path} is an older build of lorapro's native engine (no softmax/adam kernels); rebuild it with node scripts/build-native.mjs` };
     return { addon, path };
   } catch (error) {
     const message = (error as Error).message.split('\n')[0];

@@ -1,6 +1,7 @@
 // Attention pieces shared by GPT-2, Llama and BERT: additive masks, position ids from a padding
 // mask, head split/merge and scaled dot-product attention with grouped key/value heads.
 import { tf } from '../engine/tf.js';
+import { biasedSoftmax, nativeOpsOn, softmaxGrad } from '../engine/fused.js';
 import type { Dropout } from './layers.js';
 
 /**
@@ -100,6 +101,20 @@ export function mergeHeads(x: tf.Tensor): tf.Tensor3D {
 }
 
 /**
+ * softmax(scores + bias) with its gradient written out, dscores = y·(dy − Σ dy·y) (the bias is a
+ * constant mask: no gradient). On the native engine each direction is one kernel call instead of the
+ * taped add, softmax and the four ops of Softmax's registered gradient.
+ */
+function maskedSoftmax(scores: tf.Tensor, bias: tf.Tensor | undefined): tf.Tensor {
+  const f = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    const y = biasedSoftmax(x, bias);
+    save([y]);
+    return { value: y, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [softmaxGrad(saved[0], dy)] };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(scores) as tf.Tensor;
+}
+
+/**
  * softmax(q·kᵀ·scale + bias)·v. q [B, nH, T, hd]; k, v [B, nKV, S, hd] with nH a multiple of nKV:
  * query head h reads key/value head ⌊h / (nH/nKV)⌋, as Hugging Face's `repeat_kv`. Rather than
  * tiling k and v, the rep = nH/nKV query heads that share a kv head are stacked along T, which is
@@ -121,8 +136,11 @@ export function scaledDotProductAttention(
     const qg = tf.reshape(tf.mul(q, opts.scale), [B, nKV, rep * T, hd]);
     let att = tf.matMul(qg, k, false, true); // [B, nKV, rep·T, S]
     att = tf.reshape(att, [B, nH, T, S]);
-    if (bias !== undefined) att = tf.add(att, bias);
-    att = tf.softmax(att, -1);
+    if (nativeOpsOn()) att = maskedSoftmax(att, bias);
+    else {
+      if (bias !== undefined) att = tf.add(att, bias);
+      att = tf.softmax(att, -1);
+    }
     if (opts.dropout && opts.dropoutRate) att = opts.dropout(att, opts.dropoutRate);
     const y = tf.matMul(tf.reshape(att, [B, nKV, rep * T, S]), v); // [B, nKV, rep·T, hd]
     return tf.reshape(y, [B, nH, T, hd]);

@@ -1,5 +1,6 @@
 // Losses and pooling shared by the task heads, with Hugging Face's semantics.
 import { tf } from '../engine/tf.js';
+import { nativeOpsOn, softmaxWithLse } from '../engine/fused.js';
 
 /** Label value that contributes nothing to the loss (PyTorch's CrossEntropyLoss ignore_index). */
 export const IGNORE_INDEX = -100;
@@ -29,14 +30,24 @@ export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scala
 function weightedNll(logits: tf.Tensor2D, labels: tf.Tensor1D, weight: tf.Tensor1D): tf.Scalar {
   const [N, V] = logits.shape;
   const f = tf.customGrad(((z: tf.Tensor2D, save: tf.GradSaveFunc) => {
-    const p = tf.softmax(z); // [N, V]
-    const top = tf.max(z, -1); // [N]
     const flatIdx = tf.add(tf.mul(tf.range(0, N, 1, 'int32'), tf.scalar(V, 'int32')), labels); // [N]
-    const picked = tf.sub(tf.gather(tf.reshape(z, [N * V]), flatIdx), top); // [N] label logit − max, ≤ 0
-    const logTotal = tf.neg(tf.log(tf.max(p, -1))); // [N] log Σ exp(z − max)
+    let p: tf.Tensor; // [N, V]
+    let nll: tf.Tensor; // [N] logsumexp(z) − z[label]
+    if (nativeOpsOn()) {
+      // the native softmax returns each row's logsumexp from the same pass (no Max reductions)
+      const out = softmaxWithLse(z);
+      p = out.p;
+      nll = tf.sub(out.lse, tf.gather(tf.reshape(z, [N * V]), flatIdx));
+    } else {
+      p = tf.softmax(z);
+      const top = tf.max(z, -1); // [N]
+      const picked = tf.sub(tf.gather(tf.reshape(z, [N * V]), flatIdx), top); // [N] label logit − max, ≤ 0
+      const logTotal = tf.neg(tf.log(tf.max(p, -1))); // [N] log Σ exp(z − max)
+      nll = tf.sub(logTotal, picked);
+    }
     save([p, labels, weight]); // saved copies outlive the caller's tidy, which backprop runs after
     return {
-      value: tf.sum(tf.mul(tf.sub(logTotal, picked), weight)),
+      value: tf.sum(tf.mul(nll, weight)),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [ps, ys, ws] = saved;
         const onehot = tf.cast(tf.oneHot(ys as tf.Tensor1D, V), 'float32'); // [N, V] (wasm's OneHot ignores a float dtype)

@@ -1,4 +1,5 @@
 import { tf } from '../engine/tf.js';
+import { nativeAdam, nativeOpsOn } from '../engine/fused.js';
 import { checkCommonOptions, disposeMap, prepareGradients, type CommonOptions, type StepResult , Slots, SlottedOptimizer } from './optimizer.js';
 
 export interface AdamHyper {
@@ -30,6 +31,11 @@ export function adamHyper(o: AdamWOptions, who: string): AdamHyper {
  * returned (the caller disposes it).
  */
 export function adamDirection(g: tf.Tensor, m: tf.Variable, v: tf.Variable, t: number, h: AdamHyper): tf.Tensor {
+  if (fusedAdamOn(g)) {
+    const [dir, m1, v1] = nativeAdam({ g, m, v }, adamAttrs(t, h, 1, 0, 1));
+    assignAndDispose([m, m1], [v, v1]);
+    return dir;
+  }
   return tf.tidy(() => {
     const m1 = tf.add(tf.mul(m, h.beta1), tf.mul(g, 1 - h.beta1));
     const v1 = tf.add(tf.mul(v, h.beta2), tf.mul(tf.square(g), 1 - h.beta2));
@@ -49,6 +55,23 @@ export function applyUpdate(p: tf.Variable, direction: tf.Tensor, lr: number, we
   });
 }
 
+/** On the native engine a whole AdamW step is one kernel call per parameter (engine/fused.ts). */
+function fusedAdamOn(g: tf.Tensor): boolean {
+  return g.dtype === 'float32' && nativeOpsOn();
+}
+
+/** The native kernel's constants, each the scalar the op-by-op route makes (the same float32 roundings). */
+function adamAttrs(t: number, h: AdamHyper, gScale: number, lr: number, decay: number) {
+  return { gScale, beta1: h.beta1, beta2: h.beta2, eps: h.eps, bc1: 1 - h.beta1 ** t, sqrtBc2: Math.sqrt(1 - h.beta2 ** t), lr, decay };
+}
+
+function assignAndDispose(...pairs: [tf.Variable, tf.Tensor][]): void {
+  for (const [variable, value] of pairs) {
+    variable.assign(value);
+    value.dispose(); // the variable keeps its own reference
+  }
+}
+
 /** Adam slot shapes for a set of parameters: "<name>.exp_avg" and "<name>.exp_avg_sq". */
 export function adamSlotShapes(params: ReadonlyMap<string, tf.Variable>, out = new Map<string, number[]>()): Map<string, number[]> {
   for (const [n, p] of params) {
@@ -59,10 +82,25 @@ export function adamSlotShapes(params: ReadonlyMap<string, tf.Variable>, out = n
 }
 
 /** Updates every parameter of `params` with AdamW using its own moments in `slots`. */
-export function adamwStep(params: ReadonlyMap<string, tf.Variable>, grads: ReadonlyMap<string, tf.Tensor>, slots: Slots, t: number, lr: number, h: AdamHyper, lrScale?: ReadonlyMap<string, number>): void {
+/**
+ * Updates every parameter of `params` with AdamW using its own moments in `slots`, on gradients times
+ * `gScale` (the clipping factor, folded into the native kernel's one pass).
+ */
+export function adamwStep(params: ReadonlyMap<string, tf.Variable>, grads: ReadonlyMap<string, tf.Tensor>, slots: Slots, t: number, lr: number, h: AdamHyper, lrScale?: ReadonlyMap<string, number>, gScale = 1): void {
   for (const [name, p] of params) {
-    const dir = adamDirection(grads.get(name)!, slots.get(`${name}.exp_avg`, p.shape), slots.get(`${name}.exp_avg_sq`, p.shape), t, h);
-    applyUpdate(p, dir, lr * (lrScale?.get(name) ?? 1), h.weightDecay);
+    const m = slots.get(`${name}.exp_avg`, p.shape);
+    const v = slots.get(`${name}.exp_avg_sq`, p.shape);
+    const g = grads.get(name)!;
+    const pLr = lr * (lrScale?.get(name) ?? 1);
+    if (fusedAdamOn(g) && p.dtype === 'float32') {
+      const [p1, m1, v1] = nativeAdam({ p, g, m, v }, adamAttrs(t, h, gScale, pLr, h.weightDecay > 0 ? 1 - pLr * h.weightDecay : 1));
+      assignAndDispose([p, p1], [m, m1], [v, v1]);
+      continue;
+    }
+    const scaled = gScale === 1 ? g : tf.mul(g, gScale);
+    const dir = adamDirection(scaled, m, v, t, h);
+    if (scaled !== g) scaled.dispose();
+    applyUpdate(p, dir, pLr, h.weightDecay);
     dir.dispose();
   }
 }
@@ -91,10 +129,12 @@ export class AdamW extends SlottedOptimizer {
   }
 
   async step(grads: ReadonlyMap<string, tf.Tensor>, lr = this.opts.lr): Promise<StepResult> {
-    const prep = await prepareGradients(grads, this.params, this.opts, this.name);
+    // The native kernel scales the gradients by the clipping factor in its pass: no Multiply per gradient.
+    const fused = nativeOpsOn();
+    const prep = await prepareGradients(grads, this.params, this.opts, this.name, !fused);
     if (prep.grads === null) return { skipped: true, gradNorm: prep.gradNorm };
     this.t += 1;
-    adamwStep(this.params, prep.grads, this.slots, this.t, lr, this.h, this.opts.lrScale);
+    adamwStep(this.params, prep.grads, this.slots, this.t, lr, this.h, this.opts.lrScale, fused ? prep.factor : 1);
     disposeMap(prep.grads);
     return { skipped: false, gradNorm: prep.gradNorm };
   }

@@ -54,14 +54,16 @@ export function checkCommonOptions(o: CommonOptions, who: string): void {
  * Checks that `grads` has exactly the expected names and shapes, measures the global norm once
  * (the step's only read-back, asynchronous: webgpu in a worker has no working synchronous
  * read-back), and returns the gradients to use (clipped copies the caller disposes) or null when
- * a non-finite gradient is to be skipped.
+ * a non-finite gradient is to be skipped. With `applyFactor` false the copies stay unclipped and the
+ * caller applies `factor` itself (AdamW's native kernel does it in its one pass).
  */
 export async function prepareGradients(
   grads: ReadonlyMap<string, tf.Tensor>,
   params: ReadonlyMap<string, tf.Variable>,
   opts: CommonOptions,
   who: string,
-): Promise<{ grads: Map<string, tf.Tensor> | null; gradNorm: number }> {
+  applyFactor = true,
+): Promise<{ grads: Map<string, tf.Tensor> | null; gradNorm: number; factor: number }> {
   for (const [name, p] of params) {
     const g = grads.get(name);
     if (g === undefined) throw new Error(`${who}: no gradient for parameter "${name}"`);
@@ -75,7 +77,7 @@ export async function prepareGradients(
   const gradNorm = Math.sqrt((await sq.data())[0]);
   sq.dispose();
   if (!Number.isFinite(gradNorm)) {
-    if (opts.onNonFinite === 'skip') return { grads: null, gradNorm };
+    if (opts.onNonFinite === 'skip') return { grads: null, gradNorm, factor: 1 };
     let bad: string | undefined;
     for (const n of names) {
       const finite = tf.tidy(() => tf.all(tf.isFinite(grads.get(n)!)));
@@ -91,8 +93,8 @@ export async function prepareGradients(
   }
   const factor = opts.clipNorm !== undefined && gradNorm > opts.clipNorm ? opts.clipNorm / (gradNorm + 1e-6) : 1;
   const out = new Map<string, tf.Tensor>();
-  for (const n of names) out.set(n, factor === 1 ? tf.clone(grads.get(n)!) : tf.tidy(() => tf.mul(grads.get(n)!, factor)));
-  return { grads: out, gradNorm };
+  for (const n of names) out.set(n, factor === 1 || !applyFactor ? tf.clone(grads.get(n)!) : tf.tidy(() => tf.mul(grads.get(n)!, factor)));
+  return { grads: out, gradNorm, factor };
 }
 
 /** Named optimiser slots (moments, momentum buffers) with checkpointable get/set. */

@@ -10,6 +10,7 @@ import { gatherConfig } from './gather.js';
 import { geluArgConfig, geluGradConfig } from './gelu.js';
 import { layerNormConfigs } from './layer-norm.js';
 import { castConfig, identityConfig } from './identity.js';
+import { nativeOpConfigs } from './native-ops.js';
 import { sliceConfig, splitVConfig } from './slice.js';
 import { sumConfig } from './sum.js';
 import { transposeConfig } from './transpose.js';
@@ -17,7 +18,7 @@ import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 
 const BACKEND = 'wasm';
 
-const OURS: readonly KernelConfig[] = [batchMatMulConfig, unsortedSegmentSumConfig, identityConfig, castConfig, sliceConfig, splitVConfig, sumConfig, gatherConfig, transposeConfig, geluArgConfig, geluGradConfig, ...layerNormConfigs];
+const OURS: readonly KernelConfig[] = [batchMatMulConfig, unsortedSegmentSumConfig, identityConfig, castConfig, sliceConfig, splitVConfig, sumConfig, gatherConfig, transposeConfig, geluArgConfig, geluGradConfig, ...layerNormConfigs, ...nativeOpConfigs];
 
 // The kernels ours replaced, by name, so a benchmark can put them back.
 const stock = new Map<string, KernelConfig>();

@@ -1,0 +1,42 @@
+// Row-wise softmax (forward, backward) and the fused AdamW update: the memory-bound kernels of a training
+// step that TF.js runs as several passes each (see docs/ARCHITECTURE.md). Each works on a range of rows or
+// elements so the pool can split it; AVX2 code where the CPU has it (picked like the GEMM's), else portable.
+#pragma once
+#include <cstdint>
+
+#include "gemm.h"
+
+namespace lorapro {
+
+// y[r] = softmax(x[r] + bias[row(r)]) over `cols` for rows [r0, r1). bias may be null; else row r adds
+// bias row ((r / group) % bias_groups) * period + r % period: an attention bias [Bb, 1, T, S] broadcast
+// over [B, nH, T, S] has period T, group nH·T, bias_groups Bb. lse (may be null) gets each row's
+// log Σ exp(x + bias).
+struct SoftmaxArgs {
+  const float* x;
+  const float* bias;
+  float* y;
+  float* lse;
+  int64_t cols, period, group, bias_groups;
+};
+void softmax_rows(Isa isa, const SoftmaxArgs& a, int64_t r0, int64_t r1);
+
+// dx = y·(dy − Σ dy·y) per row, for rows [r0, r1).
+void softmax_grad_rows(Isa isa, const float* y, const float* dy, float* dx, int64_t cols, int64_t r0, int64_t r1);
+
+// One AdamW step on elements [i0, i1), in TF.js's order of float32 operations (optim/adamw.ts):
+//   g' = g·g_scale;  m' = m·β1 + g'·(1−β1);  v' = v·β2 + g'²·(1−β2)
+//   d = (m' / bc1) / (√v' / √bc2 + ε);  p' = p·decay − d·lr   (p null: out = d, the direction alone)
+struct AdamArgs {
+  const float* p;
+  const float* g;
+  const float* m;
+  const float* v;
+  float* out;
+  float* m_out;
+  float* v_out;
+  float g_scale, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, bc1, sqrt_bc2, lr, decay;
+};
+void adam_range(Isa isa, const AdamArgs& a, int64_t i0, int64_t i1);
+
+}  // namespace lorapro
