@@ -1,0 +1,185 @@
+// The native engine's softmax and softmax-gradient kernels (native/src/ops.cc, ./kernels/native-ops.ts)
+// against independent routes: a Float64 softmax written here and the cpu backend's taped softmax
+// gradient (AdamW's kernel: optim/native-adam.test.ts); odd sizes (1, 7, 129: off the 8-float vectors), a bias
+// broadcast per batch row or over all, every ISA the CPU has, 1 and 2 threads; bad calls named.
+// Skipped where the native engine was not built.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf } from './tf.js';
+import { useBackend } from './backend.js';
+import { biasedSoftmax, softmaxGrad, softmaxWithLse } from './fused.js';
+import { configureNative, nativeAddon, nativeStatus, type NativeInfo } from './native.js';
+import { NATIVE_SOFTMAX } from './kernels/native-ops.js';
+import { assertClose, liveCounts, runOn } from './kernels/test-utils.js';
+
+const MASKED = -1e9; // models/attention.ts's mask value
+const status = nativeStatus();
+const skip = status.available ? false : `native engine not built: ${status.reason}`;
+const ALL_ISAS: NativeInfo['isa'][] = ['portable', 'avx2', 'avx512'];
+const ISAS = status.available ? ALL_ISAS.slice(0, ALL_ISAS.indexOf(status.info.isa) + 1) : [];
+
+/** Seeded values in [-scale, scale) (a small LCG, so every engine sees the same numbers). */
+function values(n: number, seed: number, scale = 4): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
+  }
+  return out;
+}
+
+interface SoftmaxCase {
+  x: number[];
+  bias?: number[]; // [Bb, 1, T, S]
+  causal?: boolean; // bias = the causal mask (MASKED above the diagonal), else random values
+}
+
+const SOFTMAX_CASES: SoftmaxCase[] = [
+  { x: [1, 1] },
+  { x: [7, 129] },
+  { x: [3, 1] },
+  { x: [1, 1, 1, 1], bias: [1, 1, 1, 1], causal: true },
+  { x: [2, 3, 7, 7], bias: [1, 1, 7, 7], causal: true },
+  { x: [2, 3, 5, 129], bias: [2, 1, 5, 129] },
+  { x: [2, 2, 33, 33], bias: [1, 1, 33, 33], causal: true },
+];
+
+function biasValues(c: SoftmaxCase): Float32Array {
+  const shape = c.bias!;
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (!c.causal) return values(n, 11, 2);
+  const [, , T, S] = shape;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) if (i % S > Math.floor(i / S) % T) out[i] = MASKED;
+  return out;
+}
+
+/** softmax(x + bias) and logsumexp per row in Float64, broadcasting bias [Bb, 1, T, S] over [B, nH, T, S]. */
+function reference(c: SoftmaxCase, x: Float32Array, bias: Float32Array | null): { y: Float64Array; lse: Float64Array } {
+  const S = c.x[c.x.length - 1];
+  const rows = x.length / S;
+  const y = new Float64Array(x.length);
+  const lse = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let biasRow = 0;
+    if (bias !== null) {
+      const [, nH, T] = c.x;
+      const b = Math.floor(r / (nH * T));
+      biasRow = (c.bias![0] === 1 ? 0 : b) * T + (r % T);
+    }
+    const z = Array.from({ length: S }, (_, j) => x[r * S + j] + (bias === null ? 0 : bias[biasRow * S + j]));
+    const top = Math.max(...z);
+    const sum = z.reduce((a, v) => a + Math.exp(v - top), 0);
+    for (let j = 0; j < S; j++) y[r * S + j] = Math.exp(z[j] - top) / sum;
+    lse[r] = top + Math.log(sum);
+  }
+  return { y, lse };
+}
+
+test('native softmax equals a Float64 softmax, with a causal or per-row bias and logsumexp, on every ISA', { skip }, async () => {
+  const saved = nativeStatus();
+  try {
+    for (const isa of ISAS) {
+      await useBackend('native');
+      configureNative({ isa });
+      for (const c of SOFTMAX_CASES) {
+        const xv = values(c.x.reduce((a, b) => a * b, 1), 3);
+        const bv = c.bias ? biasValues(c) : null;
+        const [y, p, lse] = await runOn('native', () => {
+          const x = tf.tensor(xv, c.x, 'float32');
+          const bias = bv === null ? undefined : tf.tensor(bv, c.bias!, 'float32');
+          const out = biasedSoftmax(x, bias);
+          const withLse = softmaxWithLse(x);
+          tf.dispose([x, bias]);
+          return [out, withLse.p, withLse.lse];
+        });
+        const what = `${isa} x [${c.x}] bias [${c.bias ?? ''}]`;
+        const ref = reference(c, xv, bv);
+        assertClose(y, { shape: c.x, values: ref.y }, `${what}: softmax`, 1e-6);
+        const plain = reference({ x: c.x }, xv, null);
+        assertClose(p, { shape: c.x, values: plain.y }, `${what}: softmaxWithLse p`, 1e-6);
+        assertClose(lse, { shape: c.x.slice(0, -1), values: plain.lse }, `${what}: logsumexp`, 1e-6);
+        if (c.causal) {
+          const S = c.x[3];
+          for (let i = 0; i < y.values.length; i++) {
+            if (i % S > Math.floor(i / S) % c.x[2]) assert.equal(y.values[i], 0, `${what}: masked entry ${i} is exactly 0`);
+          }
+        }
+      }
+    }
+  } finally {
+    if (saved.available) configureNative({ isa: saved.info.isa });
+  }
+});
+
+test('native softmax gradient equals the cpu backend\'s taped softmax gradient, for odd sizes and every ISA', { skip }, async () => {
+  const saved = nativeStatus();
+  const shapes = [[1, 1], [7, 129], [2, 3, 7, 9], [5, 1]];
+  try {
+    for (const shape of shapes) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const f = (native: boolean) => () => {
+        const x = tf.tensor(values(n, 5), shape, 'float32');
+        const dy = tf.tensor(values(n, 6, 1), shape, 'float32');
+        const y = tf.softmax(x, -1);
+        const dx = native ? softmaxGrad(y, dy) : tf.grad((t: tf.Tensor) => tf.softmax(t, -1))(x, dy);
+        tf.dispose([x, y, dy]);
+        return [dx];
+      };
+      const [cpu] = await runOn('cpu', f(false));
+      for (const isa of ISAS) {
+        await useBackend('native');
+        configureNative({ isa });
+        const [native] = await runOn('native', f(true));
+        assertClose(native, cpu, `${isa} softmax gradient [${shape}]`, 1e-5);
+      }
+    }
+  } finally {
+    if (saved.available) configureNative({ isa: saved.info.isa });
+  }
+});
+
+test('native softmax and its gradient give the same bits on 1 and 2 threads', { skip }, async () => {
+  const saved = nativeStatus();
+  const shape = [4, 4, 64, 64]; // 65,536 floats: past the size split over threads
+  const f = () => {
+    const x = tf.tensor(values(65536, 8), shape, 'float32');
+    const bias = tf.tensor(biasValues({ x: shape, bias: [1, 1, 64, 64], causal: true }), [1, 1, 64, 64], 'float32');
+    const dy = tf.tensor(values(65536, 9, 1), shape, 'float32');
+    const y = biasedSoftmax(x, bias);
+    const dx = softmaxGrad(y, dy);
+    tf.dispose([x, bias, dy]);
+    return [y, dx];
+  };
+  try {
+    configureNative({ threads: 1 });
+    const one = await runOn('native', f);
+    configureNative({ threads: 2 });
+    const two = await runOn('native', f);
+    for (let i = 0; i < 2; i++) assert.deepEqual(two[i].values, one[i].values, `output ${i}`);
+  } finally {
+    if (saved.available) configureNative({ threads: saved.info.threads });
+  }
+});
+
+test('bad native kernel calls are refused with a message naming the kernel', { skip }, async () => {
+  await useBackend('native');
+  const x = tf.zeros([2, 3, 4, 4]);
+  const bias = tf.zeros([4]);
+  try {
+    assert.throws(() => tf.engine().runKernel(NATIVE_SOFTMAX, { x, bias }, { withLse: false }), /LoraproNativeSoftmax: bias \[4\] does not broadcast as \[B or 1, 1, T, S\] over x \[2,3,4,4\]/);
+    // the op falls back to add + softmax for a bias the kernel cannot broadcast
+    const y = biasedSoftmax(x, bias);
+    assert.deepEqual(y.shape, [2, 3, 4, 4]);
+    y.dispose();
+    const addon = nativeAddon()!;
+    const heap = new ArrayBuffer(64);
+    assert.throws(() => addon.softmax(heap, 0, -1, 0, -1, 5, 4, 1, 1, 1), /softmax reads or writes outside the heap/);
+    assert.throws(() => addon.softmaxGrad(heap, 0, 0, 2, 1, 4), /softmaxGrad reads or writes outside the heap/);
+    assert.throws(() => addon.adam(heap, -1, 0, 0, 0, 0, 0, 0, 17, 1, 0.9, 0.999, 1e-8, 1, 1, 1, 1), /adam reads or writes outside the heap/);
+    assert.throws(() => (addon.adam as unknown as (...a: unknown[]) => void)(heap, 0), /adam takes 17 arguments/);
+  } finally {
+    tf.dispose([x, bias]);
+  }
+});
