@@ -12,6 +12,8 @@
 //   softmaxGrad(heap, yOff, dyOff, dxOff, rows, cols)           dx = y·(dy − Σ dy·y) per row
 //   adam(heap, pOff, gOff, mOff, vOff, outOff, mOutOff, vOutOff, n,
 //        gScale, beta1, beta2, eps, bc1, sqrtBc2, lr, decay)    one AdamW step (ops.h); pOff -1: direction only
+//   swiglu(heap, gOff, uOff, hOff, n)                          h = silu(g)·u
+//   swigluGrad(heap, gOff, uOff, dhOff, dgOff, duOff, n)       its backward (ops.h)
 #include <node_api.h>
 
 #include <cmath>
@@ -349,6 +351,47 @@ napi_value Adam(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value Swiglu(napi_env env, napi_callback_info info) {
+  float* heap;
+  int64_t floats;
+  double v[4];
+  if (!heap_call(env, info, "swiglu", 4, &heap, &floats, v)) return nullptr;
+  const int64_t n = int64_t(v[3]);
+  float *g, *u, *h;
+  if (n < 0) {
+    napi_throw_range_error(env, nullptr, "lorapro native: swiglu needs n >= 0");
+    return nullptr;
+  }
+  if (!span(env, "swiglu", heap, floats, v[0], n, false, &g) || !span(env, "swiglu", heap, floats, v[1], n, false, &u) ||
+      !span(env, "swiglu", heap, floats, v[2], n, false, &h)) {
+    return nullptr;
+  }
+  const Isa isa = current_isa();
+  split(n, 1, [&](int64_t lo, int64_t hi) { swiglu_range(isa, g, u, h, lo, hi); });
+  return nullptr;
+}
+
+napi_value SwigluGrad(napi_env env, napi_callback_info info) {
+  float* heap;
+  int64_t floats;
+  double v[6];
+  if (!heap_call(env, info, "swigluGrad", 6, &heap, &floats, v)) return nullptr;
+  const int64_t n = int64_t(v[5]);
+  float *g, *u, *dh, *dg, *du;
+  if (n < 0) {
+    napi_throw_range_error(env, nullptr, "lorapro native: swigluGrad needs n >= 0");
+    return nullptr;
+  }
+  if (!span(env, "swigluGrad", heap, floats, v[0], n, false, &g) || !span(env, "swigluGrad", heap, floats, v[1], n, false, &u) ||
+      !span(env, "swigluGrad", heap, floats, v[2], n, false, &dh) || !span(env, "swigluGrad", heap, floats, v[3], n, false, &dg) ||
+      !span(env, "swigluGrad", heap, floats, v[4], n, false, &du)) {
+    return nullptr;
+  }
+  const Isa isa = current_isa();
+  split(n, 1, [&](int64_t lo, int64_t hi) { swiglu_grad_range(isa, g, u, dh, dg, du, lo, hi); });
+  return nullptr;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -357,6 +400,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmaxGrad", nullptr, SoftmaxGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"swiglu", nullptr, Swiglu, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"swigluGrad", nullptr, SwigluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -1,4 +1,4 @@
-// Softmax rows and the AdamW update (ops.h). Each has a portable loop and an AVX2 one; AVX-512 CPUs take
+// Softmax rows, the AdamW update and SwiGLU (ops.h). Each has a portable loop and an AVX2 one; AVX-512 CPUs take
 // the AVX2 code too (these kernels are bound by memory, not by vector width).
 #include "ops.h"
 
@@ -57,6 +57,24 @@ void adam_portable(const AdamArgs& a, int64_t i0, int64_t i1) {
     float m1, v1;
     const float out = adam_one(a, i, &m1, &v1);
     a.m_out[i] = m1, a.v_out[i] = v1, a.out[i] = out;
+  }
+}
+
+// σ(x) from e^−|x| (never overflows): 1/(1 + e) for x ≥ 0, e/(1 + e) below.
+inline float sigmoid(float x) {
+  const float e = std::exp(-std::fabs(x));
+  return (x >= 0 ? 1.0f : e) / (1.0f + e);
+}
+
+void swiglu_portable(const float* g, const float* u, float* h, int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; i++) h[i] = g[i] * sigmoid(g[i]) * u[i];
+}
+
+void swiglu_grad_portable(const float* g, const float* u, const float* dh, float* dg, float* du, int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; i++) {
+    const float s = sigmoid(g[i]);
+    du[i] = dh[i] * g[i] * s;
+    dg[i] = dh[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
   }
 }
 
@@ -157,6 +175,36 @@ __attribute__((target("avx2,fma"))) void softmax_grad_avx2(const float* y, const
   }
 }
 
+__attribute__((target("avx2,fma"))) inline __m256 sigmoid_avx2(__m256 x) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 neg_abs = _mm256_or_ps(x, _mm256_set1_ps(-0.0f));  // −|x|
+  const __m256 e = exp_avx2(neg_abs);
+  const __m256 num = _mm256_blendv_ps(one, e, x);  // x's sign bit picks e (x < 0) or 1
+  return _mm256_div_ps(num, _mm256_add_ps(one, e));
+}
+
+__attribute__((target("avx2,fma"))) void swiglu_avx2(const float* g, const float* u, float* h, int64_t i0, int64_t i1) {
+  int64_t i = i0;
+  for (; i + 8 <= i1; i += 8) {
+    const __m256 x = _mm256_loadu_ps(g + i);
+    _mm256_storeu_ps(h + i, _mm256_mul_ps(_mm256_mul_ps(x, sigmoid_avx2(x)), _mm256_loadu_ps(u + i)));
+  }
+  swiglu_portable(g, u, h, i, i1);
+}
+
+__attribute__((target("avx2,fma"))) void swiglu_grad_avx2(const float* g, const float* u, const float* dh, float* dg, float* du, int64_t i0, int64_t i1) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  int64_t i = i0;
+  for (; i + 8 <= i1; i += 8) {
+    const __m256 x = _mm256_loadu_ps(g + i), d = _mm256_loadu_ps(dh + i);
+    const __m256 s = sigmoid_avx2(x);
+    _mm256_storeu_ps(du + i, _mm256_mul_ps(_mm256_mul_ps(d, x), s));
+    const __m256 t = _mm256_add_ps(one, _mm256_mul_ps(x, _mm256_sub_ps(one, s)));
+    _mm256_storeu_ps(dg + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(d, _mm256_loadu_ps(u + i)), s), t));
+  }
+  swiglu_grad_portable(g, u, dh, dg, du, i, i1);
+}
+
 __attribute__((target("avx2,fma"))) void adam_avx2(const AdamArgs& a, int64_t i0, int64_t i1) {
   const __m256 gs = _mm256_set1_ps(a.g_scale), b1 = _mm256_set1_ps(a.beta1), c1 = _mm256_set1_ps(a.one_minus_beta1);
   const __m256 b2 = _mm256_set1_ps(a.beta2), c2 = _mm256_set1_ps(a.one_minus_beta2), eps = _mm256_set1_ps(a.eps);
@@ -200,6 +248,22 @@ void adam_range(Isa isa, const AdamArgs& a, int64_t i0, int64_t i1) {
 #endif
   (void)isa;
   adam_portable(a, i0, i1);
+}
+
+void swiglu_range(Isa isa, const float* g, const float* u, float* h, int64_t i0, int64_t i1) {
+#ifdef LORAPRO_X86
+  if (isa != Isa::portable) return swiglu_avx2(g, u, h, i0, i1);
+#endif
+  (void)isa;
+  swiglu_portable(g, u, h, i0, i1);
+}
+
+void swiglu_grad_range(Isa isa, const float* g, const float* u, const float* dh, float* dg, float* du, int64_t i0, int64_t i1) {
+#ifdef LORAPRO_X86
+  if (isa != Isa::portable) return swiglu_grad_avx2(g, u, dh, dg, du, i0, i1);
+#endif
+  (void)isa;
+  swiglu_grad_portable(g, u, dh, dg, du, i0, i1);
 }
 
 }  // namespace lorapro

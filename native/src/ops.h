@@ -39,4 +39,9 @@ struct AdamArgs {
 };
 void adam_range(Isa isa, const AdamArgs& a, int64_t i0, int64_t i1);
 
+// Llama's gated MLP activation on elements [i0, i1): h = silu(g)·u, silu(g) = g·σ(g); and its backward,
+// du = dh·silu(g), dg = dh·u·σ(g)·(1 + g·(1 − σ(g))), σ recomputed (no [B, T, I] tensor saved for it).
+void swiglu_range(Isa isa, const float* g, const float* u, float* h, int64_t i0, int64_t i1);
+void swiglu_grad_range(Isa isa, const float* g, const float* u, const float* dh, float* dg, float* du, int64_t i0, int64_t i1);
+
 }  // namespace lorapro

@@ -4,7 +4,7 @@
 import { tf } from './tf.js';
 import { GELU_C1, GELU_C2, GELU_NEW_ARG, GELU_NEW_GRAD } from './kernels/gelu.js';
 import { LAYER_NORM, LAYER_NORM_GRAD, RMS_NORM, RMS_NORM_GRAD, layerNormFits } from './kernels/layer-norm.js';
-import { NATIVE_ADAM, NATIVE_SOFTMAX, NATIVE_SOFTMAX_GRAD, biasLayout, nativeHeap, type AdamAttrs } from './kernels/native-ops.js';
+import { NATIVE_ADAM, NATIVE_SOFTMAX, NATIVE_SOFTMAX_GRAD, NATIVE_SWIGLU, NATIVE_SWIGLU_GRAD, biasLayout, nativeHeap, type AdamAttrs } from './kernels/native-ops.js';
 import { simdSupported } from './kernels/wasm-asm.js';
 import { asWasmBackend, heapMemory } from './kernels/wasm-backend.js';
 
@@ -121,4 +121,14 @@ export function softmaxGrad(y: tf.Tensor, dy: tf.Tensor): tf.Tensor {
 export function nativeAdam(inputs: { p?: tf.Tensor; g: tf.Tensor; m: tf.Tensor; v: tf.Tensor }, attrs: AdamAttrs): [tf.Tensor, tf.Tensor, tf.Tensor] {
   const named = inputs.p === undefined ? { g: inputs.g, m: inputs.m, v: inputs.v } : inputs;
   return tf.engine().runKernel(NATIVE_ADAM, named, attrs as unknown as tf.NamedAttrMap) as [tf.Tensor, tf.Tensor, tf.Tensor];
+}
+
+/** silu(gate)·up (Llama's gated MLP), one native pass; callers check nativeOpsOn first. */
+export function nativeSwiglu(gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
+  return tf.engine().runKernel(NATIVE_SWIGLU, { gate, up }) as tf.Tensor;
+}
+
+/** [dgate, dup] of silu(gate)·up from dh, one native pass; callers check nativeOpsOn first. */
+export function nativeSwigluGrad(gate: tf.Tensor, up: tf.Tensor, dh: tf.Tensor): [tf.Tensor, tf.Tensor] {
+  return tf.engine().runKernel(NATIVE_SWIGLU_GRAD, { gate, up, dh }) as [tf.Tensor, tf.Tensor];
 }

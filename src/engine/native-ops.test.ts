@@ -1,13 +1,14 @@
 // The native engine's softmax and softmax-gradient kernels (native/src/ops.cc, ./kernels/native-ops.ts)
 // against independent routes: a Float64 softmax written here and the cpu backend's taped softmax
-// gradient (AdamW's kernel: optim/native-adam.test.ts); odd sizes (1, 7, 129: off the 8-float vectors), a bias
+// gradient, and SwiGLU against the cpu backend's silu(g)·u and its taped gradient (AdamW's kernel:
+// optim/native-adam.test.ts); odd sizes (1, 7, 129: off the 8-float vectors), a bias
 // broadcast per batch row or over all, every ISA the CPU has, 1 and 2 threads; bad calls named.
 // Skipped where the native engine was not built.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from './tf.js';
 import { useBackend } from './backend.js';
-import { biasedSoftmax, softmaxGrad, softmaxWithLse } from './fused.js';
+import { biasedSoftmax, nativeSwiglu, nativeSwigluGrad, softmaxGrad, softmaxWithLse } from './fused.js';
 import { configureNative, nativeAddon, nativeStatus, type NativeInfo } from './native.js';
 import { NATIVE_SOFTMAX } from './kernels/native-ops.js';
 import { assertClose, liveCounts, runOn } from './kernels/test-utils.js';
@@ -163,6 +164,37 @@ test('native softmax and its gradient give the same bits on 1 and 2 threads', { 
   }
 });
 
+test('native SwiGLU and its gradient equal silu(g)·u and its taped gradient on cpu, for odd sizes, large |g| and every ISA', { skip }, async () => {
+  const saved = nativeStatus();
+  const shapes = [[1], [7], [3, 129], [2, 5, 4000]]; // the last: split over threads
+  try {
+    for (const shape of shapes) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const gv = values(n, 12, 6);
+      gv[0] = 90; // σ saturates without overflow on either side
+      if (n > 1) gv[1] = -90;
+      const f = (native: boolean) => () => {
+        const g = tf.tensor(gv, shape, 'float32');
+        const u = tf.tensor(values(n, 13, 2), shape, 'float32');
+        const dh = tf.tensor(values(n, 14, 1), shape, 'float32');
+        const silu = (x: tf.Tensor, y: tf.Tensor) => tf.mul(tf.mul(x, tf.sigmoid(x)), y);
+        const out = native ? [nativeSwiglu(g, u), ...nativeSwigluGrad(g, u, dh)] : [silu(g, u), ...tf.grads(silu)([g, u], dh)];
+        tf.dispose([g, u, dh]);
+        return out;
+      };
+      const cpu = await runOn('cpu', f(false));
+      for (const isa of ISAS) {
+        await useBackend('native');
+        configureNative({ isa });
+        const native = await runOn('native', f(true));
+        ['h', 'dgate', 'dup'].forEach((name, i) => assertClose(native[i], cpu[i], `${isa} swiglu ${name} [${shape}]`, 1e-5));
+      }
+    }
+  } finally {
+    if (saved.available) configureNative({ isa: saved.info.isa });
+  }
+});
+
 test('bad native kernel calls are refused with a message naming the kernel', { skip }, async () => {
   await useBackend('native');
   const x = tf.zeros([2, 3, 4, 4]);
@@ -179,6 +211,8 @@ test('bad native kernel calls are refused with a message naming the kernel', { s
     assert.throws(() => addon.softmaxGrad(heap, 0, 0, 2, 1, 4), /softmaxGrad reads or writes outside the heap/);
     assert.throws(() => addon.adam(heap, -1, 0, 0, 0, 0, 0, 0, 17, 1, 0.9, 0.999, 1e-8, 1, 1, 1, 1), /adam reads or writes outside the heap/);
     assert.throws(() => (addon.adam as unknown as (...a: unknown[]) => void)(heap, 0), /adam takes 17 arguments/);
+    assert.throws(() => addon.swiglu(heap, 0, 0, 0, -1), /swiglu needs n >= 0/);
+    assert.throws(() => addon.swigluGrad(heap, 0, 0, 0, 0, 60, 2), /swigluGrad reads or writes outside the heap/);
   } finally {
     tf.dispose([x, bias]);
   }

@@ -24,6 +24,10 @@ export interface NativeAddon {
     heap: ArrayBuffer, pOffset: number, gOffset: number, mOffset: number, vOffset: number, outOffset: number, mOutOffset: number, vOutOffset: number, n: number,
     gScale: number, beta1: number, beta2: number, eps: number, bc1: number, sqrtBc2: number, lr: number, decay: number,
   ): void;
+  /** h = silu(g)·u on n floats. */
+  swiglu(heap: ArrayBuffer, gOffset: number, uOffset: number, hOffset: number, n: number): void;
+  /** dg, du of h = silu(g)·u from dh, on n floats. */
+  swigluGrad(heap: ArrayBuffer, gOffset: number, uOffset: number, dhOffset: number, dgOffset: number, duOffset: number, n: number): void;
 }
 
 export interface NativeInfo {
@@ -57,7 +61,7 @@ function load(): Loaded {
   try {
     const addon = moduleApi.createRequire(import.meta.url)(path) as NativeAddon;
     if (typeof addon.matmul !== 'function') return { addon: null, reason: `${path} is not lorapro's native engine` };
-    if (typeof addon.softmax !== 'function' || typeof addon.adam !== 'function') return { addon: null, reason: `${path} is an older build of lorapro's native engine (no softmax/adam kernels); rebuild it with node scripts/build-native.mjs` };
+    if (typeof addon.softmax !== 'function' || typeof addon.adam !== 'function' || typeof addon.swiglu !== 'function') return { addon: null, reason: `${path} is an older build of lorapro's native engine (no softmax, adam or swiglu kernels); rebuild it with node scripts/build-native.mjs` };
     return { addon, path };
   } catch (error) {
     const message = (error as Error).message.split('\n')[0];

@@ -1,7 +1,7 @@
 // Small building blocks shared by the model files: embeddings, norms, activations, dropout and a
 // list container whose children are named "0", "1", … as in PyTorch's nn.ModuleList.
 import { tf } from '../engine/tf.js';
-import { geluNewArg, geluNewGrad, layerNormForward, layerNormInputGrad, rmsNormForward, rmsNormInputGrad } from '../engine/fused.js';
+import { geluNewArg, geluNewGrad, layerNormForward, layerNormInputGrad, nativeOpsOn, nativeSwiglu, nativeSwigluGrad, rmsNormForward, rmsNormInputGrad } from '../engine/fused.js';
 import { Rng } from '../math/rng.js';
 import { Linear, type LinearLike } from './linear.js';
 import { Module } from './module.js';
@@ -182,6 +182,20 @@ export function geluExact(x: tf.Tensor): tf.Tensor {
 /** silu / swish: x·σ(x). */
 export function silu(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.mul(x, tf.sigmoid(x)));
+}
+
+/**
+ * act(gate)·up, Llama's gated MLP. For silu on the native engine one kernel each way with the gradient
+ * written out, du = dh·silu(g), dg = dh·u·σ(g)·(1 + g·(1 − σ(g))), instead of ~10 taped passes over
+ * [B, T, I]; elsewhere (or for another activation) the ops as they are.
+ */
+export function gatedActivation(act: Activation, gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
+  if (act !== silu || !nativeOpsOn() || gate.dtype !== 'float32' || gate.shape.join() !== up.shape.join()) return tf.mul(act(gate), up);
+  const f = tf.customGrad(((g: tf.Tensor, u: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([g, u]);
+    return { value: nativeSwiglu(g, u), gradFunc: (dh: tf.Tensor, saved: tf.Tensor[]) => nativeSwigluGrad(saved[0], saved[1], dh) };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(gate, up) as tf.Tensor;
 }
 
 export type Activation = (x: tf.Tensor) => tf.Tensor;

@@ -7,7 +7,7 @@ import type { LlamaConfig } from '../io/hf-config.js';
 import { attentionBias, mergeHeads, positionIdsFromMask, positionIdsRange, scaledDotProductAttention, splitHeads } from './attention.js';
 import { DecoderCausalLM, DecoderClassifier, DropoutSource, type DecoderBackbone, type DropoutSettings, type ForwardContext } from './decoder.js';
 import type { KVCache } from './kv-cache.js';
-import { Embedding, ModuleList, RMSNorm, activation, asLinear, headInit, linear, randomInit, type Activation, type Init } from './layers.js';
+import { Embedding, ModuleList, RMSNorm, activation, asLinear, gatedActivation, headInit, linear, randomInit, type Activation, type Init } from './layers.js';
 import type { LinearLike } from './linear.js';
 import { Module } from './module.js';
 import { applyRope, ropeCosSin, ropeInvFreq } from './rope.js';
@@ -81,7 +81,7 @@ export class LlamaMLP extends Module {
 
   forward(x: tf.Tensor3D): tf.Tensor3D {
     return tf.tidy(() => {
-      const h = tf.mul(this.act(this.gateProj.forward(x)), this.upProj.forward(x)); // [B, T, I]
+      const h = gatedActivation(this.act, this.gateProj.forward(x), this.upProj.forward(x)); // [B, T, I]
       return this.downProj.forward(h) as tf.Tensor3D; // [B, T, d]
     });
   }

@@ -1,6 +1,7 @@
 // The native engine's kernels beside its BatchMatMul (native/src/ops.cc), registered on the wasm backend
 // and working on its heap in place: a row softmax with an additive bias broadcast over heads (attention's
-// mask) and optionally each row's logsumexp (cross-entropy), its backward pass, and the AdamW update.
+// mask) and optionally each row's logsumexp (cross-entropy), its backward pass, the AdamW update, and
+// Llama's gated activation silu(gate)·up forward and backward.
 // Op by op, each is 3–13 passes over its tensors and as many kernel calls; here one pass or two, and a
 // large one split over the native threads. They run only where the engine is loaded: engine/fused.ts
 // checks `nativeOpsOn()` and takes the op-by-op route otherwise, so the wasm and cpu paths are untouched.
@@ -13,6 +14,8 @@ import { asWasmBackend, heapMemory, wasmData, type WasmBackend } from './wasm-ba
 export const NATIVE_SOFTMAX = 'LoraproNativeSoftmax';
 export const NATIVE_SOFTMAX_GRAD = 'LoraproNativeSoftmaxGrad';
 export const NATIVE_ADAM = 'LoraproNativeAdam';
+export const NATIVE_SWIGLU = 'LoraproNativeSwiglu';
+export const NATIVE_SWIGLU_GRAD = 'LoraproNativeSwigluGrad';
 
 
 /** The addon and the backend's heap as an ArrayBuffer, or null (engine off, or a shared or hidden heap). */
@@ -98,12 +101,7 @@ export interface AdamAttrs {
 function adam(args: { inputs: { p?: TensorInfo; g: TensorInfo; m: TensorInfo; v: TensorInfo }; backend: unknown; attrs: AdamAttrs }): TensorInfo[] {
   const backend = asWasmBackend(args.backend);
   const { p, g, m, v } = args.inputs;
-  const named = { ...(p ? { p } : {}), g, m, v };
-  for (const [name, t] of Object.entries(named)) {
-    checkFloat(NATIVE_ADAM, name, t);
-    if (t.shape.join() !== g.shape.join()) throw new Error(`${NATIVE_ADAM}: ${name} [${t.shape}] must have the gradient's shape [${g.shape}]`);
-  }
-  const n = g.shape.reduce((a, b) => a * b, 1);
+  const n = sameShapeFloats(NATIVE_ADAM, { g, m, v, ...(p ? { p } : {}) });
   const out = backend.makeOutput(g.shape, 'float32');
   const m1 = backend.makeOutput(g.shape, 'float32');
   const v1 = backend.makeOutput(g.shape, 'float32');
@@ -117,8 +115,42 @@ function adam(args: { inputs: { p?: TensorInfo; g: TensorInfo; m: TensorInfo; v:
   return [out, m1, v1];
 }
 
+function sameShapeFloats(kernel: string, named: Record<string, TensorInfo>): number {
+  const first = Object.values(named)[0];
+  for (const [name, t] of Object.entries(named)) {
+    checkFloat(kernel, name, t);
+    if (t.shape.join() !== first.shape.join()) throw new Error(`${kernel}: ${name} [${t.shape}] must have the shape of ${Object.keys(named)[0]} [${first.shape}]`);
+  }
+  return first.shape.reduce((a, b) => a * b, 1);
+}
+
+function swiglu(args: { inputs: { gate: TensorInfo; up: TensorInfo }; backend: unknown }): TensorInfo {
+  const backend = asWasmBackend(args.backend);
+  const { gate, up } = args.inputs;
+  const n = sameShapeFloats(NATIVE_SWIGLU, { gate, up });
+  const h = backend.makeOutput(gate.shape, 'float32');
+  if (n === 0) return h;
+  const { addon, heap } = native(backend, NATIVE_SWIGLU);
+  addon.swiglu(heap, offset(backend, gate), offset(backend, up), offset(backend, h), n);
+  return h;
+}
+
+function swigluGrad(args: { inputs: { gate: TensorInfo; up: TensorInfo; dh: TensorInfo }; backend: unknown }): TensorInfo[] {
+  const backend = asWasmBackend(args.backend);
+  const { gate, up, dh } = args.inputs;
+  const n = sameShapeFloats(NATIVE_SWIGLU_GRAD, { gate, up, dh });
+  const dg = backend.makeOutput(gate.shape, 'float32');
+  const du = backend.makeOutput(gate.shape, 'float32');
+  if (n === 0) return [dg, du];
+  const { addon, heap } = native(backend, NATIVE_SWIGLU_GRAD);
+  addon.swigluGrad(heap, offset(backend, gate), offset(backend, up), offset(backend, dh), offset(backend, dg), offset(backend, du), n);
+  return [dg, du];
+}
+
 export const nativeOpConfigs: KernelConfig[] = [
   { kernelName: NATIVE_SOFTMAX, backendName: 'wasm', kernelFunc: softmax as unknown as KernelFunc },
   { kernelName: NATIVE_SOFTMAX_GRAD, backendName: 'wasm', kernelFunc: softmaxGrad as unknown as KernelFunc },
   { kernelName: NATIVE_ADAM, backendName: 'wasm', kernelFunc: adam as unknown as KernelFunc },
+  { kernelName: NATIVE_SWIGLU, backendName: 'wasm', kernelFunc: swiglu as unknown as KernelFunc },
+  { kernelName: NATIVE_SWIGLU_GRAD, backendName: 'wasm', kernelFunc: swigluGrad as unknown as KernelFunc },
 ];
