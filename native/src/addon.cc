@@ -14,6 +14,7 @@
 //        gScale, beta1, beta2, eps, bc1, sqrtBc2, lr, decay)    one AdamW step (ops.h); pOff -1: direction only
 //   swiglu(heap, gOff, uOff, hOff, n)                          h = silu(g)·u
 //   swigluGrad(heap, gOff, uOff, dhOff, dgOff, duOff, n)       its backward (ops.h)
+//   geluNew(heap, xOff, yOff, sOff, n, c1, c2)                 y = x·σ(x·(c1 + c2·x²)), s that σ
 #include <node_api.h>
 
 #include <cmath>
@@ -392,6 +393,26 @@ napi_value SwigluGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value GeluNew(napi_env env, napi_callback_info info) {
+  float* heap;
+  int64_t floats;
+  double v[6];
+  if (!heap_call(env, info, "geluNew", 6, &heap, &floats, v)) return nullptr;
+  const int64_t n = int64_t(v[3]);
+  if (n < 0) {
+    napi_throw_range_error(env, nullptr, "lorapro native: geluNew needs n >= 0");
+    return nullptr;
+  }
+  float *x, *y, *s;
+  if (!span(env, "geluNew", heap, floats, v[0], n, false, &x) || !span(env, "geluNew", heap, floats, v[1], n, false, &y) ||
+      !span(env, "geluNew", heap, floats, v[2], n, false, &s))
+    return nullptr;
+  const float c1 = float(v[4]), c2 = float(v[5]);
+  const Isa isa = current_isa();
+  split(n, 1, [&](int64_t lo, int64_t hi) { gelu_new_range(isa, x, y, s, c1, c2, lo, hi); });
+  return nullptr;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -402,6 +423,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"swiglu", nullptr, Swiglu, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"swigluGrad", nullptr, SwigluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"geluNew", nullptr, GeluNew, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

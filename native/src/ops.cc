@@ -1,4 +1,4 @@
-// Softmax rows, the AdamW update and SwiGLU (ops.h). Each has a portable loop and an AVX2 one; AVX-512 CPUs take
+// Softmax rows, the AdamW update, SwiGLU and gelu_new (ops.h). Each has a portable loop and an AVX2 one; AVX-512 CPUs take
 // the AVX2 code too (these kernels are bound by memory, not by vector width).
 #include "ops.h"
 
@@ -75,6 +75,13 @@ void swiglu_grad_portable(const float* g, const float* u, const float* dh, float
     const float s = sigmoid(g[i]);
     du[i] = dh[i] * g[i] * s;
     dg[i] = dh[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
+  }
+}
+
+void gelu_new_portable(const float* x, float* y, float* s, float c1, float c2, int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; i++) {
+    const float v = x[i], sg = sigmoid(v * (v * v * c2 + c1));
+    s[i] = sg, y[i] = v * sg;
   }
 }
 
@@ -205,6 +212,18 @@ __attribute__((target("avx2,fma"))) void swiglu_grad_avx2(const float* g, const 
   swiglu_grad_portable(g, u, dh, dg, du, i, i1);
 }
 
+__attribute__((target("avx2,fma"))) void gelu_new_avx2(const float* x, float* y, float* s, float c1, float c2, int64_t i0, int64_t i1) {
+  const __m256 vc1 = _mm256_set1_ps(c1), vc2 = _mm256_set1_ps(c2);
+  int64_t i = i0;
+  for (; i + 8 <= i1; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256 sg = sigmoid_avx2(_mm256_mul_ps(v, _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(v, v), vc2), vc1)));
+    _mm256_storeu_ps(s + i, sg);
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(v, sg));
+  }
+  gelu_new_portable(x, y, s, c1, c2, i, i1);
+}
+
 __attribute__((target("avx2,fma"))) void adam_avx2(const AdamArgs& a, int64_t i0, int64_t i1) {
   const __m256 gs = _mm256_set1_ps(a.g_scale), b1 = _mm256_set1_ps(a.beta1), c1 = _mm256_set1_ps(a.one_minus_beta1);
   const __m256 b2 = _mm256_set1_ps(a.beta2), c2 = _mm256_set1_ps(a.one_minus_beta2), eps = _mm256_set1_ps(a.eps);
@@ -264,6 +283,14 @@ void swiglu_grad_range(Isa isa, const float* g, const float* u, const float* dh,
 #endif
   (void)isa;
   swiglu_grad_portable(g, u, dh, dg, du, i0, i1);
+}
+
+void gelu_new_range(Isa isa, const float* x, float* y, float* s, float c1, float c2, int64_t i0, int64_t i1) {
+#ifdef LORAPRO_X86
+  if (isa != Isa::portable) return gelu_new_avx2(x, y, s, c1, c2, i0, i1);
+#endif
+  (void)isa;
+  gelu_new_portable(x, y, s, c1, c2, i0, i1);
 }
 
 }  // namespace lorapro

@@ -44,4 +44,8 @@ void adam_range(Isa isa, const AdamArgs& a, int64_t i0, int64_t i1);
 void swiglu_range(Isa isa, const float* g, const float* u, float* h, int64_t i0, int64_t i1);
 void swiglu_grad_range(Isa isa, const float* g, const float* u, const float* dh, float* dg, float* du, int64_t i0, int64_t i1);
 
+// GPT-2's gelu_new as x·σ(2u), 2u = x·(c1 + c2·x²) (models/layers.ts), on elements [i0, i1): writes
+// y = x·s and s = σ(2u), which the backward pass reads.
+void gelu_new_range(Isa isa, const float* x, float* y, float* s, float c1, float c2, int64_t i0, int64_t i1);
+
 }  // namespace lorapro

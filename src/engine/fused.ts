@@ -4,7 +4,7 @@
 import { tf } from './tf.js';
 import { GELU_C1, GELU_C2, GELU_NEW_ARG, GELU_NEW_GRAD } from './kernels/gelu.js';
 import { LAYER_NORM, LAYER_NORM_GRAD, RMS_NORM, RMS_NORM_GRAD, layerNormFits } from './kernels/layer-norm.js';
-import { NATIVE_ADAM, NATIVE_SOFTMAX, NATIVE_SOFTMAX_GRAD, NATIVE_SWIGLU, NATIVE_SWIGLU_GRAD, biasLayout, nativeHeap, type AdamAttrs } from './kernels/native-ops.js';
+import { NATIVE_ADAM, NATIVE_SOFTMAX, NATIVE_SOFTMAX_GRAD, NATIVE_GELU_NEW, NATIVE_SWIGLU, NATIVE_SWIGLU_GRAD, biasLayout, nativeHeap, nativeOpsEnabled, type AdamAttrs } from './kernels/native-ops.js';
 import { simdSupported } from './kernels/wasm-asm.js';
 import { asWasmBackend, heapMemory } from './kernels/wasm-backend.js';
 
@@ -85,7 +85,7 @@ export function rmsNormInputGrad(dy: tf.Tensor, xhat: tf.Tensor, r: tf.Tensor, w
  * backend with the addon loaded and switched on. Callers keep their op-by-op route for every other case.
  */
 export function nativeOpsOn(): boolean {
-  return tf.getBackend() === 'wasm' && tf.getKernel(NATIVE_SOFTMAX, 'wasm') !== undefined && nativeHeap(asWasmBackend(tf.backend())) !== null;
+  return nativeOpsEnabled() && tf.getBackend() === 'wasm' && tf.getKernel(NATIVE_SOFTMAX, 'wasm') !== undefined && nativeHeap(asWasmBackend(tf.backend())) !== null;
 }
 
 /**
@@ -131,4 +131,16 @@ export function nativeSwiglu(gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
 /** [dgate, dup] of silu(gate)·up from dh, one native pass; callers check nativeOpsOn first. */
 export function nativeSwigluGrad(gate: tf.Tensor, up: tf.Tensor, dh: tf.Tensor): [tf.Tensor, tf.Tensor] {
   return tf.engine().runKernel(NATIVE_SWIGLU_GRAD, { gate, up, dh }) as [tf.Tensor, tf.Tensor];
+}
+
+/** gelu_new's value and s = σ(2u) for its gradient: one native pass (x read once), else three kernels. */
+export function geluNewWithSigmoid(x: tf.Tensor): { y: tf.Tensor; s: tf.Tensor } {
+  if (nativeOpsOn() && x.dtype === 'float32') {
+    const [y, s] = tf.engine().runKernel(NATIVE_GELU_NEW, { x }, { c1: GELU_C1, c2: GELU_C2 }) as tf.Tensor[];
+    return { y, s };
+  }
+  return tf.tidy(() => {
+    const s = tf.sigmoid(geluNewArg(x)); // σ(2u)
+    return { y: tf.mul(x, s), s };
+  });
 }

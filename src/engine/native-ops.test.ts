@@ -1,6 +1,6 @@
 // The native engine's softmax and softmax-gradient kernels (native/src/ops.cc, ./kernels/native-ops.ts)
 // against independent routes: a Float64 softmax written here and the cpu backend's taped softmax
-// gradient, and SwiGLU against the cpu backend's silu(g)·u and its taped gradient (AdamW's kernel:
+// gradient, gelu_new against its tanh formula in Float64, and SwiGLU against the cpu backend's silu(g)·u and its taped gradient (AdamW's kernel:
 // optim/native-adam.test.ts); odd sizes (1, 7, 129: off the 8-float vectors), a bias
 // broadcast per batch row or over all, every ISA the CPU has, 1 and 2 threads; bad calls named.
 // Skipped where the native engine was not built.
@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from './tf.js';
 import { useBackend } from './backend.js';
-import { biasedSoftmax, nativeSwiglu, nativeSwigluGrad, softmaxGrad, softmaxWithLse } from './fused.js';
+import { biasedSoftmax, geluNewWithSigmoid, nativeSwiglu, nativeSwigluGrad, softmaxGrad, softmaxWithLse } from './fused.js';
 import { configureNative, nativeAddon, nativeStatus, type NativeInfo } from './native.js';
 import { NATIVE_SOFTMAX } from './kernels/native-ops.js';
 import { assertClose, liveCounts, runOn } from './kernels/test-utils.js';
@@ -195,6 +195,32 @@ test('native SwiGLU and its gradient equal silu(g)·u and its taped gradient on 
   }
 });
 
+test('native gelu_new equals 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) in Float64, and s its σ(2u), on every ISA', { skip }, async () => {
+  const saved = nativeStatus();
+  const n = 1 + 7 + 129;
+  const xv = values(n, 15, 8);
+  xv[0] = 40; // σ saturates on both sides
+  xv[1] = -40;
+  try {
+    for (const isa of ISAS) {
+      await useBackend('native');
+      configureNative({ isa });
+      const [y, s] = await runOn('native', () => {
+        const x = tf.tensor(xv, [n], 'float32');
+        const out = geluNewWithSigmoid(x);
+        x.dispose();
+        return [out.y, out.s];
+      });
+      const k = Math.sqrt(2 / Math.PI);
+      const u = Array.from(xv, (x) => k * (x + 0.044715 * x ** 3));
+      assertClose(y, { shape: [n], values: Array.from(xv, (x, i) => 0.5 * x * (1 + Math.tanh(u[i]))) }, `${isa} gelu_new`, 1e-6);
+      assertClose(s, { shape: [n], values: u.map((v) => 1 / (1 + Math.exp(-2 * v))) }, `${isa} σ(2u)`, 1e-6);
+    }
+  } finally {
+    if (saved.available) configureNative({ isa: saved.info.isa });
+  }
+});
+
 test('bad native kernel calls are refused with a message naming the kernel', { skip }, async () => {
   await useBackend('native');
   const x = tf.zeros([2, 3, 4, 4]);
@@ -212,6 +238,7 @@ test('bad native kernel calls are refused with a message naming the kernel', { s
     assert.throws(() => addon.adam(heap, -1, 0, 0, 0, 0, 0, 0, 17, 1, 0.9, 0.999, 1e-8, 1, 1, 1, 1), /adam reads or writes outside the heap/);
     assert.throws(() => (addon.adam as unknown as (...a: unknown[]) => void)(heap, 0), /adam takes 17 arguments/);
     assert.throws(() => addon.swiglu(heap, 0, 0, 0, -1), /swiglu needs n >= 0/);
+    assert.throws(() => addon.geluNew(heap, 0, 8, 16, 13, 1, 1), /geluNew reads or writes outside the heap/);
     assert.throws(() => addon.swigluGrad(heap, 0, 0, 0, 0, 60, 2), /swigluGrad reads or writes outside the heap/);
   } finally {
     tf.dispose([x, bias]);

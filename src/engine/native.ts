@@ -28,6 +28,8 @@ export interface NativeAddon {
   swiglu(heap: ArrayBuffer, gOffset: number, uOffset: number, hOffset: number, n: number): void;
   /** dg, du of h = silu(g)·u from dh, on n floats. */
   swigluGrad(heap: ArrayBuffer, gOffset: number, uOffset: number, dhOffset: number, dgOffset: number, duOffset: number, n: number): void;
+  /** y = x·s and s = σ(x·(c1 + c2·x²)) (gelu_new) on n floats. */
+  geluNew(heap: ArrayBuffer, xOffset: number, yOffset: number, sOffset: number, n: number, c1: number, c2: number): void;
 }
 
 export interface NativeInfo {
@@ -61,7 +63,7 @@ function load(): Loaded {
   try {
     const addon = moduleApi.createRequire(import.meta.url)(path) as NativeAddon;
     if (typeof addon.matmul !== 'function') return { addon: null, reason: `${path} is not lorapro's native engine` };
-    if (typeof addon.softmax !== 'function' || typeof addon.adam !== 'function' || typeof addon.swiglu !== 'function') return { addon: null, reason: `${path} is an older build of lorapro's native engine (no softmax, adam or swiglu kernels); rebuild it with node scripts/build-native.mjs` };
+    if (typeof addon.softmax !== 'function' || typeof addon.adam !== 'function' || typeof addon.swiglu !== 'function' || typeof addon.geluNew !== 'function') return { addon: null, reason: `${path} is an older build of lorapro's native engine (no softmax, adam, swiglu or geluNew kernels); rebuild it with node scripts/build-native.mjs` };
     return { addon, path };
   } catch (error) {
     const message = (error as Error).message.split('\n')[0];

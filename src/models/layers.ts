@@ -1,7 +1,7 @@
 // Small building blocks shared by the model files: embeddings, norms, activations, dropout and a
 // list container whose children are named "0", "1", … as in PyTorch's nn.ModuleList.
 import { tf } from '../engine/tf.js';
-import { geluNewArg, geluNewGrad, layerNormForward, layerNormInputGrad, nativeOpsOn, nativeSwiglu, nativeSwigluGrad, rmsNormForward, rmsNormInputGrad } from '../engine/fused.js';
+import { geluNewGrad, geluNewWithSigmoid, layerNormForward, layerNormInputGrad, nativeOpsOn, nativeSwiglu, nativeSwigluGrad, rmsNormForward, rmsNormInputGrad } from '../engine/fused.js';
 import { Rng } from '../math/rng.js';
 import { Linear, type LinearLike } from './linear.js';
 import { Module } from './module.js';
@@ -166,10 +166,10 @@ export class ModuleList<M extends Module> extends Module {
  * Argument and derivative are one fused pass each on wasm (engine/fused.ts).
  */
 export const geluNew = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
-  const s = tf.tidy(() => tf.sigmoid(geluNewArg(x))); // σ(2u)
+  const { y, s } = geluNewWithSigmoid(x); // s = σ(2u)
   save([x, s]);
   return {
-    value: tf.mul(x, s),
+    value: y,
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [geluNewGrad(saved[0], saved[1], dy)],
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;

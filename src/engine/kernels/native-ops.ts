@@ -1,7 +1,7 @@
 // The native engine's kernels beside its BatchMatMul (native/src/ops.cc), registered on the wasm backend
 // and working on its heap in place: a row softmax with an additive bias broadcast over heads (attention's
 // mask) and optionally each row's logsumexp (cross-entropy), its backward pass, the AdamW update, and
-// Llama's gated activation silu(gate)·up forward and backward.
+// Llama's gated activation silu(gate)·up forward and backward, and gelu_new's forward with its σ.
 // Op by op, each is 3–13 passes over its tensors and as many kernel calls; here one pass or two, and a
 // large one split over the native threads. They run only where the engine is loaded: engine/fused.ts
 // checks `nativeOpsOn()` and takes the op-by-op route otherwise, so the wasm and cpu paths are untouched.
@@ -16,7 +16,19 @@ export const NATIVE_SOFTMAX_GRAD = 'LoraproNativeSoftmaxGrad';
 export const NATIVE_ADAM = 'LoraproNativeAdam';
 export const NATIVE_SWIGLU = 'LoraproNativeSwiglu';
 export const NATIVE_SWIGLU_GRAD = 'LoraproNativeSwigluGrad';
+export const NATIVE_GELU_NEW = 'LoraproNativeGeluNew';
 
+
+let opsEnabled = true;
+
+/** Switches these kernels off (the native BatchMatMul stays) or back on: for before/after benchmarks. */
+export function useNativeOps(on: boolean): void {
+  opsEnabled = on;
+}
+
+export function nativeOpsEnabled(): boolean {
+  return opsEnabled;
+}
 
 /** The addon and the backend's heap as an ArrayBuffer, or null (engine off, or a shared or hidden heap). */
 export function nativeHeap(backend: WasmBackend): { addon: NativeAddon; heap: ArrayBuffer } | null {
@@ -147,10 +159,23 @@ function swigluGrad(args: { inputs: { gate: TensorInfo; up: TensorInfo; dh: Tens
   return [dg, du];
 }
 
+function geluNew(args: { inputs: { x: TensorInfo }; backend: unknown; attrs: { c1: number; c2: number } }): TensorInfo[] {
+  const backend = asWasmBackend(args.backend);
+  const { x } = args.inputs;
+  const n = sameShapeFloats(NATIVE_GELU_NEW, { x });
+  const y = backend.makeOutput(x.shape, 'float32');
+  const s = backend.makeOutput(x.shape, 'float32');
+  if (n === 0) return [y, s];
+  const { addon, heap } = native(backend, NATIVE_GELU_NEW);
+  addon.geluNew(heap, offset(backend, x), offset(backend, y), offset(backend, s), n, args.attrs.c1, args.attrs.c2);
+  return [y, s];
+}
+
 export const nativeOpConfigs: KernelConfig[] = [
   { kernelName: NATIVE_SOFTMAX, backendName: 'wasm', kernelFunc: softmax as unknown as KernelFunc },
   { kernelName: NATIVE_SOFTMAX_GRAD, backendName: 'wasm', kernelFunc: softmaxGrad as unknown as KernelFunc },
   { kernelName: NATIVE_ADAM, backendName: 'wasm', kernelFunc: adam as unknown as KernelFunc },
   { kernelName: NATIVE_SWIGLU, backendName: 'wasm', kernelFunc: swiglu as unknown as KernelFunc },
   { kernelName: NATIVE_SWIGLU_GRAD, backendName: 'wasm', kernelFunc: swigluGrad as unknown as KernelFunc },
+  { kernelName: NATIVE_GELU_NEW, backendName: 'wasm', kernelFunc: geluNew as unknown as KernelFunc },
 ];
