@@ -1,4 +1,5 @@
 import { tf } from '../engine/tf.js';
+import { freeAsBackpropGoes } from '../engine/tape.js';
 
 /**
  * The value of `lossFn` and its gradients with respect to `params`, keyed by the parameters' own
@@ -15,7 +16,13 @@ export function namedGradients(params: ReadonlyMap<string, tf.Variable>, lossFn:
   const names = [...params.keys()];
   // tf.tidy keeps tensors it finds in plain objects and arrays (not in Maps), so the Map is built after.
   const out = tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(lossFn, vars);
+    // freed as the backward pass goes: each gradient and saved tensor once it has been read (engine/tape.ts)
+    const loss = () => {
+      const value = lossFn();
+      freeAsBackpropGoes();
+      return value;
+    };
+    const { value, grads } = tf.variableGrads(loss, vars);
     return { loss: value, grads: vars.map((v) => grads[v.name] ?? tf.zerosLike(v)) };
   });
   return { loss: out.loss, grads: new Map(names.map((n, i) => [n, out.grads[i]] as const)) };
