@@ -6,6 +6,8 @@
 // Skipped where the native engine was not built.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { tf } from './tf.js';
 import { useBackend } from './backend.js';
 import { biasedSoftmax, geluNewWithSigmoid, nativeSwiglu, nativeSwigluGrad, softmaxGrad, softmaxWithLse } from './fused.js';
@@ -243,4 +245,24 @@ test('bad native kernel calls are refused with a message naming the kernel', { s
   } finally {
     tf.dispose([x, bias]);
   }
+});
+
+test('without the native binary the fused ops take the op-by-op route: same values, nativeOpsOn false', () => {
+  const fused = JSON.stringify(fileURLToPath(new URL('./fused.js', import.meta.url)));
+  const backend = JSON.stringify(fileURLToPath(new URL('./backend.js', import.meta.url)));
+  const script = `
+    const f = await import(${fused}); const { tf } = await import(${JSON.stringify(fileURLToPath(new URL('./tf.js', import.meta.url)))});
+    await (await import(${backend})).useBackend();
+    const x = tf.tensor([1, 2, 3, 4, 0, 0, 0, 0], [1, 1, 2, 4]);
+    const bias = tf.tensor([0, 0, -1e9, -1e9, 0, 0, 0, -1e9], [1, 1, 2, 4]);
+    const y = f.biasedSoftmax(x, bias);
+    const g = f.geluNewWithSigmoid(tf.tensor([1])).y;
+    console.log(tf.getBackend(), f.nativeOpsOn(), Array.from(await y.data()).map((v) => v.toFixed(4)).join(','), (await g.data())[0].toFixed(4));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, LORAPRO_BACKEND: '', LORAPRO_NATIVE_PATH: '/nonexistent/lorapro.node' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  // softmax([1, 2]) = [e⁻¹, 1]/(1 + e⁻¹) = 0.2689, 0.7311; three equal zeros: 1/3 each; gelu_new(1) = 0.8412
+  assert.equal(r.stdout.trim(), 'wasm false 0.2689,0.7311,0.0000,0.0000,0.3333,0.3333,0.3333,0.0000 0.8412');
 });
