@@ -85,9 +85,9 @@ export class LoraLinear extends Module implements LinearLike {
       const lead = x.shape.slice(0, -1);
       let x2 = tf.reshape(x, [-1, this.inFeatures]); // [N, in]
       if (this.training && this.dropout > 0) x2 = tf.dropout(x2, this.dropout, undefined, this.rng.int(2 ** 31));
-      // s applied to the [N, r] product, not the [N, out] one: one large multiply (and the tensor the
-      // tape keeps for its gradient) fewer per adapted layer
-      const xa = tf.mul(tf.matMul(x2, this.A, false, true), this.scale); // [N, r]
+      // s applied to A [r, in], not to the [N, r] or [N, out] product: the multiply (a broadcast, slow on
+      // wasm) and the tensor the tape keeps for its gradient are r·in floats, not N·r or N·out
+      const xa = tf.matMul(x2, tf.mul(this.A, this.scale), false, true); // [N, r]
       const delta = tf.matMul(xa, this.B, false, true); // [N, out]
       return tf.add(y, tf.reshape(delta, [...lead, this.outFeatures]));
     });

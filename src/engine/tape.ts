@@ -22,6 +22,12 @@ interface EngineState {
 }
 
 const wrapped = new WeakSet<TapeNode>();
+let enabled = true;
+
+/** Switches the early freeing off (TF.js's own behaviour) or back on: for before/after benchmarks. */
+export function useEarlyFree(on: boolean): void {
+  enabled = on;
+}
 
 /**
  * Call at the end of the function given to tf.variableGrads / tf.grads (still inside it, while the tape
@@ -33,7 +39,7 @@ const wrapped = new WeakSet<TapeNode>();
 export function freeAsBackpropGoes(): void {
   const state = (tf.engine() as unknown as { state: EngineState }).state;
   const tape = state.activeTape;
-  if (tape === null || state.gradientDepth !== 1) return;
+  if (!enabled || tape === null || state.gradientDepth !== 1) return;
   // How many gradient slots (one per tensor) hold each tensor an input-gradient function handed out.
   // Usually one; a gradient returned as is, or one tensor handed to two inputs, holds more.
   const slots = new Map<tf.Tensor, number>();
