@@ -2,10 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../engine/tf.js';
 import { useBackend } from '../engine/backend.js';
+import { nativeStatus } from '../engine/native.js';
 import { createModel } from './auto.js';
 import { crossEntropy, IGNORE_INDEX } from './heads.js';
 import { randomInit } from './layers.js';
 import { TINY, assertClose, int2d } from './testing.js';
+
+// native: the wasm backend with the native softmax + logsumexp kernel (where it was built)
+const BACKENDS = nativeStatus().available ? (['cpu', 'wasm', 'native'] as const) : (['cpu', 'wasm'] as const);
 
 /** Masked, shifted cross-entropy by hand from the logits: Σ −log softmax(z[b,t])[y[b,t+1]] / count. */
 function handLoss(logits: number[][][], labels: number[][]): number {
@@ -120,7 +124,7 @@ function referenceCrossEntropy(logits: tf.Tensor2D, labels: number[]): tf.Scalar
   return tf.div(tf.neg(tf.sum(tf.gather(tf.reshape(logp, [-1]), tf.tensor1d(rows, 'int32')))), rows.length) as tf.Scalar;
 }
 
-for (const backend of ['cpu', 'wasm'] as const) {
+for (const backend of BACKENDS) {
   test(`cross-entropy on ${backend}: value and gradient equal log-softmax + gather, ignored rows get zero gradient`, async () => {
     await useBackend(backend);
     const labelList = [3, IGNORE_INDEX, 0, 6, 6, IGNORE_INDEX];
@@ -136,7 +140,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
   });
 }
 
-for (const backend of ['cpu', 'wasm'] as const) {
+for (const backend of BACKENDS) {
   test(`cross-entropy on ${backend} stays exact for far-apart logits (a label 500 nats below the best)`, async () => {
     await useBackend(backend);
     const logits = tf.tensor2d([[0, 200, -300], [1, 1, 1]]);

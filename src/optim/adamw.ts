@@ -81,7 +81,6 @@ export function adamSlotShapes(params: ReadonlyMap<string, tf.Variable>, out = n
   return out;
 }
 
-/** Updates every parameter of `params` with AdamW using its own moments in `slots`. */
 /**
  * Updates every parameter of `params` with AdamW using its own moments in `slots`, on gradients times
  * `gScale` (the clipping factor, folded into the native kernel's one pass).
