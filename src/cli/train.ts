@@ -20,7 +20,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { key: 'alpha', type: 'number', default: '16', help: 'LoRA alpha (scale alpha/r; alpha/sqrt(r) for rslora)' },
   { key: 'targetModules', type: 'string', arg: 'LIST', default: 'all-linear', help: 'comma-separated module names to adapt (e.g. q_proj,v_proj), a regex, or all-linear' },
   { key: 'loraDropout', type: 'number', default: '0', help: 'dropout on the adapter input' },
-  { key: 'lr', type: 'string', arg: 'LR', default: 'auto', help: "peak learning rate: a number; auto (a short search: trial runs at --lr-grid, the best validation metric wins); or recommended (the model folder's lorapro.json rate for the method, else a rule by the model's width, without a search)" },
+  { key: 'lr', type: 'string', arg: 'LR', default: 'auto', help: "peak learning rate: a number; auto (a short search: trial runs at --lr-grid; of the rates within one standard error of the best validation metric, the lowest); or recommended (the model folder's lorapro.json rate for the method, else a rule by the model's width, without a search)" },
   { key: 'lrGrid', type: 'string', arg: 'LIST', default: "three rates a half decade apart around the recommended rate", help: 'comma-separated learning rates the search tries' },
   { key: 'lrSearchSteps', type: 'int', default: 'a quarter of the run, at least 20', help: 'optimiser steps of each search trial' },
   { key: 'epochs', type: 'int', default: '3', help: 'passes over the training data (or give --max-steps)' },
@@ -88,7 +88,7 @@ export function resultLines(config: TrainConfig, result: TrainResult): string[] 
 export const trainCommand: Command = {
   name: 'train',
   brief: 'fine-tune a model with one method (LoRA, LoRA-Pro, full, ...)',
-  summary: `Fine-tunes a model with one method (${METHODS.join(', ')}), writing checkpoints, metrics.jsonl, report.html and the adapter (or the full model) into --out. Without --lr the rate comes from a short search (--lr auto: trial runs a half decade apart around the model folder's recommended rate, the best validation metric wins; run.json and the report show the trials); --lr recommended skips the search. A run whose loss climbs far above its start or whose weights blow up stops and says so. Ctrl-C finishes the step, writes a checkpoint and exits 130; kill it at any point and run it again with --resume.`,
+  summary: `Fine-tunes a model with one method (${METHODS.join(', ')}), writing checkpoints, metrics.jsonl, report.html and the adapter (or the full model) into --out. Without --lr the rate comes from a short search (--lr auto: trial runs a half decade apart around the model folder's recommended rate; of those within one standard error of the best validation metric the lowest is kept, since short trials favour high rates; run.json and the report show the trials); --lr recommended skips the search. A run whose loss climbs far above its start or whose weights blow up stops and says so. Ctrl-C finishes the step, writes a checkpoint and exits 130; kill it at any point and run it again with --resume.`,
   usage: 'lorapro train --model DIR (--train FILE [--eval FILE] --task classification|causal-lm | --task builtin:NAME) --method NAME --out DIR [options]',
   configFile: true,
   options: [

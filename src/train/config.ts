@@ -41,6 +41,8 @@ export interface LrChoice {
   readonly metric?: string;
   readonly trialSteps?: number;
   readonly trials?: readonly LrTrial[];
+  /** The search: one standard error of the best trial's score; the lowest rate within it was chosen. */
+  readonly standardError?: number;
 }
 
 /** How a run resumes: false starts fresh; true continues the checkpoint in --out (an error without one); 'if-any' continues one when there is one. */
