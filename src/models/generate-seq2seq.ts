@@ -6,7 +6,8 @@ import { tf } from '../engine/tf.js';
 import { Rng } from '../math/rng.js';
 import type { GenerateOptions, GenerateResult } from './generate.js';
 import { sampleToken, validateSampling } from './sampling.js';
-import { Seq2SeqCache, type T5ForConditionalGeneration } from './t5.js';
+import { Seq2SeqCache } from './kv-cache.js';
+import type { T5ForConditionalGeneration } from './t5.js';
 
 /** Next-token logits [V] of the last decoder position. */
 async function lastLogits(model: T5ForConditionalGeneration, decoderInput: number[], enc: tf.Tensor3D, cache: Seq2SeqCache | undefined): Promise<Float32Array> {

@@ -8,6 +8,7 @@ import { tf } from '../engine/tf.js';
 import type { T5Config } from '../io/hf-config.js';
 import { mergeHeads, scaledDotProductAttention, splitHeads } from './attention.js';
 import type { DropoutSettings } from './decoder.js';
+import type { BlockKV } from './kv-cache.js';
 import { Embedding, ModuleList, RMSNorm, activation, asLinear, linear, type Activation, type Init } from './layers.js';
 import type { LinearLike } from './linear.js';
 import { Module } from './module.js';
@@ -163,12 +164,6 @@ export class T5LayerFF extends Module {
   forward(x: tf.Tensor3D, dropout: DropoutSettings): tf.Tensor3D {
     return tf.tidy(() => tf.add(x, dropout.drop(this.dense.forward(this.layerNorm.forward(x) as tf.Tensor3D, dropout), dropout.hidden)) as tf.Tensor3D);
   }
-}
-
-/** Keys and values a decoder block attends over: its self-attention's (new rows appended) and the encoder's. */
-export interface BlockKV {
-  selfKV(kNew: tf.Tensor4D, vNew: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D];
-  crossKV(compute: () => [tf.Tensor4D, tf.Tensor4D]): [tf.Tensor4D, tf.Tensor4D];
 }
 
 /** T5Block: `layer` = [self-attention, (cross-attention,) feed-forward]. */

@@ -7,53 +7,12 @@ import type { T5Config } from '../io/hf-config.js';
 import { attentionBias } from './attention.js';
 import { DropoutSource, type DropoutSettings } from './decoder.js';
 import { IGNORE_INDEX, crossEntropy } from './heads.js';
-import { KVCache } from './kv-cache.js';
+import type { Seq2SeqCache } from './kv-cache.js';
 import { Embedding, ModuleList, RMSNorm, asLinear, headInit, linear, randomInit, type Init } from './layers.js';
 import type { LinearLike } from './linear.js';
 import { Module } from './module.js';
-import { T5Block, type BlockKV } from './t5-layers.js';
+import { T5Block } from './t5-layers.js';
 import type { ModelOptions, PretrainedModel, Seq2SeqLM, Seq2SeqLogitsOptions } from './types.js';
-
-/**
- * Decoder state of one generation: the self-attention keys/values of past positions and the
- * cross-attention keys/values of the encoder output, computed once on the first step. Owns its
- * tensors: call dispose() when done.
- */
-export class Seq2SeqCache {
-  readonly self: KVCache;
-  private readonly cross: ([tf.Tensor4D, tf.Tensor4D] | undefined)[];
-
-  constructor(readonly numLayers: number) {
-    this.self = new KVCache(numLayers);
-    this.cross = new Array(numLayers).fill(undefined);
-  }
-
-  /** Decoder positions already processed. */
-  get length(): number {
-    return this.self.length;
-  }
-
-  blockKV(layer: number): BlockKV {
-    return {
-      selfKV: (k, v) => this.self.append(layer, k, v),
-      crossKV: (compute) => {
-        if (!this.cross[layer]) {
-          const [k, v] = compute();
-          this.cross[layer] = [tf.keep(k), tf.keep(v)]; // outlive the step's tidy, reused every step
-        }
-        return this.cross[layer]!;
-      },
-    };
-  }
-
-  dispose(): void {
-    this.self.dispose();
-    for (let i = 0; i < this.numLayers; i++) {
-      tf.dispose(this.cross[i]);
-      this.cross[i] = undefined;
-    }
-  }
-}
 
 /** T5Stack without its embeddings (they are the root's `shared`): blocks, then final_layer_norm. */
 export class T5Stack extends Module {

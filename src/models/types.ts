@@ -6,7 +6,7 @@ import type { ModelConfig } from '../io/hf-config.js';
 import type { Module } from './module.js';
 import type { KVCache } from './kv-cache.js';
 import type { Init } from './layers.js';
-import type { Seq2SeqCache } from './t5.js';
+import type { Seq2SeqCache } from './kv-cache.js';
 
 /** The tasks the trainer trains (AnyModel). */
 export type Task = 'causal-lm' | 'sequence-classification';
