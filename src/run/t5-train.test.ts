@@ -1,5 +1,5 @@
 // A tiny T5 trained as a text-to-text classifier through the real `lorapro train` path: the label
-// words are the targets, LoRA on PEFT's T5 targets (q, v) lowers the loss, and the adapter saved as
+// words are the targets, LoRA on PEFT's T5 targets (`--target-modules peft`: q, v) lowers the loss, and the adapter saved as
 // SEQ_2_SEQ_LM loads back for `lorapro eval` with the same accuracy.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,7 +25,7 @@ const evalFile = writeJsonl(join(root, 'dev.jsonl'), records(12, 2));
 
 test('lora on a tiny T5 lowers the text-to-text loss; the SEQ_2_SEQ_LM adapter loads back with the same metrics', async () => {
   const out = join(root, 'run');
-  const config = trainConfig({ model, train: trainFile, eval: evalFile, task: 'classification', method: 'lora', targetModules: 'q,v', lr: 3e-2, maxSteps: 12, batchSize: 8, out });
+  const config = trainConfig({ model, train: trainFile, eval: evalFile, task: 'classification', method: 'lora', targetModules: 'peft', lr: 3e-2, maxSteps: 12, batchSize: 8, out });
   const result = await train(config, { log: () => {} });
   assert.equal(result.status, 'completed');
   const lines = await readMetrics(join(out, 'metrics.jsonl'));
