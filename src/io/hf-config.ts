@@ -1,7 +1,7 @@
 // Hugging Face config.json → typed, frozen model configs. The only place HF's snake_case config
 // fields are read; the rest of the project uses these camelCase types. Defaults follow the
 // transformers config classes (GPT2Config, LlamaConfig, Qwen2Config, MistralConfig, BertConfig,
-// RobertaConfig); `modelConfigToJson` is the way back for savePretrained.
+// RobertaConfig, T5Config); `modelConfigToJson` is the way back for savePretrained.
 import { InputFileError } from './input-error.js';
 import { JsonFields, asJsonObject, deepFreeze, describeValue, type JsonObject } from './json-fields.js';
 

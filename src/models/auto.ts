@@ -50,7 +50,7 @@ export function createModel(config: ModelConfig, opts: ModelOptions & { task?: T
       return new BertForSequenceClassification(cfg, modelOpts);
     case 't5':
       if (task === 'causal-lm') {
-        throw new Error('t5 is an encoder-decoder: the trainer trains it as a text-to-text classifier (task "sequence-classification"); for text generation use T5ForConditionalGeneration / loadSeq2SeqLM');
+        throw new Error('t5 is an encoder-decoder, trained here as a text-to-text classifier (--task classification), not as a causal LM; for text generation use loadSeq2SeqLM and generateSeq2Seq');
       }
       return new T5ForTextToTextClassification(cfg, modelOpts);
   }
