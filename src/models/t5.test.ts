@@ -10,6 +10,7 @@ import { tf } from '../engine/tf.js';
 import { useBackend } from '../engine/backend.js';
 import { parseModelConfig, type T5Config } from '../io/hf-config.js';
 import { parseSafetensors } from '../io/safetensors.js';
+import { createModel } from './auto.js';
 import { generateSeq2Seq } from './generate-seq2seq.js';
 import { randomInit } from './layers.js';
 import { loadPretrained, loadSeq2SeqLM, savePretrained } from './pretrained.js';
@@ -177,6 +178,10 @@ test('a saved T5 round-trips with Hugging Face names and the same logits', async
   }
 });
 
+test('loadSeq2SeqLM refuses a decoder-only folder, naming its config.json', async () => {
+  await assert.rejects(loadSeq2SeqLM(fixtureDir('gpt2-lm')), /gpt2-lm\/config.json: model_type "gpt2" is not an encoder-decoder \(supported: t5\)/);
+});
+
 test('bad T5 config fields are named with their values', () => {
   const bad: [Record<string, unknown>, RegExp][] = [
     [{ feed_forward_proj: 'gelu-gated' }, /"feed_forward_proj" must be of the form "gated-ACT" or "ACT".*"gelu-gated"/],
@@ -190,6 +195,7 @@ test('bad T5 config fields are named with their values', () => {
     [{ decoder_start_token_id: -1 }, /"decoder_start_token_id" must be a non-negative integer, got -1/],
   ];
   for (const [over, re] of bad) assert.throws(() => tinyT5(over), (e: Error) => re.test(e.message) && e.message.startsWith('tiny t5:'), JSON.stringify(over));
+  assert.throws(() => createModel(tinyT5(), { task: 'causal-lm' }), /t5 is an encoder-decoder, trained here as a text-to-text classifier \(--task classification\)/);
   const c = tinyT5({ feed_forward_proj: 'gated-gelu', pad_token_id: 3 });
   assert.deepEqual([c.denseActFn, c.isGatedAct, c.numDecoderLayers, c.decoderStartTokenId, c.tieWordEmbeddings, c.eosTokenId], ['gelu_new', true, 2, 3, true, 1]);
 });
