@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '../engine/tf.js';
 import { useBackend } from '../engine/backend.js';
-import { parseModelConfig, type T5Config } from '../io/hf-config.js';
+import { modelConfigToJson, parseModelConfig, type T5Config } from '../io/hf-config.js';
 import { parseSafetensors } from '../io/safetensors.js';
 import { createModel } from './auto.js';
 import { generateSeq2Seq } from './generate-seq2seq.js';
@@ -198,4 +198,16 @@ test('bad T5 config fields are named with their values', () => {
   assert.throws(() => createModel(tinyT5(), { task: 'causal-lm' }), /t5 is an encoder-decoder, trained here as a text-to-text classifier \(--task classification\)/);
   const c = tinyT5({ feed_forward_proj: 'gated-gelu', pad_token_id: 3 });
   assert.deepEqual([c.denseActFn, c.isGatedAct, c.numDecoderLayers, c.decoderStartTokenId, c.tieWordEmbeddings, c.eosTokenId], ['gelu_new', true, 2, 3, true, 1]);
+});
+
+test('Hub configs of t5-small and flan-t5-small parse to their architectures and write back unchanged', () => {
+  // the config.json files of google-t5/t5-small and google/flan-t5-small (task_specific_params left out)
+  const t5Small = { architectures: ['T5ForConditionalGeneration'], d_ff: 2048, d_kv: 64, d_model: 512, decoder_start_token_id: 0, dropout_rate: 0.1, eos_token_id: 1, initializer_factor: 1.0, is_encoder_decoder: true, layer_norm_epsilon: 1e-6, model_type: 't5', n_positions: 512, num_heads: 8, num_layers: 6, output_past: true, pad_token_id: 0, relative_attention_num_buckets: 32, vocab_size: 32128 };
+  const flanSmall = { architectures: ['T5ForConditionalGeneration'], d_ff: 1024, d_kv: 64, d_model: 512, decoder_start_token_id: 0, dense_act_fn: 'gelu_new', dropout_rate: 0.1, eos_token_id: 1, feed_forward_proj: 'gated-gelu', initializer_factor: 1.0, is_encoder_decoder: true, is_gated_act: true, layer_norm_epsilon: 1e-6, model_type: 't5', n_positions: 512, num_decoder_layers: 8, num_heads: 6, num_layers: 8, output_past: true, pad_token_id: 0, relative_attention_max_distance: 128, relative_attention_num_buckets: 32, tie_word_embeddings: false, vocab_size: 32128 };
+  const a = parseModelConfig(t5Small, 't5-small/config.json') as T5Config;
+  const b = parseModelConfig(flanSmall, 'flan-t5-small/config.json') as T5Config;
+  assert.deepEqual([a.denseActFn, a.isGatedAct, a.tieWordEmbeddings, a.numDecoderLayers, a.relativeAttentionMaxDistance], ['relu', false, true, 6, 128]);
+  assert.deepEqual([b.denseActFn, b.isGatedAct, b.tieWordEmbeddings, b.numDecoderLayers, b.numHeads * b.dKv], ['gelu_new', true, false, 8, 384]);
+  assert.deepEqual(modelConfigToJson(a), t5Small);
+  assert.deepEqual(modelConfigToJson(b), flanSmall);
 });
