@@ -35,18 +35,22 @@ export {
   parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors, toFloat32, toInt32, toTensor, tensorsToWrite,
   listCheckpointFiles, forEachCheckpointTensor, SafetensorsError, type RawTensor, type SafetensorsFile, type SafeDType,
 } from './io/safetensors.js';
-export { parseModelConfig, readModelConfig, modelConfigToJson, type ModelConfig, type Gpt2Config, type LlamaConfig, type BertConfig } from './io/hf-config.js';
+export { parseModelConfig, readModelConfig, modelConfigToJson, type ModelConfig, type Gpt2Config, type LlamaConfig, type BertConfig, type T5Config } from './io/hf-config.js';
 export { loadTokenizer, Tokenizer } from './io/tokenizer.js';
 export { InputFileError } from './io/input-error.js';
 
 // Models
 export { Module } from './models/module.js';
 export { Linear, type LinearLike } from './models/linear.js';
-export { loadPretrained, loadPretrainedWithReport, savePretrained, type LoadOptions, type SaveOptions } from './models/pretrained.js';
+export { loadPretrained, loadPretrainedWithReport, loadSeq2SeqLM, savePretrained, type LoadOptions, type SaveOptions } from './models/pretrained.js';
 export { createModel, defaultTask } from './models/auto.js';
 export { generate } from './models/generate.js';
-export { KVCache } from './models/kv-cache.js';
-export type { AnyModel, CausalLM, SequenceClassifier, Task, PretrainedModel, ModelOptions } from './models/types.js';
+export { KVCache, Seq2SeqCache } from './models/kv-cache.js';
+export { T5ForConditionalGeneration } from './models/t5.js';
+export { T5ForTextToTextClassification, labelTargets, setTextToTextLabels } from './models/t5-classifier.js';
+export { generateSeq2Seq } from './models/generate-seq2seq.js';
+export { isTextToText } from './models/types.js';
+export type { AnyModel, CausalLM, SequenceClassifier, Task, ModelTask, PretrainedModel, ModelOptions, Seq2SeqLM, TextToTextClassifier } from './models/types.js';
 
 // Training
 export { train, type TrainResult, type TrainHooks } from './run/train.js';

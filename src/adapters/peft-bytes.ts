@@ -41,17 +41,18 @@ export function adapterTensors(model: Module, config: LoraConfig): Map<string, t
   return out;
 }
 
-const PEFT_TASK: Record<string, string> = { 'causal-lm': 'CAUSAL_LM', 'sequence-classification': 'SEQ_CLS' };
+const PEFT_TASK: Record<string, string> = { 'causal-lm': 'CAUSAL_LM', 'sequence-classification': 'SEQ_CLS', 'seq2seq-lm': 'SEQ_2_SEQ_LM' };
 
 /** adapter_config.json's object and the tensors of adapter_model.safetensors, by PEFT name. */
 export function adapterContents(model: Module, opts: AdapterSaveOptions = {}): { json: Record<string, unknown>; tensors: Map<string, tf.Tensor> } {
   const config = adapterConfigOf(model);
   if (!config) throw new Error('saveAdapter: the model has no LoRA adapters (call injectLora first)');
   const task = (model as Module & { task?: string }).task;
+  const peftTask = (model as Module & { peftTaskType?: string }).peftTaskType ?? (task ? PEFT_TASK[task] : undefined); // T5: SEQ_2_SEQ_LM whatever it is trained for
   const raw = (model as Module & { config?: { raw?: Record<string, unknown> } }).config?.raw;
   const fanInFanOut = [...model.namedModules().values()].some((m) => m instanceof LoraLinear && m.base instanceof Linear && m.base.transposeOnLoad);
   const json = loraConfigToJson(config, {
-    taskType: config.taskType ?? (task ? PEFT_TASK[task] : undefined),
+    taskType: config.taskType ?? peftTask,
     baseModelNameOrPath: opts.baseModelNameOrPath ?? config.baseModelNameOrPath ?? (raw?._name_or_path as string | undefined),
     fanInFanOut,
   });

@@ -49,7 +49,7 @@ export const infoCommand: Command = {
     { key: 'model', type: 'string', arg: 'DIR', required: true, help: 'model folder (only config.json is read)' },
     { key: 'method', type: 'string', arg: 'NAME', help: `one method (default: all of ${METHODS.join(', ')})` },
     { key: 'rank', type: 'int', default: '8', help: 'LoRA rank r' },
-    { key: 'targetModules', type: 'string', arg: 'LIST', default: 'all-linear', help: 'modules to adapt' },
+    { key: 'targetModules', type: 'string', arg: 'LIST', default: 'all-linear', help: 'modules to adapt (names, all-linear, or peft: PEFT\'s default for the model type)' },
     { key: 'task', type: 'string', arg: 'TASK', default: "the config's", help: 'classification or causal-lm' },
     { key: 'numLabels', type: 'int', default: '2', help: 'labels of a classification head' },
     BACKEND_OPTION,
@@ -72,7 +72,7 @@ export const infoCommand: Command = {
     }
     try {
       const targetModules = values.targetModules === undefined ? 'all-linear' : listOf(values.targetModules, '--target-modules');
-      const target = targetModules.length === 1 && targetModules[0] === 'all-linear' ? 'all-linear' : targetModules;
+      const target = targetModules.length === 1 && (targetModules[0] === 'all-linear' || targetModules[0] === 'peft') ? targetModules[0] : targetModules;
       const counts = countParameters(model, { rank, alpha: 16, targetModules: target, modulesToSave: model.task === 'sequence-classification' ? headModules(model) : [] });
       io.out(`engine: ${describeEngine()}${nativeNote()}`);
       io.out(`model: ${dir} (${model.architecture}, ${config.modelType}, ${model.task})`);

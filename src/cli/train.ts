@@ -18,7 +18,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { key: 'maxTrain', type: 'int', arg: 'N', help: 'with --task builtin:NAME: train on its first N training examples only' },
   { key: 'rank', type: 'int', default: '8', help: 'LoRA rank r' },
   { key: 'alpha', type: 'number', default: '16', help: 'LoRA alpha (scale alpha/r; alpha/sqrt(r) for rslora)' },
-  { key: 'targetModules', type: 'string', arg: 'LIST', default: 'all-linear', help: 'comma-separated module names to adapt (e.g. q_proj,v_proj), a regex, or all-linear' },
+  { key: 'targetModules', type: 'string', arg: 'LIST', default: 'all-linear', help: 'comma-separated module names to adapt (e.g. q_proj,v_proj), a regex, all-linear, or peft (PEFT\'s default for the model type: q,v for T5)' },
   { key: 'loraDropout', type: 'number', default: '0', help: 'dropout on the adapter input' },
   { key: 'lr', type: 'string', arg: 'LR', default: 'auto', help: "peak learning rate: a number; auto (a short search: trial runs at --lr-grid; of the rates within one standard error of the best validation metric, the lowest); or recommended (the model folder's lorapro.json rate for the method, else a rule by the model's width, without a search)" },
   { key: 'lrGrid', type: 'string', arg: 'LIST', default: "three rates a half decade apart around the recommended rate", help: 'comma-separated learning rates the search tries' },

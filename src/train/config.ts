@@ -56,7 +56,7 @@ export interface TrainConfig {
   readonly method: MethodName;
   readonly rank: number;
   readonly alpha: number;
-  readonly targetModules: readonly string[] | string; // names, a regex, or 'all-linear'
+  readonly targetModules: readonly string[] | string; // names, a regex, 'all-linear', or 'peft' (PEFT's default for the model type)
   readonly loraDropout: number;
   readonly lr: LrRequest;
   /** Learning rates the search tries (default: three around the suggested rate). */
@@ -176,8 +176,9 @@ class Fields {
   names(key: string, fallback: string): readonly string[] | string {
     const v = this.o[key] ?? fallback;
     const list = typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v;
-    if (!Array.isArray(list) || list.length === 0 || list.some((s) => typeof s !== 'string' || s === '')) this.fail(key, 'a list of module names or "all-linear"');
-    return list.length === 1 && list[0] === 'all-linear' ? 'all-linear' : Object.freeze([...list]);
+    if (!Array.isArray(list) || list.length === 0 || list.some((s) => typeof s !== 'string' || s === '')) this.fail(key, 'a list of module names, "all-linear" or "peft"');
+    if (list.length === 1 && (list[0] === 'all-linear' || list[0] === 'peft')) return list[0]; // 'peft': PEFT's default for the model type
+    return Object.freeze([...list]);
   }
 }
 

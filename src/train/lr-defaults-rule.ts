@@ -39,6 +39,7 @@ const RULE: Readonly<Record<MethodName, { at128: number; power: number }>> = {
 
 /** The model's hidden width (n_embd / hidden_size). */
 export function widthOf(c: ModelConfig): number {
+  if (c.modelType === 't5') return c.dModel;
   return c.modelType === 'gpt2' ? c.nEmbd : c.hiddenSize;
 }
 

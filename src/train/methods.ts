@@ -7,6 +7,7 @@
 //   lora-pro-sgd        LoRA-Pro SGD (paper Algorithm 1)
 import type { tf } from '../engine/tf.js';
 import { injectLora } from '../adapters/inject.js';
+import { resolveTargetModules } from '../adapters/peft-targets.js';
 import { loraConfig } from '../adapters/lora-config.js';
 import type { PretrainedModel } from '../models/types.js';
 import { AdamW } from '../optim/adamw.js';
@@ -101,7 +102,7 @@ function injectAdapters(model: PretrainedModel, o: MethodOptions): LoraPair[] {
     const config = loraConfig({
       r: o.rank,
       loraAlpha: o.alpha,
-      targetModules: o.targetModules,
+      targetModules: resolveTargetModules(o.targetModules, model),
       loraDropout: o.loraDropout,
       modulesToSave: o.modulesToSave,
       useRslora: o.method === 'rslora',

@@ -1,6 +1,7 @@
 // What a method costs in parameters and memory, counted from the model's module tree: weights,
 // gradients and optimiser state in float32 (activations depend on batch and length, and are left out).
 import { injectLora, mergeAndUnload } from '../adapters/inject.js';
+import { resolveTargetModules } from '../adapters/peft-targets.js';
 import { loraConfig } from '../adapters/lora-config.js';
 import type { PretrainedModel } from '../models/types.js';
 import { METHODS, usesAdapters, type MethodName } from './methods.js';
@@ -39,7 +40,7 @@ export function countParameters(model: PretrainedModel, o: { rank: number; alpha
   const totalParams = [...model.namedParameters().values()].reduce((n, v) => n + v.size, 0);
   let pairs;
   try {
-    pairs = injectLora(model, loraConfig({ r: o.rank, loraAlpha: o.alpha, targetModules: o.targetModules, modulesToSave: o.modulesToSave }));
+    pairs = injectLora(model, loraConfig({ r: o.rank, loraAlpha: o.alpha, targetModules: resolveTargetModules(o.targetModules, model), modulesToSave: o.modulesToSave }));
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
