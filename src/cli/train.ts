@@ -16,6 +16,8 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { key: 'eval', type: 'string', arg: 'FILE', help: 'evaluation data; without it a seeded --validation-fraction of --train is held out' },
   { key: 'task', type: 'string', arg: 'TASK', required: true, help: 'classification ({text, label} or {text_a, text_b, label}), causal-lm ({text}, {prompt, completion} or {messages}), or builtin:NAME, a built-in classification task with its own splits (docs/TASKS.md)' },
   { key: 'maxTrain', type: 'int', arg: 'N', help: 'with --task builtin:NAME: train on its first N training examples only' },
+  { key: 'init', type: 'string', arg: 'INIT', default: 'default', help: 'how adapters start: default, gaussian, pissa, pissa_niter_K (randomized SVD, K iterations), olora, lora-ga (docs/METHODS.md)' },
+  { key: 'gaBatches', type: 'int', default: '8', help: '--init lora-ga: training batches its gradient estimate averages over' },
   { key: 'rank', type: 'int', default: '8', help: 'LoRA rank r' },
   { key: 'alpha', type: 'number', default: '16', help: 'LoRA alpha (scale alpha/r; alpha/sqrt(r) for rslora)' },
   { key: 'targetModules', type: 'string', arg: 'LIST', default: 'all-linear', help: 'comma-separated module names to adapt (e.g. q_proj,v_proj), a regex, or all-linear' },

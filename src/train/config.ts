@@ -2,7 +2,7 @@
 // CLI's flags and a --config JSON file both arrive here as a plain object; errors name the option
 // as both spellings (`maxSteps` / --max-steps) and the bad value.
 import type { ScheduleKind } from './schedule.js';
-import { checkMethod, type MethodName } from './methods.js';
+import { checkInit, checkMethod, type MethodName } from './methods.js';
 import { UsageError } from './errors.js';
 
 export type TaskName = 'classification' | 'causal-lm';
@@ -52,6 +52,10 @@ export interface TrainConfig {
   readonly eval?: string; // evaluation file; else a seeded split of `train`
   readonly task: TaskName;
   readonly method: MethodName;
+  /** How adapters start: default, gaussian, pissa, pissa_niter_K, olora or lora-ga (methods.ts INITS). */
+  readonly init: string;
+  /** LoRA-GA: training batches its gradient estimate averages over. */
+  readonly gaBatches: number;
   readonly rank: number;
   readonly alpha: number;
   readonly targetModules: readonly string[] | string; // names, a regex, or 'all-linear'
@@ -93,7 +97,7 @@ export type ResolvedTrainConfig = TrainConfig & { readonly lr: number };
 
 /** Option names in the order --help lists them. */
 export const TRAIN_OPTION_NAMES = [
-  'model', 'train', 'eval', 'task', 'method', 'rank', 'alpha', 'targetModules', 'loraDropout', 'lr', 'lrGrid', 'lrSearchSteps', 'epochs', 'maxSteps',
+  'model', 'train', 'eval', 'task', 'method', 'init', 'gaBatches', 'rank', 'alpha', 'targetModules', 'loraDropout', 'lr', 'lrGrid', 'lrSearchSteps', 'epochs', 'maxSteps',
   'batchSize', 'gradAccum', 'maxLength', 'schedule', 'warmupSteps', 'weightDecay', 'clipNorm', 'evalEvery', 'saveEvery',
   'logEvery', 'bestMetric', 'keepCheckpoints', 'diagnostics', 'validationFraction', 'loraPlusRatio', 'momentum', 'damping', 'seed', 'divergenceGuard', 'out', 'resume',
 ] as const satisfies readonly (keyof TrainConfig)[];
@@ -197,12 +201,17 @@ export function trainConfig(input: Readonly<Record<string, unknown>>): TrainConf
   const method = checkMethod(f.string('method'));
   if (f.has('epochs') && f.has('maxSteps')) throw new UsageError('give either --epochs or --max-steps, not both');
   const prob = (v: number) => v >= 0 && v < 1;
+  const init = f.string('init', 'default');
+  checkInit(init);
+  if (method === 'full' && init !== 'default') throw new UsageError(`--init ${init} initialises adapters; --method full has none`);
   const config: TrainConfig = {
     model: f.string('model'),
     train: f.string('train'),
     eval: f.has('eval') ? f.string('eval') : undefined,
     task,
     method,
+    init,
+    gaBatches: f.int('gaBatches', 8, 1),
     rank: f.int('rank', 8, 1),
     alpha: f.number('alpha', 16, (v) => v > 0, 'a positive number'),
     targetModules: f.names('targetModules', 'all-linear'),
