@@ -2,14 +2,13 @@
 // the data an init needs (LoRA-GA's gradient estimate runs over the run's first training batches).
 import type { tf } from '../engine/tf.js';
 import type { AnyModel } from '../models/types.js';
-import { BatchStream, batchLoss } from '../data/batches.js';
+import { BatchStream, batchLoss, type RunExample } from '../data/batches.js';
 import type { ResolvedTrainConfig } from './config.js';
 import { checkInit, headModules, setupMethod, type MethodSetup } from './methods.js';
-import type { RunData } from './session.js';
 
 /** The training batches of a run's data that feed an init, and the pad id they are padded with. */
 export interface InitData {
-  readonly data: RunData;
+  readonly data: { readonly train: readonly RunExample[] };
   readonly padId: number;
 }
 
