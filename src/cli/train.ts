@@ -18,6 +18,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { key: 'maxTrain', type: 'int', arg: 'N', help: 'with --task builtin:NAME: train on its first N training examples only' },
   { key: 'init', type: 'string', arg: 'INIT', default: 'default', help: 'how adapters start: default, gaussian, pissa, pissa_niter_K (randomized SVD, K iterations), olora, lora-ga (docs/METHODS.md)' },
   { key: 'gaBatches', type: 'int', default: '8', help: '--init lora-ga: training batches its gradient estimate averages over' },
+  { key: 'rawAdapter', type: 'boolean', help: 'pissa/olora/lora-ga: save the adapter as trained, for the residual base (by default it is converted, as PEFT does, to a rank-2r LoRA that loads on the original model)' },
   { key: 'rank', type: 'int', default: '8', help: 'LoRA rank r' },
   { key: 'alpha', type: 'number', default: '16', help: 'LoRA alpha (scale alpha/r; alpha/sqrt(r) for rslora)' },
   { key: 'targetModules', type: 'string', arg: 'LIST', default: 'all-linear', help: 'comma-separated module names to adapt (e.g. q_proj,v_proj), a regex, or all-linear' },

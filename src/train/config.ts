@@ -56,6 +56,11 @@ export interface TrainConfig {
   readonly init: string;
   /** LoRA-GA: training batches its gradient estimate averages over. */
   readonly gaBatches: number;
+  /**
+   * PiSSA / OLoRA / LoRA-GA: save the adapter as trained, for the residual base, instead of converted
+   * to a plain LoRA for the original base (the default, which PEFT loads on the unmodified model).
+   */
+  readonly rawAdapter: boolean;
   readonly rank: number;
   readonly alpha: number;
   readonly targetModules: readonly string[] | string; // names, a regex, or 'all-linear'
@@ -97,7 +102,7 @@ export type ResolvedTrainConfig = TrainConfig & { readonly lr: number };
 
 /** Option names in the order --help lists them. */
 export const TRAIN_OPTION_NAMES = [
-  'model', 'train', 'eval', 'task', 'method', 'init', 'gaBatches', 'rank', 'alpha', 'targetModules', 'loraDropout', 'lr', 'lrGrid', 'lrSearchSteps', 'epochs', 'maxSteps',
+  'model', 'train', 'eval', 'task', 'method', 'init', 'gaBatches', 'rawAdapter', 'rank', 'alpha', 'targetModules', 'loraDropout', 'lr', 'lrGrid', 'lrSearchSteps', 'epochs', 'maxSteps',
   'batchSize', 'gradAccum', 'maxLength', 'schedule', 'warmupSteps', 'weightDecay', 'clipNorm', 'evalEvery', 'saveEvery',
   'logEvery', 'bestMetric', 'keepCheckpoints', 'diagnostics', 'validationFraction', 'loraPlusRatio', 'momentum', 'damping', 'seed', 'divergenceGuard', 'out', 'resume',
 ] as const satisfies readonly (keyof TrainConfig)[];
@@ -212,6 +217,7 @@ export function trainConfig(input: Readonly<Record<string, unknown>>): TrainConf
     method,
     init,
     gaBatches: f.int('gaBatches', 8, 1),
+    rawAdapter: f.boolean('rawAdapter', false),
     rank: f.int('rank', 8, 1),
     alpha: f.number('alpha', 16, (v) => v > 0, 'a positive number'),
     targetModules: f.names('targetModules', 'all-linear'),
@@ -248,6 +254,6 @@ export function trainConfig(input: Readonly<Record<string, unknown>>): TrainConf
 
 /** The fields that must match for `--resume` to continue a run (everything that shapes the numbers). */
 export function resumeKey(c: TrainConfig): Record<string, unknown> {
-  const { resume: _r, out: _o, logEvery: _l, keepCheckpoints: _k, evalEvery: _e, saveEvery: _s, diagnostics: _d, divergenceGuard: _g, ...rest } = c;
+  const { resume: _r, out: _o, logEvery: _l, keepCheckpoints: _k, evalEvery: _e, saveEvery: _s, diagnostics: _d, divergenceGuard: _g, rawAdapter: _raw, ...rest } = c;
   return rest;
 }

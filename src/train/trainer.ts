@@ -280,6 +280,6 @@ async function saveOutputs(run: PreparedRun, best: BestRecord | undefined, check
 }
 
 async function saveModel(run: PreparedRun, dir: string): Promise<void> {
-  if (usesAdapters(run.config.method)) await saveAdapter(run.model, dir, { baseModelNameOrPath: run.config.model });
+  if (usesAdapters(run.config.method)) await saveAdapter(run.model, dir, { baseModelNameOrPath: run.config.model, raw: run.config.rawAdapter });
   else await savePretrained(run.model, dir, { copyFrom: run.config.model });
 }
