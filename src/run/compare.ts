@@ -36,8 +36,10 @@ export const runDir = (out: string, method: string, seed: number): string => joi
  */
 export async function compareMethods(o: CompareOptions, hooks: { progress?: (config: TrainConfig) => Progress; log?: (line: string) => void; signal?: AbortSignal } = {}): Promise<CompareOutcome> {
   // with --resume, runs that never started start now
+  // NAME@INIT sets the init; a bare NAME keeps the shared one (--init), else the default
+  const initOf = (v: MethodVariant) => (v.label !== v.method ? v.init : (o.base.init ?? 'default'));
   const configs = o.methods.flatMap((v) =>
-    o.seeds.map((seed) => ({ label: v.label, config: trainConfig({ ...o.base, method: v.method, init: v.init, seed, out: runDir(o.out, v.label, seed), resume: o.resume ? 'if-any' : false }) })),
+    o.seeds.map((seed) => ({ label: v.label, config: trainConfig({ ...o.base, method: v.method, init: initOf(v), seed, out: runDir(o.out, v.label, seed), resume: o.resume ? 'if-any' : false }) })),
   );
   const results: CompareOutcome['results'] = [];
   for (const { label, config } of configs) {

@@ -20,7 +20,7 @@ import { UsageError } from './errors.js';
 import { checkInit, checkVariant, setupMethod } from './methods.js';
 import { readMetrics } from './metrics-log.js';
 import { TrainSession } from './session.js';
-import { classificationFixture } from './testing.js';
+import { classificationFixture, lmRecords, writeJsonl } from './testing.js';
 
 await useBackend('cpu');
 
@@ -44,7 +44,13 @@ describe('adapter methods and inits through the trainer', () => {
       const fresh = await loadPretrained(fx.model, { task: 'sequence-classification', numLabels: 2 });
       try {
         const losses: number[] = [];
-        while (!session.done) losses.push((await session.next()).loss);
+        const tensors: number[] = [];
+        while (!session.done) {
+          losses.push((await session.next()).loss);
+          tensors.push(tf.memory().numTensors);
+        }
+        // optimiser slots (and LoRA-FA's projections) appear at step 1; from step 2 every step ends level
+        assert.deepEqual(tensors.slice(2), tensors.slice(1, -1), `tensors per step: ${tensors.join(' ')}`);
         const head = (losses[0] + losses[1]) / 2;
         const tail = (losses[8] + losses[9]) / 2;
         assert.ok(tail < head, `the loss falls: ${losses.map((l) => l.toFixed(3)).join(' ')}`);
@@ -67,14 +73,17 @@ describe('adapter methods and inits through the trainer', () => {
   }
 
   test('the Node trainer runs lora-fa and lora@lora-ga (gradient pass on the run\'s batches) to completion, the guard counting frozen A', async () => {
-    for (const over of [{ method: 'lora-fa' }, { method: 'lora', init: 'lora-ga', gaBatches: 3 }]) {
+    const lm = writeJsonl(join(fx.root, 'lm.jsonl'), lmRecords(32, 3));
+    // causal LM: no head, so without the frozen A the guard's start norm would be ‖B‖ = 0
+    const lmRun = { task: 'causal-lm', train: lm, eval: undefined, method: 'lora-fa', batchSize: 4 };
+    for (const over of [{ method: 'lora-fa' }, lmRun, { method: 'lora', init: 'lora-ga', gaBatches: 3 }] as Record<string, unknown>[]) {
       const config = fx.config({ ...over, lr: 1e-2, maxSteps: 8, diagnostics: false });
       const result = await train(config);
       assert.equal(result.status, 'completed', result.message);
       const lines = await readMetrics(join(config.out, 'metrics.jsonl'));
       assert.equal(lines.length, 8);
       const run = JSON.parse(readFileSync(join(config.out, 'run.json'), 'utf8'));
-      assert.equal(run.config.init, over.init ?? 'default', 'run.json records the init');
+      assert.equal(run.config.init, (over.init as string | undefined) ?? 'default', 'run.json records the init');
     }
   });
 });
