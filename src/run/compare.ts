@@ -1,7 +1,7 @@
 // Several methods × seeds on the same data, one after another in this process, each in its own
 // folder (OUT/<method>[@<init>]/seed-<seed>), then one overlaid report and results.md in OUT.
 import { join } from 'node:path';
-import type { MethodVariant } from '../train/methods.js';
+import { checkVariant, type MethodVariant } from '../train/methods.js';
 import type { Progress } from '../train/progress.js';
 import { readComparedRun, writeCompareReport, type ComparedRun } from '../report/compare.js';
 import { trainConfig, type TrainConfig } from '../train/config.js';
@@ -36,10 +36,11 @@ export const runDir = (out: string, method: string, seed: number): string => joi
  */
 export async function compareMethods(o: CompareOptions, hooks: { progress?: (config: TrainConfig) => Progress; log?: (line: string) => void; signal?: AbortSignal } = {}): Promise<CompareOutcome> {
   // with --resume, runs that never started start now
-  // NAME@INIT sets the init; a bare NAME keeps the shared one (--init), else the default
-  const initOf = (v: MethodVariant) => (v.label !== v.method ? v.init : (o.base.init ?? 'default'));
-  const configs = o.methods.flatMap((v) =>
-    o.seeds.map((seed) => ({ label: v.label, config: trainConfig({ ...o.base, method: v.method, init: initOf(v), seed, out: runDir(o.out, v.label, seed), resume: o.resume ? 'if-any' : false }) })),
+  // NAME@INIT sets the init; a bare NAME takes the shared one (--init), and its label says so
+  const shared = typeof o.base.init === 'string' && o.base.init !== 'default' ? o.base.init : undefined;
+  const variants = o.methods.map((v) => (v.label === v.method && shared ? checkVariant(`${v.method}@${shared}`) : v));
+  const configs = variants.flatMap((v) =>
+    o.seeds.map((seed) => ({ label: v.label, config: trainConfig({ ...o.base, method: v.method, init: v.init, seed, out: runDir(o.out, v.label, seed), resume: o.resume ? 'if-any' : false }) })),
   );
   const results: CompareOutcome['results'] = [];
   for (const { label, config } of configs) {
