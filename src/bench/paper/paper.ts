@@ -24,6 +24,9 @@ export const LR_GRID: Readonly<Record<string, readonly number[]>> = {
   'lora-plus': [3e-4, 1e-3],
   'lora-pro': [1e-3, 3e-3],
   'lora-pro-efficient': [1e-3, 3e-3],
+  // not benchmarked: LoRA's grid, as their width rule is LoRA's (lr-defaults-rule.ts)
+  dora: [3e-3, 1e-2],
+  'lora-fa': [3e-3, 1e-2],
 };
 
 /** Bytes per example: enough for names and words; e-mails (subject first) and speeches are cut to their start. */
