@@ -16,6 +16,7 @@ import { LoraLinear } from './lora-linear.js';
 import { injectLora, loraPairs, mergeAndUnload } from './inject.js';
 import { estimateLoraGaGradients } from './lora-ga.js';
 import { loadAdapter, saveAdapter } from './peft-files.js';
+import { loraConfigFromJson } from './peft-format.js';
 
 await useBackend('cpu');
 
@@ -273,4 +274,10 @@ test('init and DoRA config errors name the value', () => {
   assert.throws(() => config({ initLoraWeights: 'pissa_niter_x' as InitLoraWeights }), /initLoraWeights must be .*"pissa_niter_K".*got "pissa_niter_x"/);
   assert.throws(() => config({ useDora: true, initLoraWeights: 'pissa' }), /DoRA with initLoraWeights "pissa" is not supported/);
   assert.equal(loraPairs(toy()).length, 0);
+  // adapter_config.json: PEFT's init strings pass through; inits that rewrote the base in ways not redone here are refused
+  const json = (init: unknown) => ({ peft_type: 'LORA', r: 2, lora_alpha: 4, target_modules: ['up'], init_lora_weights: init, use_dora: false });
+  assert.equal(loraConfigFromJson(json('pissa_niter_16'), 'a.json').initLoraWeights, 'pissa_niter_16');
+  assert.equal(loraConfigFromJson(json('eva'), 'a.json').initLoraWeights, true);
+  assert.throws(() => loraConfigFromJson(json('loftq'), 'a.json'), /a\.json: "init_lora_weights": "loftq" is not supported/);
+  assert.throws(() => loraConfigFromJson({ ...json(true), use_dora: 'yes' }, 'a.json'), /"use_dora" must be true or false/);
 });
