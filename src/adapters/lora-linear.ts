@@ -116,13 +116,6 @@ export class LoraLinear extends Module implements LinearLike {
     return tf.tidy(() => detachedRowNorm(this.base.weight, this.B, this.A, tf.scalar(this.scale)));
   }
 
-  /** DoRA: resets m to ‖W0 + s·B·A‖ (after A, B or W0 changed at initialisation). */
-  resetMagnitude(): void {
-    const m = this.magnitude;
-    if (!m) return;
-    tf.tidy(() => m.assign(this.weightNorm()));
-  }
-
   get A(): tf.Variable<tf.Rank.R2> {
     return this.loraA.weight;
   }
