@@ -72,6 +72,19 @@ describe('adapter methods and inits through the trainer', () => {
     });
   }
 
+  test('lora-pro@pissa and lora@lora-ga resume exactly: the init (and its residual base) is redone, then the checkpoint restores A, B', async () => {
+    for (const over of [{ method: 'lora-pro', init: 'pissa' }, { method: 'lora', init: 'lora-ga', gaBatches: 2 }]) {
+      const settings = { ...over, lr: 1e-2, maxSteps: 8, saveEvery: 4, evalEvery: 4, diagnostics: false };
+      const straight = fx.config(settings);
+      assert.equal((await train(straight)).status, 'completed');
+      const crashed = fx.config(settings);
+      await assert.rejects(train(crashed, { onStep: (step) => { if (step === 5) throw new Error('simulated crash'); } }), /simulated crash/);
+      assert.equal((await train(trainConfig({ ...crashed, resume: true }))).status, 'completed');
+      const weights = (c: { out: string }) => readFileSync(join(c.out, 'adapter_model.safetensors'));
+      assert.ok(weights(straight).equals(weights(crashed)), `${over.method}@${over.init}: the resumed adapter is byte-identical`);
+    }
+  });
+
   test('the Node trainer runs lora-fa and lora@lora-ga (gradient pass on the run\'s batches) to completion, the guard counting frozen A', async () => {
     const lm = writeJsonl(join(fx.root, 'lm.jsonl'), lmRecords(32, 3));
     // causal LM: no head, so without the frozen A the guard's start norm would be ‖B‖ = 0
