@@ -24,7 +24,7 @@ export const compareCommand: Command = {
   name: 'compare',
   brief: 'train several methods x seeds and compare them in one report',
   summary: 'Trains several methods with several seeds on the same data and writes one report overlaying them (report.html) and a table of mean ± std metrics, time and peak memory per method (results.md). Each method\'s learning rate is --lr, else a short search per method and seed around the model folder\'s recommendation (see lorapro train --help). With --task builtin:NAME the runs train on the task\'s train split, select on its validation split, and their best weights are also scored on its test split (test-results.md).',
-  usage: 'lorapro compare --model DIR (--train FILE --eval FILE --task TASK | --task builtin:NAME) --methods full,lora,lora-pro [--seeds 0,1,2] --out DIR [options]',
+  usage: 'lorapro compare --model DIR (--train FILE --eval FILE --task TASK | --task builtin:NAME) --methods full,lora,lora-pro,lora-pro@pissa [--seeds 0,1,2] --out DIR [options]',
   configFile: true,
   options: [
     ...RUN_OPTIONS.slice(0, 4),
