@@ -28,12 +28,14 @@ const DECOMPOSITION_SEED = 0;
 
 const toMat = (t: tf.Tensor2D): Mat => mat(t.shape[0], t.shape[1], t.dataSync());
 
-/** diag(d)·M (scales rows) or M·diag(d) (scales columns), d given per row / column. */
+/** diag(d)·M: row i times d[i]. */
 function scaleRows(m: Mat, d: ArrayLike<number>): Mat {
   const out = mat(m.rows, m.cols, m.data);
   for (let i = 0; i < m.rows; i++) for (let j = 0; j < m.cols; j++) out.data[i * m.cols + j] *= d[i];
   return out;
 }
+
+/** M·diag(d): column j times d[j]. */
 function scaleColumns(m: Mat, d: ArrayLike<number>): Mat {
   const out = mat(m.rows, m.cols, m.data);
   for (let i = 0; i < m.rows; i++) for (let j = 0; j < m.cols; j++) out.data[i * m.cols + j] *= d[j];
