@@ -23,11 +23,13 @@ export { SGD, type SGDOptions } from './optim/sgd.js';
 export { createLoraPlus } from './optim/lora-plus.js';
 export { LoraProSGD, type LoraProSGDOptions } from './optim/lora-pro-sgd.js';
 export { LoraProAdamW, type LoraProAdamWOptions } from './optim/lora-pro-adamw.js';
+export { LoraFA, type LoraFAOptions } from './optim/lora-fa.js';
 
 // Adapters
-export { loraConfig, loraScale, type LoraConfig } from './adapters/lora-config.js';
+export { loraConfig, loraScale, mutatesBase, type LoraConfig, type InitLoraWeights } from './adapters/lora-config.js';
 export { LoraLinear } from './adapters/lora-linear.js';
-export { injectLora, loraPairs, mergeAndUnload, selectTargets, setMerged, setTraining } from './adapters/inject.js';
+export { injectLora, loraPairs, mergeAndUnload, selectTargets, setMerged, setTraining, type InjectOptions } from './adapters/inject.js';
+export { estimateLoraGaGradients } from './adapters/lora-ga.js';
 export { saveAdapter, loadAdapter, readAdapterConfig } from './adapters/peft-files.js';
 
 // Formats
@@ -58,7 +60,7 @@ export { namedGradients } from './train/grads.js';
 export { trainConfig, type TrainConfig, type LrRequest, type LrChoice, type LrTrial, type ResumeMode } from './train/config.js';
 export { chooseLearningRate, pickTrial } from './run/lr-search.js';
 export { suggestedLearningRate, searchGrid, readRecommendations, RECOMMENDATIONS_FILE } from './train/lr-defaults.js';
-export { METHODS, setupMethod, type MethodName, type MethodSetup } from './train/methods.js';
+export { METHODS, INITS, setupMethod, checkInit, checkVariant, type MethodName, type MethodSetup, type MethodVariant } from './train/methods.js';
 export { evaluate, type EvalMetrics } from './train/evaluate.js';
 export { compareMethods, type CompareOptions, type CompareOutcome } from './run/compare.js';
 export { loadTrained } from './train/run-model.js';

@@ -7,7 +7,7 @@ import { createModel } from '../models/auto.js';
 import { zerosInit } from '../models/layers.js';
 import type { AnyModel } from '../models/types.js';
 import { readRecommendations, RECOMMENDATIONS_FILE, recommendedRate, searchGrid, widthOf } from '../train/lr-defaults.js';
-import { checkMethod, headModules, METHODS, type MethodName } from '../train/methods.js';
+import { checkMethod, headModules, INIT_SUMMARIES, INITS, METHODS, type MethodName } from '../train/methods.js';
 import { allMethodCosts, countParameters, humanBytes, humanCount, methodCost, type MethodCost } from '../train/run-memory.js';
 import { UsageError } from '../train/errors.js';
 import { MODEL_TASK, requireModelDir } from '../train/run-model.js';
@@ -85,6 +85,9 @@ export const infoCommand: Command = {
       io.out(`memory: float32 weights, one gradient per trainable parameter, optimizer state (AdamW: 2 moments per trainable parameter; lora-pro full mode: 2 m×n moments per adapted layer = ${humanCount(2 * counts.adaptedWeightParams)} values; lora-pro-sgd without momentum: none). Activations are not included.`);
       io.out('');
       for (const l of await learningRateLines(dir, config, method ? [method] : METHODS)) io.out(l);
+      io.out('');
+      io.out('inits (--init INIT, or NAME@INIT in compare --methods and bench paper --methods; docs/METHODS.md):');
+      for (const i of INITS) io.out(`  ${i.padEnd(15)}${INIT_SUMMARIES[i]}`);
       return 0;
     } finally {
       model.dispose();

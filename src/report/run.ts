@@ -78,7 +78,7 @@ export function renderRunReport(run: RunFile | undefined, lines: readonly Metric
   const stopped = lines.find((l) => l.stopped)?.stopped;
   const summary: string[][] = c
     ? [
-        ['method', `${c.method} (${METHOD_SUMMARIES[c.method]})`],
+        ['method', `${c.method} (${METHOD_SUMMARIES[c.method]})${c.init && c.init !== 'default' ? `, init ${c.init}` : ''}`],
         ['task', c.task],
         ['data', `${c.train} (${run!.trainExamples} train, ${run!.evalExamples} eval)`],
         ['settings', `rank ${c.rank}, alpha ${c.alpha}, lr ${run!.learningRate?.lr ?? c.lr}, ${c.schedule} schedule, batch ${c.batchSize}×${c.gradAccum}, seed ${c.seed}`],

@@ -165,7 +165,7 @@ export class TrainSession {
     const { model } = await loadPretrainedFromFiles(inputs.model, { task, numLabels: data.labels?.length, seed: config.seed, onWarning: log });
     try {
       setTextToTextLabels(model, data.labels, tokenizer); // T5: each label's name is its target text
-      return new TrainSession(config, model, tokenizer, setupForConfig(model, config), data, tokenizer.padTokenId, maxLength);
+      return new TrainSession(config, model, tokenizer, setupForConfig(model, config, { data, padId: tokenizer.padTokenId }), data, tokenizer.padTokenId, maxLength);
     } catch (e) {
       model.dispose();
       throw e;
@@ -208,7 +208,7 @@ export class TrainSession {
     this.checkLive();
     if (this.data.eval.length === 0) throw new Error('there are no evaluation examples');
     const metrics = await evaluate(this.model, this.data.eval, this.config.batchSize, this.padId);
-    const diagnostic = this.config.diagnostics && this.setup.pairs.length > 0 ? await layerDiagnostics(this.model, this.setup.pairs, evalBatches(this.data.eval, this.config.batchSize, this.padId)[0]) : undefined;
+    const diagnostic = this.config.diagnostics && this.setup.diagnosable && this.setup.pairs.length > 0 ? await layerDiagnostics(this.model, this.setup.pairs, evalBatches(this.data.eval, this.config.batchSize, this.padId)[0]) : undefined;
     return { step: this.steps, metrics, diagnostic };
   }
 
