@@ -17,6 +17,7 @@ export { gradientApproximation, approximationQuality, type ApproximationQuality 
 export { AdamW } from './optim/adamw.js';
 export { LoraProAdamW } from './optim/lora-pro-adamw.js';
 export { LoraProSGD } from './optim/lora-pro-sgd.js';
+export { LoraFA } from './optim/lora-fa.js';
 
 // Formats and files in memory
 export { FileSet, type FileBytes } from './io/file-set.js';
@@ -31,6 +32,7 @@ export { loadPretrainedFromFiles } from './models/from-files.js';
 export { generate } from './models/generate.js';
 export { loraConfig, type LoraConfig } from './adapters/lora-config.js';
 export { injectLora, loraPairs, mergeAndUnload } from './adapters/inject.js';
+export { estimateLoraGaGradients } from './adapters/lora-ga.js';
 export { adapterFiles, loadAdapterFromFiles } from './adapters/peft-bytes.js';
 
 // Training in memory

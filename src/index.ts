@@ -23,11 +23,13 @@ export { SGD, type SGDOptions } from './optim/sgd.js';
 export { createLoraPlus } from './optim/lora-plus.js';
 export { LoraProSGD, type LoraProSGDOptions } from './optim/lora-pro-sgd.js';
 export { LoraProAdamW, type LoraProAdamWOptions } from './optim/lora-pro-adamw.js';
+export { LoraFA, type LoraFAOptions } from './optim/lora-fa.js';
 
 // Adapters
-export { loraConfig, loraScale, type LoraConfig } from './adapters/lora-config.js';
+export { loraConfig, loraScale, mutatesBase, type LoraConfig, type InitLoraWeights } from './adapters/lora-config.js';
 export { LoraLinear } from './adapters/lora-linear.js';
-export { injectLora, loraPairs, mergeAndUnload, selectTargets, setMerged, setTraining } from './adapters/inject.js';
+export { injectLora, loraPairs, mergeAndUnload, selectTargets, setMerged, setTraining, type InjectOptions } from './adapters/inject.js';
+export { estimateLoraGaGradients } from './adapters/lora-ga.js';
 export { saveAdapter, loadAdapter, readAdapterConfig } from './adapters/peft-files.js';
 
 // Formats
@@ -35,18 +37,22 @@ export {
   parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors, toFloat32, toInt32, toTensor, tensorsToWrite,
   listCheckpointFiles, forEachCheckpointTensor, SafetensorsError, type RawTensor, type SafetensorsFile, type SafeDType,
 } from './io/safetensors.js';
-export { parseModelConfig, readModelConfig, modelConfigToJson, type ModelConfig, type Gpt2Config, type LlamaConfig, type BertConfig } from './io/hf-config.js';
+export { parseModelConfig, readModelConfig, modelConfigToJson, type ModelConfig, type Gpt2Config, type LlamaConfig, type BertConfig, type T5Config } from './io/hf-config.js';
 export { loadTokenizer, Tokenizer } from './io/tokenizer.js';
 export { InputFileError } from './io/input-error.js';
 
 // Models
 export { Module } from './models/module.js';
 export { Linear, type LinearLike } from './models/linear.js';
-export { loadPretrained, loadPretrainedWithReport, savePretrained, type LoadOptions, type SaveOptions } from './models/pretrained.js';
+export { loadPretrained, loadPretrainedWithReport, loadSeq2SeqLM, savePretrained, type LoadOptions, type SaveOptions } from './models/pretrained.js';
 export { createModel, defaultTask } from './models/auto.js';
 export { generate } from './models/generate.js';
-export { KVCache } from './models/kv-cache.js';
-export type { AnyModel, CausalLM, SequenceClassifier, Task, PretrainedModel, ModelOptions } from './models/types.js';
+export { KVCache, Seq2SeqCache } from './models/kv-cache.js';
+export { T5ForConditionalGeneration } from './models/t5.js';
+export { T5ForTextToTextClassification, labelTargets, setTextToTextLabels } from './models/t5-classifier.js';
+export { generateSeq2Seq } from './models/generate-seq2seq.js';
+export { isTextToText } from './models/types.js';
+export type { AnyModel, CausalLM, SequenceClassifier, Task, ModelTask, PretrainedModel, ModelOptions, Seq2SeqLM, TextToTextClassifier } from './models/types.js';
 
 // Training
 export { train, type TrainResult, type TrainHooks } from './run/train.js';
@@ -54,7 +60,7 @@ export { namedGradients } from './train/grads.js';
 export { trainConfig, type TrainConfig, type LrRequest, type LrChoice, type LrTrial, type ResumeMode } from './train/config.js';
 export { chooseLearningRate, pickTrial } from './run/lr-search.js';
 export { suggestedLearningRate, searchGrid, readRecommendations, RECOMMENDATIONS_FILE } from './train/lr-defaults.js';
-export { METHODS, setupMethod, type MethodName, type MethodSetup } from './train/methods.js';
+export { METHODS, INITS, setupMethod, checkInit, checkVariant, type MethodName, type MethodSetup, type MethodVariant } from './train/methods.js';
 export { evaluate, type EvalMetrics } from './train/evaluate.js';
 export { compareMethods, type CompareOptions, type CompareOutcome } from './run/compare.js';
 export { loadTrained } from './train/run-model.js';

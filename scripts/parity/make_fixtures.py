@@ -3,7 +3,7 @@
 
 Each reference forward pass below is written from the Hugging Face `transformers` modelling code
 (modeling_gpt2.py, modeling_llama.py / qwen2 / mistral, modeling_bert.py, modeling_roberta.py and
-modeling_rope_utils.py) without importing it, and computed in float64 from seeded random weights.
+modeling_rope_utils.py, modeling_t5.py) without importing it, and computed in float64 from seeded random weights.
 For every fixture it writes into src/models/fixtures/<name>/:
 
   config.json        a Hugging Face config
@@ -11,6 +11,9 @@ For every fixture it writes into src/models/fixtures/<name>/:
                      stored F32, F16 or BF16 -- the reference uses the weights *after* that rounding
   expected.json      input ids, attention mask (and token type ids), and the logits rounded to
                      6 significant digits; logits of padding positions are null (they are arbitrary)
+
+T5 fixtures (task "seq2seq-lm") also hold the labels, the decoder input ids (labels shifted right) and
+the reference loss; their logits are the decoder's at every label position.
 
 Decoder fixtures with padding pass explicit position ids as Hugging Face `generate` computes them
 (cumsum(mask) - 1, padding set to 1), which is what the TypeScript models use when given a mask.
@@ -475,6 +478,157 @@ def fixture_roberta():
     bert_fixture('roberta-cls', cfg, 'roberta.', ids, mask, torch.zeros_like(ids), seed=7)
 
 
+# ---- T5 (modeling_t5.py) ------------------------------------------------------------------------
+
+def t5_bucket(rel, bidirectional, num_buckets, max_distance):
+    """T5Attention._relative_position_bucket; the log term on relative_position.float() (float32), as HF."""
+    buckets = torch.zeros_like(rel)
+    if bidirectional:
+        num_buckets //= 2
+        buckets = buckets + (rel > 0).long() * num_buckets
+        rel = torch.abs(rel)
+    else:
+        rel = -torch.min(rel, torch.zeros_like(rel))
+    max_exact = num_buckets // 2
+    is_small = rel < max_exact
+    large = max_exact + (torch.log(rel.float() / max_exact) / math.log(max_distance / max_exact)
+                         * (num_buckets - max_exact)).to(torch.long)
+    large = torch.min(large, torch.full_like(large, num_buckets - 1))
+    return buckets + torch.where(is_small, rel, large)
+
+
+def t5_position_bias(cfg, table, q_len, k_len, bidirectional):
+    """T5Attention.compute_bias: [1, nH, q_len, k_len]."""
+    rel = torch.arange(k_len)[None, :] - torch.arange(q_len)[:, None]
+    b = t5_bucket(rel, bidirectional, cfg['relative_attention_num_buckets'], cfg['relative_attention_max_distance'])
+    return table[b].permute(2, 0, 1)[None]
+
+
+def t5_weights(cfg, W, old_copies):
+    d, nH, dkv, dff = cfg['d_model'], cfg['num_heads'], cfg['d_kv'], cfg['d_ff']
+    inner, gated = nH * dkv, cfg['feed_forward_proj'].startswith('gated-')
+    p = {'shared': W.normal('shared.weight', (cfg['vocab_size'], d), 1.0)}
+
+    def attn(pre):
+        A = {x: W.normal(f'{pre}.{x}.weight', (inner, d), 0.3) for x in 'qkv'}
+        A['o'] = W.normal(f'{pre}.o.weight', (d, inner), 0.3)
+        return A
+
+    for stack, n in (('encoder', cfg['num_layers']), ('decoder', cfg.get('num_decoder_layers', cfg['num_layers']))):
+        blocks = []
+        for i in range(n):
+            pre = f'{stack}.block.{i}.layer.'
+            B = {'sa': attn(pre + '0.SelfAttention')}
+            if i == 0:
+                B['rel'] = W.normal(pre + '0.SelfAttention.relative_attention_bias.weight',
+                                    (cfg['relative_attention_num_buckets'], nH), 0.5)
+            B['sa_norm'] = W.around_one(pre + '0.layer_norm.weight', (d,))
+            ff = '1'
+            if stack == 'decoder':
+                B['ca'] = attn(pre + '1.EncDecAttention')
+                B['ca_norm'] = W.around_one(pre + '1.layer_norm.weight', (d,))
+                ff = '2'
+            if gated:
+                B['wi_0'] = W.normal(f'{pre}{ff}.DenseReluDense.wi_0.weight', (dff, d), 0.3)
+                B['wi_1'] = W.normal(f'{pre}{ff}.DenseReluDense.wi_1.weight', (dff, d), 0.3)
+            else:
+                B['wi'] = W.normal(f'{pre}{ff}.DenseReluDense.wi.weight', (dff, d), 0.3)
+            B['wo'] = W.normal(f'{pre}{ff}.DenseReluDense.wo.weight', (d, dff), 0.3)
+            B['ff_norm'] = W.around_one(f'{pre}{ff}.layer_norm.weight', (d,))
+            blocks.append(B)
+        p[stack] = blocks
+        p[stack + '.final'] = W.around_one(f'{stack}.final_layer_norm.weight', (d,))
+    if not cfg['tie_word_embeddings']:
+        p['lm_head'] = W.normal('lm_head.weight', (cfg['vocab_size'], d), 0.5)
+    if old_copies:
+        # what old v1.0 Hub checkpoints (t5-small) also hold: copies of `shared` and an unused cross-attention bias
+        for name in ('encoder.embed_tokens.weight', 'decoder.embed_tokens.weight', 'lm_head.weight'):
+            W.buffer(name, p['shared'].float())
+        W.buffer('decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight',
+                 torch.randn(cfg['relative_attention_num_buckets'], nH, generator=W.g, dtype=F64).float())
+    return p
+
+
+def t5_ff(cfg, B, x):
+    act = torch.relu if cfg['feed_forward_proj'] == 'relu' else gelu_new  # 'gated-gelu' is gelu_new (T5Config)
+    if 'wi' in B:
+        return act(x @ B['wi'].T) @ B['wo'].T
+    return (act(x @ B['wi_0'].T) * (x @ B['wi_1'].T)) @ B['wo'].T
+
+
+def t5_attn(cfg, A, x, kv, bias):
+    nH = cfg['num_heads']
+    return merge(attention(heads(x @ A['q'].T, nH), heads(kv @ A['k'].T, nH), heads(kv @ A['v'].T, nH), bias, 1.0)) @ A['o'].T
+
+
+def t5_logits(cfg, p, ids, mask, dec_ids):
+    eps = cfg['layer_norm_epsilon']
+    S, T = ids.shape[1], dec_ids.shape[1]
+    ext = (1.0 - mask[:, None, None, :].to(F64)) * MIN  # get_extended_attention_mask
+    h = p['shared'][ids]
+    bias = t5_position_bias(cfg, p['encoder'][0]['rel'], S, S, True) + ext
+    for B in p['encoder']:
+        h = h + t5_attn(cfg, B['sa'], rms_norm(h, B['sa_norm'], eps), rms_norm(h, B['sa_norm'], eps), bias)
+        h = h + t5_ff(cfg, B, rms_norm(h, B['ff_norm'], eps))
+    enc = rms_norm(h, p['encoder.final'], eps)
+    causal = torch.zeros(T, T, dtype=F64).masked_fill(torch.arange(T)[None, :] > torch.arange(T)[:, None], MIN)
+    bias = t5_position_bias(cfg, p['decoder'][0]['rel'], T, T, False) + causal[None, None]
+    h = p['shared'][dec_ids]
+    for B in p['decoder']:
+        x = rms_norm(h, B['sa_norm'], eps)
+        h = h + t5_attn(cfg, B['sa'], x, x, bias)
+        h = h + t5_attn(cfg, B['ca'], rms_norm(h, B['ca_norm'], eps), enc, ext)
+        h = h + t5_ff(cfg, B, rms_norm(h, B['ff_norm'], eps))
+    h = rms_norm(h, p['decoder.final'], eps)
+    if cfg['tie_word_embeddings']:
+        return (h * cfg['d_model'] ** -0.5) @ p['shared'].T  # T5ForConditionalGeneration rescales before a tied head
+    return h @ p['lm_head'].T
+
+
+def t5_shift_right(labels, start, pad):
+    """T5PreTrainedModel._shift_right."""
+    out = torch.zeros_like(labels)
+    out[:, 1:] = labels[:, :-1]
+    out[:, 0] = start
+    return out.masked_fill(out == -100, pad)
+
+
+def t5_fixture(name, cfg, ids, mask, labels, seed, old_copies):
+    W = Weights(seed, 'F32')
+    p = t5_weights(cfg, W, old_copies)
+    dec_ids = t5_shift_right(labels, cfg['decoder_start_token_id'], cfg['pad_token_id'])
+    logits = t5_logits(cfg, p, ids, mask, dec_ids)
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, cfg['vocab_size']), labels.reshape(-1), ignore_index=-100)
+    save_fixture(name, cfg, W.tensors, {
+        'task': 'seq2seq-lm', 'input_ids': ids.tolist(), 'attention_mask': mask.tolist(), 'labels': labels.tolist(),
+        'decoder_input_ids': dec_ids.tolist(), 'logits': [[[round6(v) for v in row] for row in b] for b in logits.tolist()],
+        'loss': float(f'{loss.item():.10g}')})
+
+
+def fixture_t5_v1_0():
+    """v1.0 style: relu, tied (rescaled) head, d_kv·heads ≠ d_model, 2 encoder / 3 decoder blocks, log buckets, old copies."""
+    cfg = {'model_type': 't5', 'architectures': ['T5ForConditionalGeneration'], 'vocab_size': 64, 'd_model': 16,
+           'd_kv': 8, 'd_ff': 32, 'num_layers': 2, 'num_decoder_layers': 3, 'num_heads': 3,
+           'relative_attention_num_buckets': 8, 'relative_attention_max_distance': 12, 'dropout_rate': 0.1,
+           'layer_norm_epsilon': 1e-6, 'feed_forward_proj': 'relu', 'tie_word_embeddings': True,
+           'is_encoder_decoder': True, 'decoder_start_token_id': 0, 'pad_token_id': 0, 'eos_token_id': 1}
+    ids = torch.tensor([[13, 40, 7, 59, 22, 5, 61, 30, 1], [8, 17, 33, 1, 0, 0, 0, 0, 0]])
+    labels = torch.tensor([[21, 9, 44, 3, 12, 1], [50, 6, 1, -100, -100, -100]])
+    t5_fixture('t5-v1_0-tied', cfg, ids, (ids != 0).long(), labels, seed=11, old_copies=True)
+
+
+def fixture_t5_v1_1():
+    """v1.1 / flan-t5 style: gated-gelu (gelu_new), untied lm_head, more buckets than positions reach."""
+    cfg = {'model_type': 't5', 'architectures': ['T5ForConditionalGeneration'], 'vocab_size': 72, 'd_model': 16,
+           'd_kv': 4, 'd_ff': 24, 'num_layers': 2, 'num_heads': 4, 'relative_attention_num_buckets': 16,
+           'relative_attention_max_distance': 20, 'dropout_rate': 0.0, 'layer_norm_epsilon': 1e-6,
+           'feed_forward_proj': 'gated-gelu', 'tie_word_embeddings': False, 'is_encoder_decoder': True,
+           'decoder_start_token_id': 0, 'pad_token_id': 0, 'eos_token_id': 1}
+    ids = torch.tensor([[4, 19, 70, 2, 33, 9, 27, 12, 45, 66, 1], [5, 60, 14, 31, 1, 0, 0, 0, 0, 0, 0]])
+    labels = torch.tensor([[30, 2, 64, 1], [11, 1, -100, -100]])
+    t5_fixture('t5-v1_1-gated', cfg, ids, (ids != 0).long(), labels, seed=12, old_copies=False)
+
+
 if __name__ == '__main__':
     torch.manual_seed(0)
     fixture_gpt2_lm()
@@ -484,3 +638,5 @@ if __name__ == '__main__':
     fixture_mistral_window()
     fixture_bert()
     fixture_roberta()
+    fixture_t5_v1_0()
+    fixture_t5_v1_1()

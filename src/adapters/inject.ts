@@ -4,7 +4,8 @@ import { Rng } from '../math/rng.js';
 import { getModule, type Module } from '../models/module.js';
 import { Linear } from '../models/linear.js';
 import type { LoraPair } from '../optim/optimizer.js';
-import { compileRegex, type LoraConfig } from './lora-config.js';
+import { compileRegex, mutatesBase, type LoraConfig } from './lora-config.js';
+import { initFromBase } from './lora-init.js';
 import { LoraLinear } from './lora-linear.js';
 
 /** PEFT's default layer-container names for layers_to_transform. */
@@ -73,19 +74,31 @@ function parentOf(model: Module, path: string): { parent: Module; name: string }
   return { parent: cut < 0 ? model : getModule(model, path.slice(0, cut)), name: path.slice(cut + 1) };
 }
 
+export interface InjectOptions {
+  /** LoRA-GA: each target layer's estimated full-weight gradient [out, in], by module path (see lora-ga.ts). */
+  readonly gradients?: ReadonlyMap<string, tf.Tensor2D>;
+}
+
 /**
  * Freezes the model, wraps every selected linear layer in a LoraLinear, and makes the
- * modules_to_save trainable. Matching nothing is an error that lists the available layers.
+ * modules_to_save trainable. Matching nothing is an error that lists the available layers. Inits
+ * from the base (PiSSA, OLoRA, LoRA-GA) rewrite each target's base weight to the residual.
  *
  * @example
  *   const pairs = injectLora(model, loraConfig({ r: 8, loraAlpha: 16, targetModules: ['c_attn'] }));
  */
-export function injectLora(model: Module, config: LoraConfig): LoraPair[] {
+export function injectLora(model: Module, config: LoraConfig, opts: InjectOptions = {}): LoraPair[] {
   if (injected.has(model)) throw new Error('the model already has LoRA adapters; merge and unload them first');
   const targets = selectTargets(model, config);
   if (targets.length === 0) {
     const names = [...new Set(linearPaths(model, []).map((p) => p.replace(/\.\d+\./g, '.*.')))];
     throw new Error(`target modules ${JSON.stringify(config.targetModules)} match no linear layer; available: ${names.join(', ')}`);
+  }
+  if (config.initLoraWeights === 'lora_ga') {
+    const missing = targets.filter((p) => !opts.gradients?.has(p));
+    if (missing.length > 0) {
+      throw new Error(`init "lora_ga" needs each target layer's estimated gradient from a pass over training data (none for ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}); a raw LoRA-GA adapter cannot be rebuilt from the base alone: save it converted`);
+    }
   }
   const modules = model.namedModules();
   for (const m of config.modulesToSave) {
@@ -101,7 +114,8 @@ export function injectLora(model: Module, config: LoraConfig): LoraPair[] {
     const alpha = patternValue(config.alphaPattern, path) ?? config.loraAlpha;
     let lora: LoraLinear;
     try {
-      lora = new LoraLinear(base, { r, alpha, dropout: config.loraDropout, useRslora: config.useRslora, init: config.initLoraWeights, rng });
+      lora = new LoraLinear(base, { r, alpha, dropout: config.loraDropout, useRslora: config.useRslora, init: config.initLoraWeights, rng, useDora: config.useDora });
+      if (mutatesBase(config.initLoraWeights)) initFromBase(lora, config.initLoraWeights, opts.gradients?.get(path));
     } catch (e) {
       throw new Error(`cannot adapt "${path}": ${(e as Error).message}`);
     }
@@ -134,7 +148,7 @@ export function mergeAndUnload(model: Module, opts: { safe?: boolean } = {}): vo
     m.merge(opts.safe ?? true);
     const { parent, name } = parentOf(model, path);
     parent.replaceChild(name, m.base);
-    tf.dispose([m.A, m.B]);
+    m.disposeAdapter();
   }
   injected.delete(model);
 }

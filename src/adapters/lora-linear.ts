@@ -13,6 +13,27 @@ class Factor extends Module {
   }
 }
 
+/** DoRA's magnitude [out] under the parameter name "weight", as PEFT's DoraLinearLayer. */
+class Magnitude extends Module {
+  readonly weight: tf.Variable<tf.Rank.R1>;
+  constructor(value: tf.Tensor1D) {
+    super();
+    this.weight = this.param('weight', value);
+  }
+}
+
+/**
+ * ‖W + s·B·A‖ per output row [out], treated as a constant by autodiff: DoRA §4.3 detaches the norm
+ * from the graph (PEFT: `weight_norm = weight_norm.detach()`, src/peft/tuners/lora/dora.py). TF.js
+ * has no stopGradient, so a custom gradient returns zeros.
+ */
+const detachedRowNorm = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [w, b, a, s] = args as tf.Tensor2D[];
+  (args[4] as tf.GradSaveFunc)([w, b, a, s]);
+  const value = tf.norm(tf.add(w, tf.mul(tf.matMul(b, a), s)), 'euclidean', 1); // [out]
+  return { value, gradFunc: (_dy: tf.Tensor, saved: tf.Tensor[]) => saved.map((t) => tf.zerosLike(t)) };
+}) as never) as unknown as (w: tf.Tensor2D, b: tf.Tensor2D, a: tf.Tensor2D, s: tf.Scalar) => tf.Tensor1D;
+
 export interface LoraLinearOptions {
   r: number;
   alpha: number;
@@ -20,13 +41,19 @@ export interface LoraLinearOptions {
   useRslora: boolean;
   init: InitLoraWeights;
   rng: Rng;
+  /** DoRA: output = m / ‖W + s·B·A‖ · (W + s·B·A)·x (+ bias), m trained. Default false. */
+  useDora?: boolean;
 }
 
 /**
  * A LoRA adapter around a frozen linear layer, with PEFT's semantics and names:
  *   y = x·W0ᵀ + b + s·dropout(x)·Aᵀ·Bᵀ,  A = lora_A.weight [r, in], B = lora_B.weight [out, r],
  * s = alpha / r (alpha / sqrt(r) with rsLoRA). A starts kaiming-uniform (bound 1/sqrt(in), PEFT's
- * default) or gaussian (std 1/r); B starts at 0 so a fresh adapter changes nothing.
+ * default) or gaussian (std 1/r); B starts at 0 so a fresh adapter changes nothing. Inits computed
+ * from the base (PiSSA, OLoRA, LoRA-GA) are applied afterwards by `initFromBase` (lora-init.ts).
+ * With DoRA (PEFT's `lora_magnitude_vector`, dora.py DoraLinearLayer.forward):
+ *   y = x·W0ᵀ + b + (m/‖W0 + s·B·A‖ − 1)·(x̃·W0ᵀ) + (m/‖W0 + s·B·A‖)·s·x̃·Aᵀ·Bᵀ,  x̃ = dropout(x),
+ * m [out] starting at ‖W0 + s·B·A‖ row-wise, so again a fresh adapter changes nothing.
  */
 export class LoraLinear extends Module implements LinearLike {
   readonly inFeatures: number;
@@ -43,6 +70,14 @@ export class LoraLinear extends Module implements LinearLike {
   readonly base: Linear;
   private readonly loraA: Factor;
   private readonly loraB: Factor;
+  private readonly magnitudeModule: Magnitude | undefined;
+  /** DoRA: the row factor m/‖W0 + s·B·A‖ folded into the weight by merge, to undo it. */
+  private mergedFactor: tf.Tensor1D | undefined;
+  /**
+   * A0, B0 of an init that moved s·B0·A0 out of the base weight (PiSSA, OLoRA, LoRA-GA), kept on the
+   * host so a save can express the adapter against the original base: W = W_res + s·B0·A0.
+   */
+  initialFactors: { readonly a: Float32Array; readonly b: Float32Array } | undefined;
 
   constructor(base: Linear, opts: LoraLinearOptions) {
     super();
@@ -64,6 +99,21 @@ export class LoraLinear extends Module implements LinearLike {
     const bInit = opts.init === false ? opts.rng.uniformArray(out * r, -1 / Math.sqrt(r), 1 / Math.sqrt(r)) : new Float32Array(out * r);
     this.loraA = this.child('lora_A', new Factor(tf.tensor2d(aInit, [r, inF], 'float32')));
     this.loraB = this.child('lora_B', new Factor(tf.tensor2d(bInit, [out, r], 'float32')));
+    this.magnitudeModule = opts.useDora ? this.child('lora_magnitude_vector', new Magnitude(this.weightNorm())) : undefined;
+  }
+
+  get useDora(): boolean {
+    return this.magnitudeModule !== undefined;
+  }
+
+  /** DoRA's magnitude m [out] (PEFT's lora_magnitude_vector), or undefined without DoRA. */
+  get magnitude(): tf.Variable<tf.Rank.R1> | undefined {
+    return this.magnitudeModule?.weight;
+  }
+
+  /** ‖W0 + s·B·A‖ per output row [out], detached from autodiff. */
+  weightNorm(): tf.Tensor1D {
+    return tf.tidy(() => detachedRowNorm(this.base.weight, this.B, this.A, tf.scalar(this.scale)));
   }
 
   get A(): tf.Variable<tf.Rank.R2> {
@@ -88,7 +138,12 @@ export class LoraLinear extends Module implements LinearLike {
       // s applied to A [r, in], not to the [N, r] or [N, out] product: the multiply (a broadcast, slow on
       // wasm) and the tensor the tape keeps for its gradient are r·in floats, not N·r or N·out
       const xa = tf.matMul(x2, tf.mul(this.A, this.scale), false, true); // [N, r]
-      const delta = tf.matMul(xa, this.B, false, true); // [N, out]
+      let delta = tf.matMul(xa, this.B, false, true); // [N, out]
+      if (this.magnitude) {
+        const factor = tf.div(this.magnitude, this.weightNorm()); // [out] m / ‖W0 + s·B·A‖
+        const baseX = tf.matMul(x2, this.base.weight, false, true); // [N, out], on the dropped-out x as PEFT
+        delta = tf.add(tf.mul(baseX, tf.sub(factor, 1)), tf.mul(delta, factor));
+      }
       return tf.add(y, tf.reshape(delta, [...lead, this.outFeatures]));
     });
   }
@@ -98,12 +153,23 @@ export class LoraLinear extends Module implements LinearLike {
     return tf.tidy(() => tf.mul(tf.matMul(this.B, this.A), this.scale) as tf.Tensor2D);
   }
 
-  /** Folds s·B·A into W0. `safe` checks the result is finite before writing it. */
+  /**
+   * Folds the adapter into W0: W0 + s·B·A, or with DoRA m/‖W0 + s·B·A‖ · (W0 + s·B·A) row-wise (PEFT's
+   * DoRA merge). `safe` checks the result is finite before writing it.
+   */
   merge(safe = false): void {
     if (this.merged) return;
-    const next = tf.tidy(() => tf.add(this.base.weight, this.deltaWeight()) as tf.Tensor2D);
+    const m = this.magnitude;
+    if (m) this.mergedFactor = tf.tidy(() => tf.div(m, this.weightNorm()) as tf.Tensor1D);
+    const factor = this.mergedFactor;
+    const next = tf.tidy(() => {
+      const w = tf.add(this.base.weight, this.deltaWeight()) as tf.Tensor2D;
+      return factor ? (tf.mul(w, tf.reshape(factor, [-1, 1])) as tf.Tensor2D) : w;
+    });
     if (safe && !tf.tidy(() => tf.all(tf.isFinite(next)).dataSync()[0])) {
       next.dispose();
+      this.mergedFactor?.dispose();
+      this.mergedFactor = undefined;
       throw new Error(`safe merge refused: W0 + s·B·A has non-finite values (layer [${this.outFeatures}, ${this.inFeatures}], r ${this.r})`);
     }
     this.base.weight.assign(next);
@@ -113,7 +179,19 @@ export class LoraLinear extends Module implements LinearLike {
 
   unmerge(): void {
     if (!this.merged) return;
-    tf.tidy(() => this.base.weight.assign(tf.sub(this.base.weight, this.deltaWeight()) as tf.Tensor2D));
+    const factor = this.mergedFactor;
+    tf.tidy(() => {
+      const w = factor ? tf.div(this.base.weight, tf.reshape(factor, [-1, 1])) : this.base.weight;
+      this.base.weight.assign(tf.sub(w, this.deltaWeight()) as tf.Tensor2D);
+    });
+    factor?.dispose();
+    this.mergedFactor = undefined;
     this.merged = false;
+  }
+
+  /** Frees the adapter's own tensors (A, B, m and a merge's DoRA factor), not the base layer's. */
+  disposeAdapter(): void {
+    tf.dispose([this.A, this.B, ...(this.magnitude ? [this.magnitude] : []), ...(this.mergedFactor ? [this.mergedFactor] : [])]);
+    this.mergedFactor = undefined;
   }
 }

@@ -14,14 +14,20 @@ import { Linear } from '../models/linear.js';
 import { mismatchMessage } from '../models/mismatch.js';
 import { adapterConfigOf, injectLora } from './inject.js';
 import { LoraLinear } from './lora-linear.js';
-import type { LoraConfig } from './lora-config.js';
-import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, fromPeftName, loraConfigFromJson, loraConfigToJson, peftSavedName } from './peft-format.js';
+import { loraConfig, mutatesBase, type LoraConfig } from './lora-config.js';
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, fromPeftName, loraConfigFromJson, loraConfigToJson, peftMagnitudeName, peftSavedName } from './peft-format.js';
 
 export interface AdapterSaveOptions {
   /** adapter_config.json's base_model_name_or_path; default the config's, else config.json's _name_or_path. */
   baseModelNameOrPath?: string;
   /** Stored element type of the weights. Default F32. */
   dtype?: 'F32' | 'F16' | 'BF16';
+  /**
+   * PiSSA / OLoRA / LoRA-GA adapters: save A and B as trained, for the residual base (loads only
+   * where that init can be redone from the base: not LoRA-GA). Default false: converted to a plain
+   * rank-2r LoRA for the original base (PEFT's path_initial_model_for_weight_conversion).
+   */
+  raw?: boolean;
 }
 
 /** The tensors an adapter folder holds: every A and B, and the parameters of modules_to_save. */
@@ -31,6 +37,7 @@ export function adapterTensors(model: Module, config: LoraConfig): Map<string, t
     if (m instanceof LoraLinear) {
       out.set(peftSavedName(`${path}.lora_A.weight`), m.A);
       out.set(peftSavedName(`${path}.lora_B.weight`), m.B);
+      if (m.magnitude) out.set(peftMagnitudeName(path), m.magnitude);
     }
   }
   for (const [path, m] of model.namedModules()) {
@@ -41,22 +48,76 @@ export function adapterTensors(model: Module, config: LoraConfig): Map<string, t
   return out;
 }
 
-const PEFT_TASK: Record<string, string> = { 'causal-lm': 'CAUSAL_LM', 'sequence-classification': 'SEQ_CLS' };
+const PEFT_TASK: Record<string, string> = { 'causal-lm': 'CAUSAL_LM', 'sequence-classification': 'SEQ_CLS', 'seq2seq-lm': 'SEQ_2_SEQ_LM' };
+
+export interface AdapterContents {
+  readonly json: Record<string, unknown>;
+  readonly tensors: Map<string, tf.Tensor>;
+  /** Tensors made for the save (a conversion's concatenated factors): the caller disposes them. */
+  readonly owned: readonly tf.Tensor[];
+}
 
 /** adapter_config.json's object and the tensors of adapter_model.safetensors, by PEFT name. */
-export function adapterContents(model: Module, opts: AdapterSaveOptions = {}): { json: Record<string, unknown>; tensors: Map<string, tf.Tensor> } {
+export function adapterContents(model: Module, opts: AdapterSaveOptions = {}): AdapterContents {
   const config = adapterConfigOf(model);
   if (!config) throw new Error('saveAdapter: the model has no LoRA adapters (call injectLora first)');
   const task = (model as Module & { task?: string }).task;
+  const peftTask = (model as Module & { peftTaskType?: string }).peftTaskType ?? (task ? PEFT_TASK[task] : undefined); // T5: SEQ_2_SEQ_LM whatever it is trained for
   const raw = (model as Module & { config?: { raw?: Record<string, unknown> } }).config?.raw;
   const fanInFanOut = [...model.namedModules().values()].some((m) => m instanceof LoraLinear && m.base instanceof Linear && m.base.transposeOnLoad);
   const json = loraConfigToJson(config, {
-    taskType: config.taskType ?? (task ? PEFT_TASK[task] : undefined),
+    taskType: config.taskType ?? peftTask,
     baseModelNameOrPath: opts.baseModelNameOrPath ?? config.baseModelNameOrPath ?? (raw?._name_or_path as string | undefined),
     fanInFanOut,
   });
-  return { json: json as Record<string, unknown>, tensors: adapterTensors(model, config) };
+  const tensors = adapterTensors(model, config);
+  if (!mutatesBase(config.initLoraWeights) || opts.raw) return { json, tensors, owned: [] };
+  return convertToOriginalBase(model, config, json, tensors);
 }
+
+/**
+ * A PiSSA / OLoRA / LoRA-GA adapter as a plain LoRA for the original base W = W_res + s·B0·A0, as
+ * PEFT's save_pretrained(path_initial_model_for_weight_conversion=…) (src/peft/peft_model.py) and
+ * LoraModel.subtract_mutated_init (src/peft/tuners/lora/model.py) write it:
+ *   W_res + s·B·A = W + s·(B·A − B0·A0) = W + s·[B | −B0]·[A; A0],
+ * so A' = [A; A0] [2r, in], B' = [B, −B0] [out, 2r]; r, rank_pattern, alpha_pattern doubled and
+ * lora_alpha doubled (×√2 with rsLoRA) to keep each s; init_lora_weights true. As PEFT, rsLoRA
+ * together with rank/alpha patterns is refused. Unlike PEFT (which keeps only lora_ tensors here),
+ * modules_to_save tensors are kept.
+ */
+function convertToOriginalBase(model: Module, config: LoraConfig, json: Record<string, unknown>, tensors: Map<string, tf.Tensor>): AdapterContents {
+  const patterned = Object.keys(config.rankPattern).length > 0 || Object.keys(config.alphaPattern).length > 0;
+  if (config.useRslora && patterned) throw new Error('saveAdapter: converting a PiSSA/OLoRA/LoRA-GA adapter with rsLoRA and rank_pattern/alpha_pattern is not supported (as in PEFT); save it raw');
+  const double = (p: Readonly<Record<string, number>>) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, 2 * v]));
+  const converted = loraConfig({
+    ...config,
+    r: 2 * config.r,
+    loraAlpha: config.useRslora ? config.loraAlpha * Math.SQRT2 : 2 * config.loraAlpha,
+    rankPattern: double(config.rankPattern),
+    alphaPattern: double(config.alphaPattern),
+    initLoraWeights: true,
+  });
+  const out = new Map(tensors);
+  const owned: tf.Tensor[] = [];
+  for (const [path, m] of model.namedModules()) {
+    if (!(m instanceof LoraLinear)) continue;
+    const init = m.initialFactors;
+    if (!init) throw new Error(`saveAdapter: "${path}" has no initial factors to convert against (init "${String(config.initLoraWeights)}")`);
+    const a0 = tf.tensor2d(init.a, [m.r, m.inFeatures], 'float32');
+    const b0 = tf.tensor2d(init.b, [m.outFeatures, m.r], 'float32');
+    const a = tf.concat([m.A, a0], 0); // [2r, in]
+    const b = tf.tidy(() => tf.concat([m.B, tf.neg(b0)], 1)); // [out, 2r]
+    tf.dispose([a0, b0]);
+    out.set(peftSavedName(`${path}.lora_A.weight`), a);
+    out.set(peftSavedName(`${path}.lora_B.weight`), b);
+    owned.push(a, b);
+  }
+  const keys = ['r', 'lora_alpha', 'rank_pattern', 'alpha_pattern', 'init_lora_weights'];
+  const fields = loraConfigToJson(converted, { fanInFanOut: json.fan_in_fan_out as boolean });
+  return { json: { ...json, ...Object.fromEntries(keys.map((k) => [k, fields[k]])) }, tensors: out, owned };
+}
+
+
 
 /**
  * The adapter's two files as bytes, keyed by file name (what a page offers for download).
@@ -65,8 +126,13 @@ export function adapterContents(model: Module, opts: AdapterSaveOptions = {}): {
  *   const files = await adapterFiles(model); // Map { 'adapter_config.json' => …, 'adapter_model.safetensors' => … }
  */
 export async function adapterFiles(model: Module, opts: AdapterSaveOptions = {}): Promise<Map<string, Uint8Array>> {
-  const { json, tensors } = adapterContents(model, opts);
-  const weights = serializeSafetensors(await tensorsToWrite(tensors, opts.dtype ?? 'F32'));
+  const { json, tensors, owned } = adapterContents(model, opts);
+  let weights: Uint8Array;
+  try {
+    weights = serializeSafetensors(await tensorsToWrite(tensors, opts.dtype ?? 'F32'));
+  } finally {
+    tf.dispose([...owned]);
+  }
   return new Map([
     [ADAPTER_CONFIG, new TextEncoder().encode(`${JSON.stringify(json, null, 2)}\n`)],
     [ADAPTER_WEIGHTS, weights],

@@ -1,6 +1,7 @@
 // saveAdapter / loadAdapter: PEFT adapter folders that Python's PEFT loads unchanged.
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tf } from '../engine/tf.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { InputFileError } from '../io/input-error.js';
 import { readJsonFile } from '../io/json-file.js';
@@ -19,9 +20,13 @@ export { adapterTensors } from './peft-bytes.js';
  *   await saveAdapter(model, 'out/adapter');
  */
 export async function saveAdapter(model: Module, dir: string, opts: AdapterSaveOptions = {}): Promise<void> {
-  const { json, tensors } = adapterContents(model, opts);
-  await mkdir(dir, { recursive: true });
-  await writeSafetensors(join(dir, ADAPTER_WEIGHTS), await tensorsToWrite(tensors, opts.dtype ?? 'F32'));
+  const { json, tensors, owned } = adapterContents(model, opts);
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeSafetensors(join(dir, ADAPTER_WEIGHTS), await tensorsToWrite(tensors, opts.dtype ?? 'F32'));
+  } finally {
+    tf.dispose([...owned]);
+  }
   await writeJsonAtomic(join(dir, ADAPTER_CONFIG), json);
 }
 

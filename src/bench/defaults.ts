@@ -16,7 +16,7 @@ import { Rng } from '../math/rng.js';
 import { builtinTaskNames, loadBuiltinTask } from '../tasks/builtin.js';
 import { labelWords } from '../tasks/syllables.js';
 import { evaluate } from '../train/evaluate.js';
-import { METHODS, usesAdapters, type MethodName } from '../train/methods.js';
+import { checkVariant, METHODS, usesAdapters, type MethodName } from '../train/methods.js';
 import { machineLine } from '../run/pretrain.js';
 import { readRecommendations } from '../train/lr-defaults.js';
 import { readComparedRun, writeCompareReport } from '../report/compare.js';
@@ -117,7 +117,7 @@ async function runTask(task: string, methods: readonly MethodName[], out: string
   const results: { config: TrainConfig; result: TrainResult }[] = [];
   for (const method of methods) {
     const lr = lrAuto || recommended[method] === undefined ? 'auto' : 'recommended';
-    results.push(...(await compareMethods({ base: { ...base, lr }, methods: [method], seeds: [0], out: dir, resume: true }, { log: (l) => console.error(`[${task}] ${l}`) })).results);
+    results.push(...(await compareMethods({ base: { ...base, lr }, methods: [checkVariant(method)], seeds: [0], out: dir, resume: true }, { log: (l) => console.error(`[${task}] ${l}`) })).results);
   }
   await writeCompareReport(dir, await Promise.all(results.map(({ config }) => readComparedRun(config.method, config.seed, config.out))));
   const rows: Row[] = [];

@@ -8,7 +8,7 @@ import { printableTable, writePaperResults } from '../bench/paper/report.js';
 import { startEngine } from './engine.js';
 import { tf } from '../engine/tf.js';
 import { builtinTaskNames } from '../tasks/builtin.js';
-import { checkMethod } from '../train/methods.js';
+import { checkVariant } from '../train/methods.js';
 import { machineLine } from '../run/pretrain.js';
 import { createProgress } from '../train/progress.js';
 import { UsageError } from '../train/errors.js';
@@ -48,7 +48,7 @@ export const benchCommand: Command = {
     { key: 'quick', type: 'boolean', help: 'two tasks, one seed, 100 steps (≤ 15 min on 2 cores)' },
     { key: 'tasks', type: 'string', arg: 'LIST', default: 'all five (quick: name-gender,syllables)', help: 'built-in tasks to run' },
     { key: 'seeds', type: 'string', arg: 'LIST', default: '0,1,2 (quick: 0)', help: 'seeds; the grid runs on the first' },
-    { key: 'methods', type: 'string', arg: 'LIST', default: 'full,lora,rslora,lora-plus,lora-pro,lora-pro-efficient', help: 'methods to compare' },
+    { key: 'methods', type: 'string', arg: 'LIST', default: 'full,lora,rslora,lora-plus,lora-pro,lora-pro-efficient', help: 'methods to compare, each NAME or NAME@INIT (e.g. lora-pro@pissa, lora@lora-ga; inits as train --init)' },
     { key: 'steps', type: 'int', default: '150 (quick: 100)', help: 'optimiser steps per run' },
     { key: 'jobs', type: 'int', default: 'the number of cores', help: 'runs at a time, each in its own process; 1 runs them here with a progress bar' },
     { key: 'model', type: 'string', arg: 'DIR', default: 'models/lorapro-base', help: 'base model folder' },
@@ -79,7 +79,7 @@ export async function benchPaper(values: Record<string, unknown>, io: { out: (l:
     quick: values.quick as boolean | undefined,
     tasks: taskList(values.tasks),
     seeds: seedList(values.seeds),
-    methods: values.methods === undefined ? undefined : listOf(values.methods, '--methods').map(checkMethod),
+    methods: values.methods === undefined ? undefined : listOf(values.methods, '--methods').map((m) => checkVariant(m).label),
     steps: values.steps as number | undefined,
   });
   log(`bench paper: ${plannedRuns(plan)} runs, ${jobs} at a time (${plan.tasks.join(', ')} × ${plan.methods.join(', ')}; seeds ${plan.seeds.join(', ')}; ${plan.steps} steps) into ${plan.out}`);

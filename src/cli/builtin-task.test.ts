@@ -55,12 +55,16 @@ test('conflicting or misplaced options are usage errors', async () => {
 
 test('compare --task builtin:NAME also reports every method\'s test-split metrics', async () => {
   const out = join(root, 'cmp');
-  const r = await run('compare', ...common, '--methods', 'full,lora', '--seeds', '0', '--out', out);
+  const r = await run('compare', ...common, '--methods', 'full,lora,lora-pro@pissa', '--seeds', '0', '--out', out);
   assert.equal(r.code, 0, r.err);
   assert.ok(existsSync(join(out, 'results.md')));
   const md = readFileSync(join(out, 'test-results.md'), 'utf8');
   assert.match(md, /\| full \| \d\.\d{4} ± 0\.0000 \|/);
   assert.match(md, /\| lora \| \d\.\d{4} ± 0\.0000 \|/);
+  // NAME@INIT: LoRA-Pro on a PiSSA start, its own row and folder, the init in run.json
+  assert.match(md, /\| lora-pro@pissa \| \d\.\d{4} ± 0\.0000 \|/);
+  const pissa = await readRunFile(join(out, 'lora-pro@pissa', 'seed-0'));
+  assert.deepEqual([pissa?.config.method, pissa?.config.init], ['lora-pro', 'pissa']);
   assert.match(r.out, /test accuracy/);
 });
 

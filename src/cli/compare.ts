@@ -3,7 +3,7 @@ import { writeTextAtomic } from '../io/atomic.js';
 import { join } from 'node:path';
 import { testMetrics } from '../bench/paper/test-metrics.js';
 import { startEngine } from './engine.js';
-import { checkMethod } from '../train/methods.js';
+import { checkVariant } from '../train/methods.js';
 import { createProgress } from '../train/progress.js';
 import { meanStd, RESULTS_FILE } from '../report/compare.js';
 import { compareMethods, type CompareOutcome } from '../run/compare.js';
@@ -24,11 +24,11 @@ export const compareCommand: Command = {
   name: 'compare',
   brief: 'train several methods x seeds and compare them in one report',
   summary: 'Trains several methods with several seeds on the same data and writes one report overlaying them (report.html) and a table of mean ± std metrics, time and peak memory per method (results.md). Each method\'s learning rate is --lr, else a short search per method and seed around the model folder\'s recommendation (see lorapro train --help). With --task builtin:NAME the runs train on the task\'s train split, select on its validation split, and their best weights are also scored on its test split (test-results.md).',
-  usage: 'lorapro compare --model DIR (--train FILE --eval FILE --task TASK | --task builtin:NAME) --methods full,lora,lora-pro [--seeds 0,1,2] --out DIR [options]',
+  usage: 'lorapro compare --model DIR (--train FILE --eval FILE --task TASK | --task builtin:NAME) --methods full,lora,lora-pro,lora-pro@pissa [--seeds 0,1,2] --out DIR [options]',
   configFile: true,
   options: [
     ...RUN_OPTIONS.slice(0, 4),
-    { key: 'methods', type: 'string', arg: 'LIST', required: true, help: 'comma-separated methods, e.g. full,lora,lora-pro' },
+    { key: 'methods', type: 'string', arg: 'LIST', required: true, help: 'comma-separated methods, each NAME or NAME@INIT (an init from --init), e.g. full,lora,lora-pro,lora-pro@pissa,lora@lora-ga' },
     { key: 'seeds', type: 'string', arg: 'LIST', default: '0', help: 'comma-separated seeds; each method runs once per seed' },
     ...RUN_OPTIONS.slice(4).filter((o) => o.key !== 'seed'),
     { key: 'out', type: 'string', arg: 'DIR', required: true, help: 'output folder (one sub-folder per method and seed)' },
@@ -37,7 +37,7 @@ export const compareCommand: Command = {
   examples: ['lorapro compare --model models/gpt2 --train data/sst2.jsonl --eval data/sst2-dev.jsonl --task classification --methods full,lora,lora-pro --seeds 0,1,2 --epochs 3 --out runs/cmp'],
   async run(values, io) {
     const { methods, seeds, out, resume, backend, noDiagnostics, noDivergenceGuard, ...base } = resolveTaskOption(values);
-    const methodList = listOf(methods, '--methods').map(checkMethod);
+    const methodList = listOf(methods, '--methods').map(checkVariant);
     await startEngine(backend, io);
     const options = { ...base, ...(noDiagnostics ? { diagnostics: false } : {}), ...(noDivergenceGuard ? { divergenceGuard: false } : {}) };
     const outcome = await whileInterruptible(io, (signal) =>
@@ -47,7 +47,7 @@ export const compareCommand: Command = {
       io.err(`${outcome.interrupted}\nto continue: ${resumeCommand('compare')}`);
       return INTERRUPTED_EXIT;
     }
-    io.out(`compared ${methodList.join(', ')} over ${outcome.runs.length} runs: ${out}/report.html, ${out}/${RESULTS_FILE}`);
+    io.out(`compared ${methodList.map((v) => v.label).join(', ')} over ${outcome.runs.length} runs: ${out}/report.html, ${out}/${RESULTS_FILE}`);
     if (typeof base.train === 'string' && builtinDataSpec(base.train)) await reportTestSplit(outcome, out as string, io);
     return outcome.results.every((r) => r.result.status === 'completed') ? 0 : 1;
   },
@@ -61,9 +61,9 @@ export const TEST_RESULTS_FILE = 'test-results.md';
  */
 async function reportTestSplit(outcome: CompareOutcome, out: string, io: CliIO): Promise<void> {
   const perMethod = new Map<string, { accuracy: number[]; macroF1: number[]; mcc: number[]; stopped: string[] }>();
-  for (const { config, result } of outcome.results) {
-    const row = perMethod.get(config.method) ?? { accuracy: [], macroF1: [], mcc: [], stopped: [] };
-    perMethod.set(config.method, row);
+  for (const { label, config, result } of outcome.results) {
+    const row = perMethod.get(label) ?? { accuracy: [], macroF1: [], mcc: [], stopped: [] };
+    perMethod.set(label, row);
     if (result.status !== 'completed') {
       row.stopped.push(`seed ${config.seed} ${result.status}`); // a diverged run keeps its row: the table says it stopped
       continue;

@@ -1,15 +1,52 @@
-// lorapro generate: continues a prompt with a causal LM (optionally with an adapter).
+// lorapro generate: continues a prompt with a causal LM, or answers it with a T5 (optionally with an adapter).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadAdapter } from '../adapters/peft-files.js';
 import { useBackend } from '../engine/backend.js';
+import { readModelConfig } from '../io/hf-config.js';
 import { generate } from '../models/generate.js';
+import { generateSeq2Seq } from '../models/generate-seq2seq.js';
+import { loadSeq2SeqLM } from '../models/pretrained.js';
 import { validateSampling, type SamplingOptions } from '../models/sampling.js';
 import { UsageError } from '../train/errors.js';
-import { loadTrained } from '../train/run-model.js';
-import { BACKEND_OPTION, type Command } from './args.js';
+import { loadRunTokenizer, loadTrained, requireModelDir } from '../train/run-model.js';
+import { BACKEND_OPTION, type Command, type CliIO } from './args.js';
+
+function samplingOf(values: Record<string, unknown>): SamplingOptions {
+  const sampling: SamplingOptions = { temperature: values.temperature as number | undefined, topK: values.topK as number | undefined, topP: values.topP as number | undefined };
+  try {
+    validateSampling(sampling);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return sampling;
+}
+
+/** T5: the prompt is the encoder's input and the decoder writes the answer (a text-to-text run's label word). */
+async function generateT5(values: Record<string, unknown>, io: CliIO): Promise<number> {
+  const dir = values.model as string;
+  const adapter = values.adapter as string | undefined;
+  if (values.chat) throw new UsageError('--chat needs a causal LM with a chat template; a T5 takes the prompt as it is');
+  if (adapter !== undefined && !existsSync(join(adapter, 'adapter_config.json'))) throw new UsageError(`--adapter: ${adapter} is not a PEFT adapter folder (no adapter_config.json)`);
+  const tokenizer = await loadRunTokenizer(dir);
+  const ids = tokenizer.encode(values.prompt as string, { addSpecialTokens: true });
+  if (ids.length === 0) throw new UsageError('--prompt encodes to no tokens');
+  const sampling = samplingOf(values);
+  const model = await loadSeq2SeqLM(dir);
+  try {
+    if (adapter !== undefined) await loadAdapter(model, adapter);
+    const out = await generateSeq2Seq(model, ids, { ...sampling, maxNewTokens: (values.maxNewTokens as number | undefined) ?? 32, seed: values.seed as number | undefined, eosTokenId: tokenizer.eosTokenId });
+    io.out(tokenizer.decode(out.ids, { skipSpecialTokens: true }));
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}
 
 export const generateCommand: Command = {
   name: 'generate',
-  brief: 'continue a prompt with a causal LM (with an adapter)',
-  summary: 'Generates text from a prompt with a causal LM, or a base model with an adapter: greedy by default, sampled with --temperature.',
+  brief: 'continue a prompt with a causal LM, or answer it with a T5 (with an adapter)',
+  summary: 'Generates text from a prompt with a causal LM (or a T5, which answers it), or a base model with an adapter: greedy by default, sampled with --temperature.',
   usage: 'lorapro generate --model DIR [--adapter DIR] --prompt TEXT [--max-new-tokens N]',
   options: [
     { key: 'model', type: 'string', arg: 'DIR', required: true, help: 'base model folder (or a full fine-tuning output folder)' },
@@ -26,6 +63,8 @@ export const generateCommand: Command = {
   examples: ['lorapro generate --model models/gpt2 --adapter runs/alpaca-lora-pro --prompt "Q: what is 2+2?" --max-new-tokens 16'],
   async run(values, io) {
     await useBackend(values.backend as string | undefined);
+    requireModelDir(values.model as string);
+    if ((await readModelConfig(values.model as string)).modelType === 't5') return generateT5(values, io);
     const trained = await loadTrained({ model: values.model as string, adapter: values.adapter as string | undefined, task: 'causal-lm', log: (l) => io.err(l) });
     try {
       const { model, tokenizer } = trained;
@@ -37,12 +76,7 @@ export const generateCommand: Command = {
       if (ids.length === 0) throw new UsageError('--prompt encodes to no tokens');
       const maxNewTokens = Math.min((values.maxNewTokens as number | undefined) ?? 32, model.maxPositions - ids.length);
       if (maxNewTokens < 1) throw new UsageError(`--prompt has ${ids.length} tokens; the model has ${model.maxPositions} positions, leaving none to generate`);
-      const sampling: SamplingOptions = { temperature: values.temperature as number | undefined, topK: values.topK as number | undefined, topP: values.topP as number | undefined };
-      try {
-        validateSampling(sampling);
-      } catch (e) {
-        throw new UsageError((e as Error).message);
-      }
+      const sampling = samplingOf(values);
       const out = await generate(model, ids, { ...sampling, maxNewTokens, seed: values.seed as number | undefined, eosTokenId: tokenizer.eosTokenId });
       io.out(tokenizer.decode(out.ids, { skipSpecialTokens: true }));
       return 0;

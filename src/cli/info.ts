@@ -7,7 +7,7 @@ import { createModel } from '../models/auto.js';
 import { zerosInit } from '../models/layers.js';
 import type { AnyModel } from '../models/types.js';
 import { readRecommendations, RECOMMENDATIONS_FILE, recommendedRate, searchGrid, widthOf } from '../train/lr-defaults.js';
-import { checkMethod, headModules, METHODS, type MethodName } from '../train/methods.js';
+import { checkMethod, headModules, INIT_SUMMARIES, INITS, METHODS, type MethodName } from '../train/methods.js';
 import { allMethodCosts, countParameters, humanBytes, humanCount, methodCost, type MethodCost } from '../train/run-memory.js';
 import { UsageError } from '../train/errors.js';
 import { MODEL_TASK, requireModelDir } from '../train/run-model.js';
@@ -49,7 +49,7 @@ export const infoCommand: Command = {
     { key: 'model', type: 'string', arg: 'DIR', required: true, help: 'model folder (only config.json is read)' },
     { key: 'method', type: 'string', arg: 'NAME', help: `one method (default: all of ${METHODS.join(', ')})` },
     { key: 'rank', type: 'int', default: '8', help: 'LoRA rank r' },
-    { key: 'targetModules', type: 'string', arg: 'LIST', default: 'all-linear', help: 'modules to adapt' },
+    { key: 'targetModules', type: 'string', arg: 'LIST', default: 'all-linear', help: 'modules to adapt (names, all-linear, or peft: PEFT\'s default for the model type)' },
     { key: 'task', type: 'string', arg: 'TASK', default: "the config's", help: 'classification or causal-lm' },
     { key: 'numLabels', type: 'int', default: '2', help: 'labels of a classification head' },
     BACKEND_OPTION,
@@ -72,7 +72,7 @@ export const infoCommand: Command = {
     }
     try {
       const targetModules = values.targetModules === undefined ? 'all-linear' : listOf(values.targetModules, '--target-modules');
-      const target = targetModules.length === 1 && targetModules[0] === 'all-linear' ? 'all-linear' : targetModules;
+      const target = targetModules.length === 1 && (targetModules[0] === 'all-linear' || targetModules[0] === 'peft') ? targetModules[0] : targetModules;
       const counts = countParameters(model, { rank, alpha: 16, targetModules: target, modulesToSave: model.task === 'sequence-classification' ? headModules(model) : [] });
       io.out(`engine: ${describeEngine()}${nativeNote()}`);
       io.out(`model: ${dir} (${model.architecture}, ${config.modelType}, ${model.task})`);
@@ -85,6 +85,9 @@ export const infoCommand: Command = {
       io.out(`memory: float32 weights, one gradient per trainable parameter, optimizer state (AdamW: 2 moments per trainable parameter; lora-pro full mode: 2 m×n moments per adapted layer = ${humanCount(2 * counts.adaptedWeightParams)} values; lora-pro-sgd without momentum: none). Activations are not included.`);
       io.out('');
       for (const l of await learningRateLines(dir, config, method ? [method] : METHODS)) io.out(l);
+      io.out('');
+      io.out('inits (--init INIT, or NAME@INIT in compare --methods and bench paper --methods; docs/METHODS.md):');
+      for (const i of INITS) io.out(`  ${i.padEnd(15)}${INIT_SUMMARIES[i]}`);
       return 0;
     } finally {
       model.dispose();

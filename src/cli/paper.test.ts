@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { paperPlan, pickByValidation, plannedRuns } from '../bench/paper/paper.js';
+import { gridOf, LR_GRID, paperPlan, pickByValidation, plannedRuns } from '../bench/paper/paper.js';
 import type { MethodRun } from '../bench/paper/runs.js';
 import { tempDir } from '../train/testing.js';
 import { runCli, writeTinyByteModel } from './testing.js';
@@ -22,6 +22,11 @@ test('paperPlan: the full plan is 5 tasks × 6 methods × 3 seeds with a 2-point
   assert.equal(plannedRuns(full), 5 * 6 * (2 + 2)); // grid on seed 0, then seeds 1 and 2
   const quick = paperPlan({ model: 'm', out: 'o', quick: true });
   assert.equal(plannedRuns(quick), 2 * 6 * 2);
+  // NAME@INIT variants use their method's grid (lora-pro's two rates); a method without one tries 1e-3
+  const variants = paperPlan({ model: 'm', out: 'o', quick: true, methods: ['lora-pro@pissa', 'lora@lora-ga', 'lora-pro-sgd'] });
+  assert.deepEqual(gridOf(variants, 'lora-pro@pissa'), LR_GRID['lora-pro']);
+  assert.deepEqual(gridOf(variants, 'lora-pro-sgd'), [1e-3]);
+  assert.equal(plannedRuns(variants), 2 * (2 + 2 + 1));
 });
 
 test('pickByValidation takes the best validation accuracy, skipping diverged runs, first on ties', () => {

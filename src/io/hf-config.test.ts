@@ -341,7 +341,7 @@ const BAD: Array<[string, Record<string, unknown>, RegExp]> = [
   ['hidden not divisible by heads', { ...MISTRAL, hidden_size: 4100 }, /"hidden_size" \(4100\) must be divisible by "num_attention_heads" \(32\)/],
   ['gpt2 n_embd not divisible by n_head', { ...GPT2, n_head: 7 }, /"n_embd" \(768\) must be divisible by "n_head" \(7\)/],
   ['heads not divisible by kv heads', { ...LLAMA32, num_key_value_heads: 5 }, /"num_attention_heads" \(32\) must be divisible by "num_key_value_heads" \(5\)/],
-  ['unsupported model_type', { ...GPT2, model_type: 't5' }, /model_type "t5" is not supported \(supported: gpt2, llama, qwen2, mistral, bert, roberta\)/],
+  ['unsupported model_type', { ...GPT2, model_type: 'bart' }, /model_type "bart" is not supported \(supported: gpt2, llama, qwen2, mistral, bert, roberta, t5\)/],
   ['missing model_type', { ...GPT2, model_type: undefined }, /missing required key "model_type" \(supported: gpt2, llama/],
   ['dynamic rope', { ...LLAMA32, rope_scaling: { type: 'dynamic', factor: 2.0 } }, /rope_scaling\.type "dynamic" is not supported \(supported: default, linear, llama3\)/],
   ['yarn rope_parameters', { ...QWEN2, rope_parameters: { rope_type: 'yarn', factor: 4.0 } }, /rope_parameters\.rope_type "yarn" is not supported/],

@@ -1,7 +1,7 @@
 // Hugging Face config.json → typed, frozen model configs. The only place HF's snake_case config
 // fields are read; the rest of the project uses these camelCase types. Defaults follow the
 // transformers config classes (GPT2Config, LlamaConfig, Qwen2Config, MistralConfig, BertConfig,
-// RobertaConfig); `modelConfigToJson` is the way back for savePretrained.
+// RobertaConfig, T5Config); `modelConfigToJson` is the way back for savePretrained.
 import { InputFileError } from './input-error.js';
 import { JsonFields, asJsonObject, deepFreeze, describeValue, type JsonObject } from './json-fields.js';
 
@@ -79,9 +79,36 @@ export interface BertConfig extends CommonConfig {
   readonly eosTokenId?: number | readonly number[]; // roberta default 2
 }
 
-export type ModelConfig = Gpt2Config | LlamaConfig | BertConfig;
+/**
+ * T5 encoder-decoder (T5Config in transformers' configuration_t5.py). v1.0 checkpoints ("relu",
+ * tied embeddings) scale the decoder output by d_model^-0.5 before the tied lm_head; v1.1 / flan-t5
+ * ("gated-gelu", untied) do not.
+ */
+export interface T5Config extends CommonConfig {
+  readonly modelType: 't5';
+  readonly dModel: number; // d_model, default 512
+  readonly dKv: number; // d_kv, default 64 (need not be d_model / num_heads)
+  readonly dFf: number; // d_ff, default 2048
+  readonly numLayers: number; // num_layers (encoder), default 6
+  readonly numDecoderLayers: number; // num_decoder_layers ?? num_layers
+  readonly numHeads: number; // num_heads, default 8
+  readonly relativeAttentionNumBuckets: number; // default 32
+  readonly relativeAttentionMaxDistance: number; // default 128
+  readonly dropoutRate: number; // dropout_rate, default 0.1 (applied only when a run asks for dropout)
+  readonly layerNormEpsilon: number; // layer_norm_epsilon, default 1e-6
+  readonly feedForwardProj: string; // "relu" | "gated-gelu" | "gated-ACT" | "ACT"
+  readonly denseActFn: string; // the activation: "gated-gelu" → "gelu_new", as T5Config does
+  readonly isGatedAct: boolean; // wi_0 / wi_1 instead of wi
+  readonly tieWordEmbeddings: boolean; // default true
+  readonly isEncoderDecoder: boolean; // default true; false is refused
+  readonly decoderStartTokenId: number; // decoder_start_token_id ?? pad_token_id (T5 starts decoding from pad)
+  readonly padTokenId: number; // default 0
+  readonly eosTokenId?: number | readonly number[]; // default 1
+}
 
-export const SUPPORTED_MODEL_TYPES = ['gpt2', 'llama', 'qwen2', 'mistral', 'bert', 'roberta'] as const;
+export type ModelConfig = Gpt2Config | LlamaConfig | BertConfig | T5Config;
+
+export const SUPPORTED_MODEL_TYPES = ['gpt2', 'llama', 'qwen2', 'mistral', 'bert', 'roberta', 't5'] as const;
 export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
 
 const SUPPORTED_ROPE_TYPES = ['default', 'linear', 'llama3'];
@@ -270,6 +297,58 @@ function parseBert(f: JsonFields, modelType: BertConfig['modelType']): Mutable<B
   };
 }
 
+/** feed_forward_proj → activation and gating, as T5Config.__init__ splits "gated-ACT" / "ACT". */
+function parseFeedForward(f: JsonFields): { feedForwardProj: string; denseActFn: string; isGatedAct: boolean } {
+  const feedForwardProj = f.string('feed_forward_proj', 'relu');
+  const parts = feedForwardProj.split('-');
+  if ((parts.length > 1 && parts[0] !== 'gated') || parts.length > 2 || parts[parts.length - 1] === '') {
+    f.fail('feed_forward_proj', 'of the form "gated-ACT" or "ACT" (e.g. "gated-gelu", "relu")', feedForwardProj);
+  }
+  // "gated-gelu" means gelu_new, for backwards compatibility (configuration_t5.py)
+  const denseActFn = feedForwardProj === 'gated-gelu' ? 'gelu_new' : parts[parts.length - 1];
+  if (!T5_ACTIVATIONS.includes(denseActFn)) f.fail('feed_forward_proj', `an activation among ${T5_ACTIVATIONS.join(', ')} (optionally "gated-")`, feedForwardProj);
+  return { feedForwardProj, denseActFn, isGatedAct: parts[0] === 'gated' };
+}
+
+/** Activations models/layers.ts implements, by their transformers names. */
+const T5_ACTIVATIONS = ['relu', 'gelu', 'gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'silu', 'swish', 'tanh'];
+
+function parseT5(f: JsonFields): Mutable<T5Config> {
+  const numLayers = f.positiveInt(['num_layers', 'num_hidden_layers'], 6);
+  const dropoutRate = f.has('dropout_rate') ? f.obj.dropout_rate : 0.1;
+  if (typeof dropoutRate !== 'number' || !(dropoutRate >= 0 && dropoutRate < 1)) f.fail('dropout_rate', 'a number in [0, 1)', dropoutRate);
+  if (!f.boolean('is_encoder_decoder', true)) f.fail('is_encoder_decoder', 'true (the encoder alone, T5EncoderModel, is not supported)', false);
+  const padTokenId = f.nonNegativeInt('pad_token_id', 0);
+  const buckets = f.positiveInt('relative_attention_num_buckets', 32);
+  if (buckets < 4) f.fail('relative_attention_num_buckets', 'at least 4 (half exact, half logarithmic, in each direction)', buckets);
+  const out: Mutable<T5Config> = {
+    modelType: 't5',
+    vocabSize: f.positiveInt('vocab_size', 32128),
+    dModel: f.positiveInt(['d_model', 'hidden_size'], 512),
+    dKv: f.positiveInt('d_kv', 64),
+    dFf: f.positiveInt('d_ff', 2048),
+    numLayers,
+    numDecoderLayers: f.positiveInt('num_decoder_layers', numLayers),
+    numHeads: f.positiveInt(['num_heads', 'num_attention_heads'], 8),
+    relativeAttentionNumBuckets: buckets,
+    relativeAttentionMaxDistance: f.positiveInt('relative_attention_max_distance', 128),
+    dropoutRate,
+    layerNormEpsilon: f.positiveNumber(['layer_norm_epsilon', 'layer_norm_eps'], 1e-6),
+    ...parseFeedForward(f),
+    tieWordEmbeddings: f.boolean('tie_word_embeddings', true),
+    isEncoderDecoder: true,
+    decoderStartTokenId: f.nonNegativeInt('decoder_start_token_id', padTokenId),
+    padTokenId,
+    eosTokenId: eosTokenId(f, 1),
+    ...parseLabels(f),
+    raw: f.obj,
+  };
+  if (out.relativeAttentionMaxDistance <= buckets / 4) {
+    f.fail('relative_attention_max_distance', `greater than relative_attention_num_buckets / 4 (${buckets / 4}), where the logarithmic buckets start`, out.relativeAttentionMaxDistance);
+  }
+  return out;
+}
+
 /** Drops keys whose value is undefined so frozen configs compare and print cleanly. */
 function withoutUndefined<T extends object>(obj: T): T {
   for (const key of Object.keys(obj) as (keyof T)[]) if (obj[key] === undefined) delete obj[key];
@@ -299,6 +378,8 @@ export function parseModelConfig(json: unknown, source: string): ModelConfig {
     case 'bert':
     case 'roberta':
       return deepFreeze(withoutUndefined(parseBert(f, modelType)));
+    case 't5':
+      return deepFreeze(withoutUndefined(parseT5(f)));
     default:
       throw new InputFileError(
         source,
@@ -367,6 +448,22 @@ const JSON_KEYS: Record<ModelType, Record<string, readonly string[]>> = {
   mistral: LLAMA_FAMILY_KEYS,
   bert: BERT_KEYS,
   roberta: BERT_KEYS,
+  t5: {
+    dModel: ['d_model'],
+    dKv: ['d_kv'],
+    dFf: ['d_ff'],
+    numLayers: ['num_layers'],
+    numDecoderLayers: ['num_decoder_layers'],
+    numHeads: ['num_heads'],
+    relativeAttentionNumBuckets: ['relative_attention_num_buckets'],
+    relativeAttentionMaxDistance: ['relative_attention_max_distance'],
+    dropoutRate: ['dropout_rate'],
+    layerNormEpsilon: ['layer_norm_epsilon'],
+    feedForwardProj: ['feed_forward_proj'],
+    tieWordEmbeddings: ['tie_word_embeddings'],
+    isEncoderDecoder: ['is_encoder_decoder'],
+    decoderStartTokenId: ['decoder_start_token_id'],
+  },
 };
 
 function sameJson(a: unknown, b: unknown): boolean {

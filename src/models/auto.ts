@@ -3,10 +3,15 @@ import type { ModelConfig } from '../io/hf-config.js';
 import { BertForSequenceClassification } from './bert.js';
 import { GPT2ForSequenceClassification, GPT2LMHeadModel } from './gpt2.js';
 import { LlamaForCausalLM, LlamaForSequenceClassification } from './llama.js';
+import { T5ForTextToTextClassification } from './t5-classifier.js';
 import type { AnyModel, CausalLM, ModelOptions, SequenceClassifier, Task } from './types.js';
 
-/** The task a config was saved for: its `architectures`, else causal-lm for decoders, classification for encoders. */
+/**
+ * The task a config was saved for: its `architectures`, else causal-lm for decoders, classification
+ * for encoders and for T5 (text-to-text: the label is generated as a word).
+ */
 export function defaultTask(config: ModelConfig): Task {
+  if (config.modelType === 't5') return 'sequence-classification';
   if (config.architectures?.some((a) => a.endsWith('ForSequenceClassification'))) return 'sequence-classification';
   return config.modelType === 'bert' || config.modelType === 'roberta' ? 'sequence-classification' : 'causal-lm';
 }
@@ -43,5 +48,10 @@ export function createModel(config: ModelConfig, opts: ModelOptions & { task?: T
     case 'roberta':
       if (task === 'causal-lm') throw new Error(`${cfg.modelType} is an encoder: only task "sequence-classification" is supported, got "causal-lm"`);
       return new BertForSequenceClassification(cfg, modelOpts);
+    case 't5':
+      if (task === 'causal-lm') {
+        throw new Error('t5 is an encoder-decoder, trained here as a text-to-text classifier (--task classification), not as a causal LM; for text generation use loadSeq2SeqLM and generateSeq2Seq');
+      }
+      return new T5ForTextToTextClassification(cfg, modelOpts);
   }
 }

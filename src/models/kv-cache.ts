@@ -1,5 +1,6 @@
 // Keys and values of positions already processed, one pair per decoder layer, so each generation step
-// only runs the new token through the model. The cache owns its tensors: call dispose() when done.
+// only runs the new token through the model (Seq2SeqCache: T5's decoder, with the encoder's cross-attention
+// keys/values kept too). The caches own their tensors: call dispose() when done.
 import { tf } from '../engine/tf.js';
 
 export class KVCache {
@@ -38,6 +39,53 @@ export class KVCache {
       this.keys[i]?.dispose();
       this.values[i]?.dispose();
       this.keys[i] = this.values[i] = undefined;
+    }
+  }
+}
+
+/** Keys and values a decoder block of an encoder-decoder attends over: its own (new rows appended) and the encoder's. */
+export interface BlockKV {
+  selfKV(kNew: tf.Tensor4D, vNew: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D];
+  crossKV(compute: () => [tf.Tensor4D, tf.Tensor4D]): [tf.Tensor4D, tf.Tensor4D];
+}
+
+/**
+ * Decoder state of one generation: the self-attention keys/values of past positions and the
+ * cross-attention keys/values of the encoder output, computed once on the first step. Owns its
+ * tensors: call dispose() when done.
+ */
+export class Seq2SeqCache {
+  readonly self: KVCache;
+  private readonly cross: ([tf.Tensor4D, tf.Tensor4D] | undefined)[];
+
+  constructor(readonly numLayers: number) {
+    this.self = new KVCache(numLayers);
+    this.cross = new Array(numLayers).fill(undefined);
+  }
+
+  /** Decoder positions already processed. */
+  get length(): number {
+    return this.self.length;
+  }
+
+  blockKV(layer: number): BlockKV {
+    return {
+      selfKV: (k, v) => this.self.append(layer, k, v),
+      crossKV: (compute) => {
+        if (!this.cross[layer]) {
+          const [k, v] = compute();
+          this.cross[layer] = [tf.keep(k), tf.keep(v)]; // outlive the step's tidy, reused every step
+        }
+        return this.cross[layer]!;
+      },
+    };
+  }
+
+  dispose(): void {
+    this.self.dispose();
+    for (let i = 0; i < this.numLayers; i++) {
+      tf.dispose(this.cross[i]);
+      this.cross[i] = undefined;
     }
   }
 }

@@ -6,8 +6,10 @@ import { tf } from '../engine/tf.js';
 import { modelConfigToJson, readModelConfig } from '../io/hf-config.js';
 import { InputFileError } from '../io/input-error.js';
 import { forEachCheckpointTensor, tensorsToWrite, writeFileAtomic, writeSafetensors } from '../io/safetensors.js';
-import type { AnyModel, CausalLM, SequenceClassifier } from './types.js';
-import { checkpointTargets, modelFromCheckpoint, type LoadOptions, type LoadReport } from './weights.js';
+import { zerosInit } from './layers.js';
+import { T5ForConditionalGeneration } from './t5.js';
+import type { AnyModel, CausalLM, PretrainedModel, SequenceClassifier } from './types.js';
+import { checkpointTargets, copyCheckpoint, modelFromCheckpoint, type LoadOptions, type LoadReport } from './weights.js';
 
 export type { LoadOptions, LoadReport } from './weights.js';
 
@@ -30,6 +32,27 @@ export async function loadPretrained(dir: string, opts: LoadOptions = {}): Promi
 export async function loadPretrainedWithReport(dir: string, opts: LoadOptions = {}): Promise<{ model: AnyModel; report: LoadReport }> {
   const config = await readModelConfig(dir);
   return modelFromCheckpoint(config, (visit) => forEachCheckpointTensor(dir, visit), opts, { source: dir, configPath: join(dir, 'config.json') });
+}
+
+/**
+ * Loads a T5 folder as T5ForConditionalGeneration, for text generation (`generateSeq2Seq`); the
+ * trainer loads the same folder as a text-to-text classifier through `loadPretrained`.
+ *
+ * @example
+ *   const t5 = await loadSeq2SeqLM('models/flan-t5-small');
+ */
+export async function loadSeq2SeqLM(dir: string): Promise<T5ForConditionalGeneration> {
+  const configPath = join(dir, 'config.json');
+  const config = await readModelConfig(dir);
+  if (config.modelType !== 't5') throw new InputFileError(configPath, `${configPath}: model_type "${config.modelType}" is not an encoder-decoder (supported: t5)`);
+  const model = new T5ForConditionalGeneration(config, { init: zerosInit() });
+  try {
+    await copyCheckpoint(model, (visit) => forEachCheckpointTensor(dir, visit), dir);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
 }
 
 /** Files a tokenizer may need, copied by `savePretrained({ copyFrom })` when present. */
@@ -78,7 +101,7 @@ async function copyFileAtomic(from: string, to: string): Promise<boolean> {
  * @example
  *   await savePretrained(model, 'out/merged', { dtype: 'BF16', copyFrom: 'models/gpt2' });
  */
-export async function savePretrained(model: AnyModel, dir: string, opts: SaveOptions = {}): Promise<void> {
+export async function savePretrained(model: AnyModel | PretrainedModel, dir: string, opts: SaveOptions = {}): Promise<void> {
   await mkdir(dir, { recursive: true });
   const named = new Map<string, tf.Tensor>();
   const temporaries: tf.Tensor[] = [];

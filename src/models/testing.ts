@@ -44,7 +44,7 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 }
 
 /** Tiny configs for tests that need no checkpoint. */
-export const TINY: Record<'gpt2' | 'llama' | 'bert', () => ModelConfig> = {
+export const TINY: Record<'gpt2' | 'llama' | 'bert' | 't5', () => ModelConfig> = {
   gpt2: () => parseModelConfig({ model_type: 'gpt2', vocab_size: 40, n_positions: 24, n_embd: 16, n_layer: 2, n_head: 2, pad_token_id: 0 }, 'tiny gpt2'),
   llama: () =>
     parseModelConfig(
@@ -64,5 +64,10 @@ export const TINY: Record<'gpt2' | 'llama' | 'bert', () => ModelConfig> = {
     parseModelConfig(
       { model_type: 'bert', vocab_size: 40, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 2, max_position_embeddings: 24 },
       'tiny bert',
+    ),
+  t5: () =>
+    parseModelConfig(
+      { model_type: 't5', vocab_size: 40, d_model: 16, d_kv: 4, d_ff: 24, num_layers: 2, num_heads: 2, relative_attention_num_buckets: 8, relative_attention_max_distance: 16, feed_forward_proj: 'gated-gelu', tie_word_embeddings: false },
+      'tiny t5',
     ),
 };

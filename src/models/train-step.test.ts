@@ -6,7 +6,7 @@ import { tf } from '../engine/tf.js';
 import { useBackend } from '../engine/backend.js';
 import { createModel } from './auto.js';
 import { randomInit } from './layers.js';
-import type { AnyModel } from './types.js';
+import { isTextToText, type AnyModel } from './types.js';
 import { TINY, assertClose, int2d } from './testing.js';
 
 const IDS = [
@@ -51,12 +51,14 @@ const CASES = [
   { kind: 'llama', task: 'causal-lm' },
   { kind: 'llama', task: 'sequence-classification' },
   { kind: 'bert', task: 'sequence-classification' },
+  { kind: 't5', task: 'sequence-classification' }, // text-to-text: the labels' targets are token sequences
 ] as const;
 
 for (const { kind, task } of CASES) {
   test(`${kind} ${task}: every parameter gets a gradient on wasm and steps do not leak`, async () => {
     await useBackend('wasm');
     const model = createModel(TINY[kind](), { task, init: randomInit(11, 0.1), numLabels: 2 });
+    if (isTextToText(model)) model.setLabelTargets([[7, 1], [9, 12, 1]]);
     try {
       const first = await sgdStep(model, 0.5);
       for (const name of model.trainableParameters().keys()) {

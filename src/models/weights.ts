@@ -83,7 +83,7 @@ export async function copyCheckpoint(model: PretrainedModel, tensors: Checkpoint
   const unused: string[] = [];
   const isHead = (n: string): boolean => model.headPrefixes.some((p) => n.startsWith(p));
   await tensors((ckptName: string, raw: RawTensor) => {
-    if (BUFFERS.some((re) => re.test(ckptName))) return;
+    if (BUFFERS.some((re) => re.test(ckptName)) || model.ignoredTensors?.some((re) => re.test(ckptName))) return;
     const name = resolveName(ckptName, model, targets);
     if (name === undefined || matched.has(name)) {
       (OTHER_HEADS.some((re) => re.test(ckptName)) ? unused : unexpected).push(ckptName);

@@ -64,7 +64,7 @@ function lrSearchSection(run: RunFile | undefined): string {
   const choice = run?.learningRate;
   if (!choice?.trials?.length) return '';
   const rows = choice.trials.map((t) => [String(t.lr) + (t.lr === choice.lr ? ' (chosen)' : ''), t.status, fmt(t.score ?? Number.NaN), fmt(t.loss ?? Number.NaN)]);
-  return ['<h2>Learning-rate search</h2>', `<p class="note">${escapeHtml(`${choice.trials.length} trials of ${choice.trialSteps} steps each, same method, data and seed; the best validation ${choice.metric} wins (ties: the lower validation loss).`)}</p>`, table(['lr', 'trial', `best validation ${choice.metric}`, 'final validation loss'], rows)].join('\n');
+  return ['<h2>Learning-rate search</h2>', `<p class="note">${escapeHtml(`${choice.trials.length} trials of ${choice.trialSteps} steps each, same method, data and seed; of the rates within one standard error${choice.standardError ? ` (${choice.standardError.toFixed(3)})` : ''} of the best validation ${choice.metric}, the lowest is chosen (short trials favour high rates).`)}</p>`, table(['lr', 'trial', `best validation ${choice.metric}`, 'final validation loss'], rows)].join('\n');
 }
 
 /** The HTML of one run's report. */
@@ -78,7 +78,7 @@ export function renderRunReport(run: RunFile | undefined, lines: readonly Metric
   const stopped = lines.find((l) => l.stopped)?.stopped;
   const summary: string[][] = c
     ? [
-        ['method', `${c.method} (${METHOD_SUMMARIES[c.method]})`],
+        ['method', `${c.method} (${METHOD_SUMMARIES[c.method]})${c.init && c.init !== 'default' ? `, init ${c.init}` : ''}`],
         ['task', c.task],
         ['data', `${c.train} (${run!.trainExamples} train, ${run!.evalExamples} eval)`],
         ['settings', `rank ${c.rank}, alpha ${c.alpha}, lr ${run!.learningRate?.lr ?? c.lr}, ${c.schedule} schedule, batch ${c.batchSize}×${c.gradAccum}, seed ${c.seed}`],

@@ -1,7 +1,7 @@
 // Several methods × seeds on the same data, one after another in this process, each in its own
-// folder (OUT/<method>/seed-<seed>), then one overlaid report and results.md in OUT.
+// folder (OUT/<method>[@<init>]/seed-<seed>), then one overlaid report and results.md in OUT.
 import { join } from 'node:path';
-import type { MethodName } from '../train/methods.js';
+import { checkVariant, type MethodVariant } from '../train/methods.js';
 import type { Progress } from '../train/progress.js';
 import { readComparedRun, writeCompareReport, type ComparedRun } from '../report/compare.js';
 import { trainConfig, type TrainConfig } from '../train/config.js';
@@ -10,7 +10,8 @@ import { train, type TrainResult } from './train.js';
 export interface CompareOptions {
   /** Training options shared by every run (no method, seed or out). */
   readonly base: Readonly<Record<string, unknown>>;
-  readonly methods: readonly MethodName[];
+  /** Methods with their inits (checkVariant: "lora", "lora-pro@pissa", …). */
+  readonly methods: readonly MethodVariant[];
   readonly seeds: readonly number[];
   readonly out: string;
   readonly resume?: boolean;
@@ -20,7 +21,7 @@ export interface CompareOutcome {
   /** Set when the signal stopped the comparison: which run, and where it can resume. */
   readonly interrupted?: string;
   readonly runs: ComparedRun[];
-  readonly results: { readonly config: TrainConfig; readonly result: TrainResult }[];
+  readonly results: { readonly label: string; readonly config: TrainConfig; readonly result: TrainResult }[];
 }
 
 /** The run folder of one method and seed. */
@@ -35,16 +36,21 @@ export const runDir = (out: string, method: string, seed: number): string => joi
  */
 export async function compareMethods(o: CompareOptions, hooks: { progress?: (config: TrainConfig) => Progress; log?: (line: string) => void; signal?: AbortSignal } = {}): Promise<CompareOutcome> {
   // with --resume, runs that never started start now
-  const configs = o.methods.flatMap((method) => o.seeds.map((seed) => trainConfig({ ...o.base, method, seed, out: runDir(o.out, method, seed), resume: o.resume ? 'if-any' : false })));
+  // NAME@INIT sets the init; a bare NAME takes the shared one (--init), and its label says so
+  const shared = typeof o.base.init === 'string' && o.base.init !== 'default' ? o.base.init : undefined;
+  const variants = o.methods.map((v) => (v.label === v.method && shared ? checkVariant(`${v.method}@${shared}`) : v));
+  const configs = variants.flatMap((v) =>
+    o.seeds.map((seed) => ({ label: v.label, config: trainConfig({ ...o.base, method: v.method, init: v.init, seed, out: runDir(o.out, v.label, seed), resume: o.resume ? 'if-any' : false }) })),
+  );
   const results: CompareOutcome['results'] = [];
-  for (const config of configs) {
-    hooks.log?.(`== ${config.method}, seed ${config.seed} → ${config.out}`);
+  for (const { label, config } of configs) {
+    hooks.log?.(`== ${label}, seed ${config.seed} → ${config.out}`);
     const result = await train(config, { progress: hooks.progress?.(config), log: hooks.log, signal: hooks.signal });
-    if (result.status === 'interrupted') return { interrupted: `${config.method} seed ${config.seed}: ${result.message}`, runs: [], results };
-    if (result.status !== 'completed') hooks.log?.(result.message ?? `${config.method} seed ${config.seed} stopped`);
-    results.push({ config, result });
+    if (result.status === 'interrupted') return { interrupted: `${label} seed ${config.seed}: ${result.message}`, runs: [], results };
+    if (result.status !== 'completed') hooks.log?.(result.message ?? `${label} seed ${config.seed} stopped`);
+    results.push({ label, config, result });
   }
-  const runs = await Promise.all(configs.map((c) => readComparedRun(c.method, c.seed, c.out)));
+  const runs = await Promise.all(configs.map(({ label, config: c }) => readComparedRun(label, c.seed, c.out)));
   await writeCompareReport(o.out, runs);
   return { runs, results };
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { useBackend } from '../engine/backend.js';
-import { chooseLearningRate, pickTrial, type TrialRunner } from './lr-search.js';
+import { chooseLearningRate, pickSearchTrial, pickTrial, scoreStandardError, type TrialRunner } from './lr-search.js';
 import { readRunFile } from '../train/run-file.js';
 import { classificationFixture } from '../train/testing.js';
 import { train } from './train.js';
@@ -22,6 +22,22 @@ test('pickTrial: the best score wins, ties go to the lower loss then the earlier
   assert.equal(pickTrial([t(1, Number.NaN)]), undefined);
 });
 
+test('the search keeps the lowest rate within one standard error of the best score; loss has no such margin', () => {
+  const t = (lr: number, score: number, loss = 1) => ({ lr, status: 'completed', score, loss });
+  // syllables, LoRA+ at compare's defaults (docs/defaults.md): √(0.573·0.427/300) = 0.0286
+  const syllables = [t(0.0003, 0.5633), t(0.001, 0.5733), t(0.003, 0.5067)];
+  assert.ok(Math.abs(scoreStandardError('accuracy', 0.5733, 300) - 0.02856) < 1e-4);
+  const picked = pickSearchTrial(syllables, 'accuracy', 300)!;
+  assert.equal(picked.best.lr, 0.001);
+  assert.equal(picked.chosen.lr, 0.0003, '0.5633 is 0.010 below the best, within 0.029');
+  assert.equal(pickSearchTrial(syllables, 'accuracy', 30000)!.chosen.lr, 0.001, 'with 30,000 examples the margin is 0.0029: the best stands');
+  assert.equal(pickSearchTrial([t(0.001, 0.9), t(0.003, 0.5)], 'accuracy', 300)!.chosen.lr, 0.001, 'a clearly worse high rate is never chosen');
+  assert.equal(pickSearchTrial([t(0.001, 0.5), t(0.003, 0.9)], 'accuracy', 300)!.chosen.lr, 0.003, 'nor a clearly worse low one');
+  assert.equal(pickSearchTrial([t(0.001, 2.01), t(0.003, 2.0)], 'loss', 300)!.chosen.lr, 0.003, 'lower-is-better metrics keep the plain best');
+  assert.equal(pickSearchTrial([t(0.001, Number.NaN), t(0.003, 0.4)], 'accuracy', 300)!.chosen.lr, 0.003, 'a diverged trial is never near the best');
+  assert.equal(pickSearchTrial([t(0.001, Number.NaN)], 'accuracy', 300), undefined);
+});
+
 test('a given rate is used as is; --lr recommended takes the folder\'s rate or the width rule\'s; no --lr searches around it', async () => {
   const never: TrialRunner = () => assert.fail('no trial should run');
   assert.deepEqual(await chooseLearningRate(base({ lr: 0.02 }), { runTrial: never, log: () => {} }), { requested: 0.02, lr: 0.02, source: 'given', note: 'learning rate 0.02 (--lr)' });
@@ -36,6 +52,7 @@ test('a given rate is used as is; --lr recommended takes the folder\'s rate or t
     assert.ok(searched !== 'interrupted' && searched.source === 'search');
     // centred on the recommendation (0.004 snaps to 0.003); all tie, so the first point (the low edge) wins and the grid grows down once, after which the winner is inside
     assert.deepEqual(tried, [0.001, 0.003, 0.01, 0.0003]);
+    assert.equal((searched as { lr: number }).lr, 0.0003, 'all tie: the lowest rate within one standard error');
   } finally {
     writeFileSync(join(gpt2, 'lorapro.json'), '{"recommended": {"learningRate": {}}}'); // recommends nothing: the search tests below centre on the width rule
   }
@@ -51,7 +68,11 @@ test('--lr auto: one short trial per grid point, the best validation accuracy ch
   assert.deepEqual(choice.trials!.map((t) => t.lr), [1e-4, 3e-2, 1e6]);
   assert.equal(choice.trials![2].status, 'diverged', 'the guard stops the absurd rate');
   const finite = choice.trials!.filter((t) => Number.isFinite(t.score));
-  assert.equal(choice.lr, finite.reduce((a, b) => (b.score > a.score || (b.score === a.score && b.loss < a.loss) ? b : a)).lr);
+  // 12 evaluation examples: the lowest rate whose accuracy is within √(p(1−p)/12) of the best p
+  const top = Math.max(...finite.map((t) => t.score));
+  const margin = Math.sqrt((top * (1 - top)) / 12);
+  assert.equal(choice.lr, Math.min(...finite.filter((t) => t.score >= top - margin - 1e-12).map((t) => t.lr)));
+  assert.ok(Math.abs(choice.standardError! - margin) < 1e-12, 'run.json records the margin');
   assert.ok(logs.some((l) => /learning-rate search \(--lr auto, the default; --lr-grid\): 3 trials of 4 steps at 0\.0001, 0\.03, 1000000,/.test(l)), logs.join('\n'));
   assert.ok(logs.some((l) => /^chose learning rate /.test(l)));
   const run = await readRunFile(cfg.out);

@@ -2,7 +2,7 @@
 // CLI's flags and a --config JSON file both arrive here as a plain object; errors name the option
 // as both spellings (`maxSteps` / --max-steps) and the bad value.
 import type { ScheduleKind } from './schedule.js';
-import { checkMethod, type MethodName } from './methods.js';
+import { checkInit, checkMethod, type MethodName } from './methods.js';
 import { UsageError } from './errors.js';
 
 export type TaskName = 'classification' | 'causal-lm';
@@ -41,6 +41,8 @@ export interface LrChoice {
   readonly metric?: string;
   readonly trialSteps?: number;
   readonly trials?: readonly LrTrial[];
+  /** The search: one standard error of the best trial's score; the lowest rate within it was chosen. */
+  readonly standardError?: number;
 }
 
 /** How a run resumes: false starts fresh; true continues the checkpoint in --out (an error without one); 'if-any' continues one when there is one. */
@@ -52,9 +54,18 @@ export interface TrainConfig {
   readonly eval?: string; // evaluation file; else a seeded split of `train`
   readonly task: TaskName;
   readonly method: MethodName;
+  /** How adapters start: default, gaussian, pissa, pissa_niter_K, olora or lora-ga (methods.ts INITS). */
+  readonly init: string;
+  /** LoRA-GA: training batches its gradient estimate averages over. */
+  readonly gaBatches: number;
+  /**
+   * PiSSA / OLoRA / LoRA-GA: save the adapter as trained, for the residual base, instead of converted
+   * to a plain LoRA for the original base (the default, which PEFT loads on the unmodified model).
+   */
+  readonly rawAdapter: boolean;
   readonly rank: number;
   readonly alpha: number;
-  readonly targetModules: readonly string[] | string; // names, a regex, or 'all-linear'
+  readonly targetModules: readonly string[] | string; // names, a regex, 'all-linear', or 'peft' (PEFT's default for the model type)
   readonly loraDropout: number;
   readonly lr: LrRequest;
   /** Learning rates the search tries (default: three around the suggested rate). */
@@ -93,7 +104,7 @@ export type ResolvedTrainConfig = TrainConfig & { readonly lr: number };
 
 /** Option names in the order --help lists them. */
 export const TRAIN_OPTION_NAMES = [
-  'model', 'train', 'eval', 'task', 'method', 'rank', 'alpha', 'targetModules', 'loraDropout', 'lr', 'lrGrid', 'lrSearchSteps', 'epochs', 'maxSteps',
+  'model', 'train', 'eval', 'task', 'method', 'init', 'gaBatches', 'rawAdapter', 'rank', 'alpha', 'targetModules', 'loraDropout', 'lr', 'lrGrid', 'lrSearchSteps', 'epochs', 'maxSteps',
   'batchSize', 'gradAccum', 'maxLength', 'schedule', 'warmupSteps', 'weightDecay', 'clipNorm', 'evalEvery', 'saveEvery',
   'logEvery', 'bestMetric', 'keepCheckpoints', 'diagnostics', 'validationFraction', 'loraPlusRatio', 'momentum', 'damping', 'seed', 'divergenceGuard', 'out', 'resume',
 ] as const satisfies readonly (keyof TrainConfig)[];
@@ -174,8 +185,9 @@ class Fields {
   names(key: string, fallback: string): readonly string[] | string {
     const v = this.o[key] ?? fallback;
     const list = typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v;
-    if (!Array.isArray(list) || list.length === 0 || list.some((s) => typeof s !== 'string' || s === '')) this.fail(key, 'a list of module names or "all-linear"');
-    return list.length === 1 && list[0] === 'all-linear' ? 'all-linear' : Object.freeze([...list]);
+    if (!Array.isArray(list) || list.length === 0 || list.some((s) => typeof s !== 'string' || s === '')) this.fail(key, 'a list of module names, "all-linear" or "peft"');
+    if (list.length === 1 && (list[0] === 'all-linear' || list[0] === 'peft')) return list[0]; // 'peft': PEFT's default for the model type
+    return Object.freeze([...list]);
   }
 }
 
@@ -197,12 +209,18 @@ export function trainConfig(input: Readonly<Record<string, unknown>>): TrainConf
   const method = checkMethod(f.string('method'));
   if (f.has('epochs') && f.has('maxSteps')) throw new UsageError('give either --epochs or --max-steps, not both');
   const prob = (v: number) => v >= 0 && v < 1;
+  const init = f.string('init', 'default');
+  checkInit(init);
+  if (method === 'full' && init !== 'default') throw new UsageError(`--init ${init} initialises adapters; --method full has none`);
   const config: TrainConfig = {
     model: f.string('model'),
     train: f.string('train'),
     eval: f.has('eval') ? f.string('eval') : undefined,
     task,
     method,
+    init,
+    gaBatches: f.int('gaBatches', 8, 1),
+    rawAdapter: f.boolean('rawAdapter', false),
     rank: f.int('rank', 8, 1),
     alpha: f.number('alpha', 16, (v) => v > 0, 'a positive number'),
     targetModules: f.names('targetModules', 'all-linear'),
@@ -239,6 +257,6 @@ export function trainConfig(input: Readonly<Record<string, unknown>>): TrainConf
 
 /** The fields that must match for `--resume` to continue a run (everything that shapes the numbers). */
 export function resumeKey(c: TrainConfig): Record<string, unknown> {
-  const { resume: _r, out: _o, logEvery: _l, keepCheckpoints: _k, evalEvery: _e, saveEvery: _s, diagnostics: _d, divergenceGuard: _g, ...rest } = c;
+  const { resume: _r, out: _o, logEvery: _l, keepCheckpoints: _k, evalEvery: _e, saveEvery: _s, diagnostics: _d, divergenceGuard: _g, rawAdapter: _raw, ...rest } = c;
   return rest;
 }

@@ -35,10 +35,14 @@ const RULE: Readonly<Record<MethodName, { at128: number; power: number }>> = {
   'lora-pro': { at128: 1e-3, power: 1.5 },
   'lora-pro-efficient': { at128: 3e-3, power: 1 },
   'lora-pro-sgd': { at128: 1, power: 1 },
+  // DoRA and LoRA-FA train like LoRA under Adam (LoRA-FA's projection keeps B's steps Adam-normalised); not measured apart
+  dora: { at128: 3e-3, power: 1 },
+  'lora-fa': { at128: 3e-3, power: 1 },
 };
 
 /** The model's hidden width (n_embd / hidden_size). */
 export function widthOf(c: ModelConfig): number {
+  if (c.modelType === 't5') return c.dModel;
   return c.modelType === 'gpt2' ? c.nEmbd : c.hiddenSize;
 }
 

@@ -23,7 +23,11 @@ const EXPECTED: Record<MethodName, { optimizer: string; scale: number }> = {
   'lora-pro': { optimizer: 'lora-pro', scale: 2 },
   'lora-pro-efficient': { optimizer: 'lora-pro-efficient', scale: 2 },
   'lora-pro-sgd': { optimizer: 'lora-pro-sgd', scale: 2 },
+  dora: { optimizer: 'adamw', scale: 2 },
+  'lora-fa': { optimizer: 'lora-fa', scale: 2 },
 };
+// DoRA adds a magnitude [48] per layer; LoRA-FA freezes A [4, 16] per layer.
+const EXTRA: Partial<Record<MethodName, number>> = { dora: 2 * 48, 'lora-fa': -2 * 4 * 16 };
 
 for (const method of METHODS) {
   test(`method ${method}: trainable parameters, optimiser and adapter scale`, async () => {
@@ -38,7 +42,7 @@ for (const method of METHODS) {
         assert.equal(trainable, total, 'full trains every parameter');
         assert.equal(setup.pairs.length, 0);
       } else {
-        assert.equal(trainable, ADAPTER_TRAINABLE, 'adapters plus the classification head');
+        assert.equal(trainable, ADAPTER_TRAINABLE + (EXTRA[method] ?? 0), 'adapters plus the classification head');
         assert.deepEqual(setup.pairs.map((p) => p.module), ['transformer.h.0.attn.c_attn', 'transformer.h.1.attn.c_attn']);
         assert.ok(setup.params.has('score.weight'), 'the head is in modules_to_save');
         assert.ok(Math.abs(setup.pairs[0].scale - EXPECTED[method].scale) < 1e-12, `scale ${setup.pairs[0].scale}`);

@@ -1,6 +1,7 @@
 // What a method costs in parameters and memory, counted from the model's module tree: weights,
 // gradients and optimiser state in float32 (activations depend on batch and length, and are left out).
 import { injectLora, mergeAndUnload } from '../adapters/inject.js';
+import { resolveTargetModules } from '../adapters/peft-targets.js';
 import { loraConfig } from '../adapters/lora-config.js';
 import type { PretrainedModel } from '../models/types.js';
 import { METHODS, usesAdapters, type MethodName } from './methods.js';
@@ -27,6 +28,10 @@ export interface ModelCounts {
   /** Σ m·n over adapted layers: the size of LoRA-Pro full mode's per-layer Adam moments. */
   readonly adaptedWeightParams: number;
   readonly adaptedLayers: number;
+  /** Σ r·in over adapted layers: the A factors (frozen by LoRA-FA). */
+  readonly adapterAParams: number;
+  /** Σ out over adapted layers: DoRA's magnitudes. */
+  readonly adaptedOutputs: number;
 }
 
 const count = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
@@ -39,7 +44,7 @@ export function countParameters(model: PretrainedModel, o: { rank: number; alpha
   const totalParams = [...model.namedParameters().values()].reduce((n, v) => n + v.size, 0);
   let pairs;
   try {
-    pairs = injectLora(model, loraConfig({ r: o.rank, loraAlpha: o.alpha, targetModules: o.targetModules, modulesToSave: o.modulesToSave }));
+    pairs = injectLora(model, loraConfig({ r: o.rank, loraAlpha: o.alpha, targetModules: resolveTargetModules(o.targetModules, model), modulesToSave: o.modulesToSave }));
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -47,9 +52,11 @@ export function countParameters(model: PretrainedModel, o: { rank: number; alpha
   const adapterNames = new Set(pairs.flatMap((p) => [p.aName, p.bName]));
   const headParams = [...model.trainableParameters()].filter(([name]) => !adapterNames.has(name)).reduce((n, [, v]) => n + v.size, 0);
   const adaptedWeightParams = pairs.reduce((n, p) => n + count([p.B.shape[0], p.A.shape[1]]), 0);
+  const adapterAParams = pairs.reduce((n, p) => n + p.A.size, 0);
+  const adaptedOutputs = pairs.reduce((n, p) => n + p.B.shape[0], 0);
   mergeAndUnload(model);
   model.setTrainable(true);
-  return { totalParams, adapterParams, headParams, adaptedWeightParams, adaptedLayers: pairs.length };
+  return { totalParams, adapterParams, headParams, adaptedWeightParams, adaptedLayers: pairs.length, adapterAParams, adaptedOutputs };
 }
 
 /** Weights, gradients and optimiser state of `method` (float32). */
@@ -57,7 +64,9 @@ export function methodCost(method: MethodName, c: ModelCounts, momentum = 0): Me
   if (!usesAdapters(method)) {
     return { method, trainableParams: c.totalParams, weightBytes: c.totalParams * F32, gradientBytes: c.totalParams * F32, optimizerBytes: 2 * c.totalParams * F32, adaptedLayers: 0 };
   }
-  const trainable = c.adapterParams + c.headParams;
+  // DoRA adds a magnitude per output row; LoRA-FA freezes A (stored, not trained)
+  const extra = method === 'dora' ? c.adaptedOutputs : 0;
+  const trainable = c.adapterParams + c.headParams + extra - (method === 'lora-fa' ? c.adapterAParams : 0);
   const optimizerParams =
     method === 'lora-pro'
       ? 2 * (c.adaptedWeightParams + c.headParams) // m×n first and second moments per adapted layer
@@ -67,7 +76,7 @@ export function methodCost(method: MethodName, c: ModelCounts, momentum = 0): Me
   return {
     method,
     trainableParams: trainable,
-    weightBytes: (c.totalParams + c.adapterParams) * F32,
+    weightBytes: (c.totalParams + c.adapterParams + extra) * F32,
     gradientBytes: trainable * F32,
     optimizerBytes: optimizerParams * F32,
     adaptedLayers: c.adaptedLayers,

@@ -7,7 +7,8 @@ import { readModelConfig, type ModelConfig } from '../io/hf-config.js';
 import { loadTokenizer, type Tokenizer } from '../io/tokenizer.js';
 import { defaultTask } from '../models/auto.js';
 import { loadPretrained } from '../models/pretrained.js';
-import type { AnyModel, Task } from '../models/types.js';
+import { setTextToTextLabels } from '../models/t5-classifier.js';
+import { isTextToText, type AnyModel, type Task } from '../models/types.js';
 import type { LabelOrigin } from '../data/examples.js';
 import type { TaskName } from './config.js';
 import { UsageError } from './errors.js';
@@ -34,11 +35,26 @@ export function padIdOf(tok: Tokenizer, dir: string): number {
 
 /**
  * The model for `task`: a classifier gets a head of `numLabels` (newly initialised with `seed`
- * when the checkpoint has none, as Hugging Face does).
+ * when the checkpoint has none, as Hugging Face does); a T5 classifier instead gets each label's
+ * name, through `tokenizer`, as the text it learns to generate.
  */
-export async function loadRunModel(dir: string, task: TaskName, opts: { numLabels?: number; seed: number; log: (line: string) => void }): Promise<AnyModel> {
+export async function loadRunModel(
+  dir: string,
+  task: TaskName,
+  opts: { numLabels?: number; labels?: readonly string[]; tokenizer?: Tokenizer; seed: number; log: (line: string) => void },
+): Promise<AnyModel> {
   requireModelDir(dir);
-  return loadPretrained(dir, { task: MODEL_TASK[task], numLabels: opts.numLabels, seed: opts.seed, onWarning: opts.log });
+  const model = await loadPretrained(dir, { task: MODEL_TASK[task], numLabels: opts.numLabels ?? opts.labels?.length, seed: opts.seed, onWarning: opts.log });
+  try {
+    if (isTextToText(model)) {
+      if (!opts.tokenizer) throw new UsageError(`--model: ${dir} is a T5 text-to-text classifier; its label targets need the tokenizer`);
+      setTextToTextLabels(model, opts.labels, opts.tokenizer);
+    }
+  } catch (e) {
+    model.dispose();
+    throw e instanceof UsageError ? e : new UsageError(`--model: ${dir}: ${(e as Error).message}`);
+  }
+  return model;
 }
 
 /** Where a trained model's task came from, in the order loadTrained looks. */
@@ -59,6 +75,7 @@ export interface TrainedModel {
   readonly run?: RunFile;
 }
 
+// SEQ_2_SEQ_LM (a T5 adapter) is absent on purpose: the T5 model's own default task, classification, decides.
 const TASK_OF_PEFT: Readonly<Record<string, TaskName>> = { SEQ_CLS: 'classification', CAUSAL_LM: 'causal-lm' };
 
 /**
@@ -83,7 +100,7 @@ export async function loadTrained(o: { model: string; adapter?: string; task?: T
   const { labels, labelOrigin } = task === 'classification' ? trainedLabels(run, runDir, config, o.model) : {};
   const tokenizer = await loadRunTokenizer(o.model);
   // With an adapter, a head the base checkpoint lacks comes from the adapter: no "newly initialised" notice.
-  const model = await loadRunModel(o.model, task, { numLabels: labels?.length, seed: run?.config.seed ?? 0, log: o.adapter === undefined ? o.log : () => {} });
+  const model = await loadRunModel(o.model, task, { labels, tokenizer, seed: run?.config.seed ?? 0, log: o.adapter === undefined ? o.log : () => {} });
   try {
     if (o.adapter !== undefined) await loadAdapter(model, o.adapter);
   } catch (e) {

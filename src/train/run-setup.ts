@@ -45,9 +45,9 @@ export async function loadRunInputs(config: TrainConfig, log: (line: string) => 
  */
 export async function prepareRun(config: ResolvedTrainConfig, log: (line: string) => void): Promise<PreparedRun> {
   const { tokenizer, padId, maxLength, data } = await loadRunInputs(config, log);
-  const model = await loadRunModel(config.model, config.task, { numLabels: data.labels?.length, seed: config.seed, log });
+  const model = await loadRunModel(config.model, config.task, { labels: data.labels, tokenizer, seed: config.seed, log });
   try {
-    const setup = setupForConfig(model, config);
+    const setup = setupForConfig(model, config, { data, padId });
     return { config, tokenizer, model, setup, data, padId, maxLength };
   } catch (e) {
     model.dispose();

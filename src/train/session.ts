@@ -10,6 +10,7 @@ import { parseModelConfig, type ModelConfig } from '../io/hf-config.js';
 import { tokenizerFromFiles, type Tokenizer } from '../io/tokenizer.js';
 import { loadPretrainedFromFiles } from '../models/from-files.js';
 import { generate } from '../models/generate.js';
+import { setTextToTextLabels } from '../models/t5-classifier.js';
 import type { AnyModel } from '../models/types.js';
 import { batchLogits, BatchStream, hostBatch, type RunExample } from '../data/batches.js';
 import { mixSeed } from '../data/batch.js';
@@ -31,6 +32,7 @@ import { planSteps, type StepPlan } from './step-plan.js';
 export function maxPositionsOf(c: ModelConfig): number {
   if (c.modelType === 'gpt2') return c.nPositions;
   if (c.modelType === 'roberta') return c.maxPositionEmbeddings - 2; // positions start at padding_idx + 1
+  if (c.modelType === 't5') return Infinity; // relative position buckets have no table to run out of
   return c.maxPositionEmbeddings;
 }
 
@@ -162,7 +164,8 @@ export class TrainSession {
     const task = config.task === 'classification' ? 'sequence-classification' : 'causal-lm';
     const { model } = await loadPretrainedFromFiles(inputs.model, { task, numLabels: data.labels?.length, seed: config.seed, onWarning: log });
     try {
-      return new TrainSession(config, model, tokenizer, setupForConfig(model, config), data, tokenizer.padTokenId, maxLength);
+      setTextToTextLabels(model, data.labels, tokenizer); // T5: each label's name is its target text
+      return new TrainSession(config, model, tokenizer, setupForConfig(model, config, { data, padId: tokenizer.padTokenId }), data, tokenizer.padTokenId, maxLength);
     } catch (e) {
       model.dispose();
       throw e;
@@ -205,7 +208,7 @@ export class TrainSession {
     this.checkLive();
     if (this.data.eval.length === 0) throw new Error('there are no evaluation examples');
     const metrics = await evaluate(this.model, this.data.eval, this.config.batchSize, this.padId);
-    const diagnostic = this.config.diagnostics && this.setup.pairs.length > 0 ? await layerDiagnostics(this.model, this.setup.pairs, evalBatches(this.data.eval, this.config.batchSize, this.padId)[0]) : undefined;
+    const diagnostic = this.config.diagnostics && this.setup.diagnosable && this.setup.pairs.length > 0 ? await layerDiagnostics(this.model, this.setup.pairs, evalBatches(this.data.eval, this.config.batchSize, this.padId)[0]) : undefined;
     return { step: this.steps, metrics, diagnostic };
   }
 

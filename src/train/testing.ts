@@ -39,12 +39,16 @@ function tokenizerFiles(): Record<string, unknown> {
   };
 }
 
-export type TinyArch = 'gpt2' | 'llama';
+export type TinyArch = 'gpt2' | 'llama' | 't5';
 
 /** config.json of a tiny model over TINY_VOCAB. */
 export function tinyConfig(arch: TinyArch): Record<string, unknown> {
   const common = { vocab_size: TINY_VOCAB.length, bos_token_id: 2, eos_token_id: 3, pad_token_id: 0 };
   if (arch === 'gpt2') return { model_type: 'gpt2', architectures: ['GPT2LMHeadModel'], n_positions: 48, n_embd: 16, n_layer: 2, n_head: 2, ...common };
+  if (arch === 't5') {
+    const t5 = { d_model: 16, d_kv: 8, d_ff: 32, num_layers: 2, num_heads: 2, relative_attention_num_buckets: 8, relative_attention_max_distance: 16, feed_forward_proj: 'gated-gelu', tie_word_embeddings: false };
+    return { model_type: 't5', architectures: ['T5ForConditionalGeneration'], ...t5, ...common, decoder_start_token_id: 0 };
+  }
   return {
     model_type: 'llama',
     architectures: ['LlamaForCausalLM'],
@@ -59,12 +63,12 @@ export function tinyConfig(arch: TinyArch): Record<string, unknown> {
   };
 }
 
-/** Writes a randomly initialised tiny causal LM with its tokenizer into `dir` (created). */
+/** Writes a randomly initialised tiny causal LM (or T5) with its tokenizer into `dir` (created). */
 export async function writeTinyModel(dir: string, arch: TinyArch = 'gpt2', seed = 1): Promise<string> {
   await tf.ready();
   mkdirSync(dir, { recursive: true });
   const config = parseModelConfig(tinyConfig(arch), `tiny ${arch}`);
-  const model = createModel(config, { task: 'causal-lm', init: randomInit(seed, 0.1) });
+  const model = createModel(config, { task: arch === 't5' ? 'sequence-classification' : 'causal-lm', init: randomInit(seed, 0.1) });
   try {
     await savePretrained(model, dir);
   } finally {

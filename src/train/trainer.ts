@@ -11,7 +11,7 @@ import { savePretrained } from '../models/pretrained.js';
 import type { AnyModel } from '../models/types.js';
 import { checkpointName, latestCheckpoint, loadCheckpoint, loadTrainable, pruneCheckpoints, saveCheckpoint, type BestRecord, type CheckpointState } from './checkpoint.js';
 import { evalBatches, evaluate, type EvalMetrics } from './evaluate.js';
-import { usesAdapters } from './methods.js';
+import { usesAdapters, type MethodSetup } from './methods.js';
 import type { Progress } from './progress.js';
 import { DivergenceGuard } from './divergence.js';
 import { LOWER_IS_BETTER, type LrChoice, type ResolvedTrainConfig } from './config.js';
@@ -70,13 +70,13 @@ export async function trainLoop(run: PreparedRun, choice: LrChoice, found: OutFo
   const stream = new BatchStream(data.train, { batchSize: config.batchSize, seed: config.seed, padId }, start.position);
   const evalSet = data.eval.length > 0 ? data.eval : undefined;
   if (!evalSet) log('no evaluation examples (the training file is too small to hold some out); evaluation is skipped');
-  const diagBatch = config.diagnostics && setup.pairs.length > 0 ? (evalSet ? evalBatches(evalSet, config.batchSize, padId)[0] : stream.peek()) : undefined;
+  const diagBatch = config.diagnostics && setup.diagnosable && setup.pairs.length > 0 ? (evalSet ? evalBatches(evalSet, config.batchSize, padId)[0] : stream.peek()) : undefined;
 
   let { step, tokens, best } = start;
   let finalEval: EvalMetrics | undefined;
   const window = new LossWindow();
   const peak = new PeakMemory();
-  const guard = config.divergenceGuard ? new DivergenceGuard(await weightNorm(setup.params)) : undefined;
+  const guard = config.divergenceGuard ? new DivergenceGuard(await weightNorm(guardedWeights(setup))) : undefined;
   const clock = { started: performance.now(), before: start.elapsedS };
   const elapsedS = () => clock.before + (performance.now() - clock.started) / 1000;
   const finish = (status: TrainResult['status'], message?: string): TrainResult => ({ status, message, steps: step, finalEval, best, elapsedS: elapsedS(), ...peak.max });
@@ -107,7 +107,7 @@ export async function trainLoop(run: PreparedRun, choice: LrChoice, found: OutFo
       const saveNow = step % plan.saveEvery === 0 || step === plan.totalSteps;
       if (result.skipped || step % config.logEvery === 0 || evalNow || saveNow) {
         const line = await logLine(window, step, tokens, plan, config, schedule, elapsedS(), peak);
-        const diverged = result.skipped || !Number.isFinite(line.loss) ? `the training loss is not finite (${result.skipped ? `gradient norm ${result.gradNorm}` : `loss ${line.loss}`})` : guard?.check(line.loss, await weightNorm(setup.params));
+        const diverged = result.skipped || !Number.isFinite(line.loss) ? `the training loss is not finite (${result.skipped ? `gradient norm ${result.gradNorm}` : `loss ${line.loss}`})` : guard?.check(line.loss, await weightNorm(guardedWeights(setup)));
         if (diverged) {
           const message = await divergedMessage(step, diverged, config.lr, paths.checkpoints);
           await appendMetrics(paths.metrics, { ...line, stopped: message });
@@ -141,6 +141,19 @@ async function logLine(window: LossWindow, step: number, tokens: number, plan: S
   const { meanLoss, tokensPerSec } = await window.take();
   const epoch = (step * config.gradAccum) / plan.batchesPerEpoch;
   return { step, epoch, loss: meanLoss, lr: learningRate(step - 1, schedule), gradNorm, tokens, tokensPerSec, elapsedS: elapsed, ...peak.max };
+}
+
+/**
+ * The weights the divergence guard measures: the trainable ones and every adapter factor, frozen or
+ * not. LoRA-FA freezes A, and B alone starts at 0: a limit of 100× a zero start would stop any run.
+ */
+function guardedWeights(setup: MethodSetup): Map<string, tf.Variable> {
+  const out = new Map<string, tf.Variable>(setup.params);
+  for (const p of setup.pairs) {
+    out.set(p.aName, p.A);
+    out.set(p.bName, p.B);
+  }
+  return out;
 }
 
 /** Global L2 norm of the trainable weights, read back (the divergence guard's second signal). */
@@ -267,6 +280,6 @@ async function saveOutputs(run: PreparedRun, best: BestRecord | undefined, check
 }
 
 async function saveModel(run: PreparedRun, dir: string): Promise<void> {
-  if (usesAdapters(run.config.method)) await saveAdapter(run.model, dir, { baseModelNameOrPath: run.config.model });
+  if (usesAdapters(run.config.method)) await saveAdapter(run.model, dir, { baseModelNameOrPath: run.config.model, raw: run.config.rawAdapter });
   else await savePretrained(run.model, dir, { copyFrom: run.config.model });
 }

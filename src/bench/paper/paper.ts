@@ -2,7 +2,7 @@
 // each method's learning rate picked from a small grid on the validation split (first seed), test
 // metrics as mean ± std over seeds. The table, costs, diagnostic and plots go to docs/results.md.
 import { engineName } from '../../engine/backend.js';
-import type { MethodName } from '../../train/methods.js';
+import { checkVariant, type MethodName } from '../../train/methods.js';
 import type { Progress } from '../../train/progress.js';
 import { tf } from '../../engine/tf.js';
 import { PAPER_TASKS } from '../../tasks/builtin.js';
@@ -24,6 +24,9 @@ export const LR_GRID: Readonly<Record<string, readonly number[]>> = {
   'lora-plus': [3e-4, 1e-3],
   'lora-pro': [1e-3, 3e-3],
   'lora-pro-efficient': [1e-3, 3e-3],
+  // not benchmarked: LoRA's grid, as their width rule is LoRA's (lr-defaults-rule.ts)
+  dora: [3e-3, 1e-2],
+  'lora-fa': [3e-3, 1e-2],
 };
 
 /** Bytes per example: enough for names and words; e-mails (subject first) and speeches are cut to their start. */
@@ -32,7 +35,8 @@ export const TASK_MAX_LENGTH: Readonly<Record<string, number>> = { spam: 64, 'na
 export interface PaperPlan {
   readonly model: string;
   readonly tasks: readonly string[];
-  readonly methods: readonly MethodName[];
+  /** Methods, each NAME or NAME@INIT (e.g. lora-pro@pissa). */
+  readonly methods: readonly string[];
   readonly seeds: readonly number[];
   readonly steps: number;
   readonly batchSize: number;
@@ -45,7 +49,7 @@ export interface PaperPlan {
 }
 
 /** The full benchmark's plan, or --quick's: two tasks, one seed, fewer steps. */
-export function paperPlan(o: { model: string; out: string; quick?: boolean; tasks?: readonly string[]; seeds?: readonly number[]; methods?: readonly MethodName[]; steps?: number }): PaperPlan {
+export function paperPlan(o: { model: string; out: string; quick?: boolean; tasks?: readonly string[]; seeds?: readonly number[]; methods?: readonly string[]; steps?: number }): PaperPlan {
   const quick = o.quick ?? false;
   return Object.freeze({
     model: o.model,
@@ -62,9 +66,12 @@ export function paperPlan(o: { model: string; out: string; quick?: boolean; task
   });
 }
 
+/** A variant's learning-rate grid: its own, else its method's (lora-pro@pissa tries lora-pro's rates). */
+export const gridOf = (p: PaperPlan, variant: string): readonly number[] => p.grid[variant] ?? p.grid[checkVariant(variant).method] ?? [1e-3];
+
 /** Runs the plan needs: per task and method, every grid point on the first seed, then the other seeds. */
 export function plannedRuns(p: PaperPlan): number {
-  return p.tasks.length * p.methods.reduce((n, m) => n + (p.grid[m]?.length ?? 1) + p.seeds.length - 1, 0);
+  return p.tasks.length * p.methods.reduce((n, m) => n + gridOf(p, m).length + p.seeds.length - 1, 0);
 }
 
 export interface PaperResult {
@@ -116,7 +123,7 @@ export async function runPaper(
   let started = 0;
   let finished = 0;
   let failure: unknown; // the first run that threw: nothing new starts after it
-  const one = (task: string, method: MethodName, lr: number, seed: number): Promise<MethodRun> =>
+  const one = (task: string, method: string, lr: number, seed: number): Promise<MethodRun> =>
     slot(async () => {
       if (failure !== undefined) throw failure;
       const what = `${task} ${method} lr ${lr} seed ${seed}`;
@@ -137,7 +144,7 @@ export async function runPaper(
   // every (task, method) chain starts now; the limiter keeps `jobs` runs going, in plan order
   const chains = p.tasks.flatMap((task) =>
     p.methods.map(async (method) => {
-      const tried = await Promise.all((p.grid[method] ?? [1e-3]).map((lr) => one(task, method, lr, p.seeds[0])));
+      const tried = await Promise.all(gridOf(p, method).map((lr) => one(task, method, lr, p.seeds[0])));
       const chosen = pickByValidation(tried) ?? tried[0];
       const others = await Promise.all(p.seeds.slice(1).map((seed) => one(task, method, chosen.lr, seed)));
       return { tried, final: [chosen, ...others] };

@@ -3,7 +3,7 @@
 // checkpoint, training time, tokens/s, peak memory and the gradient-approximation diagnostic.
 import { join } from 'node:path';
 import type { EvalMetrics } from '../../train/evaluate.js';
-import type { MethodName } from '../../train/methods.js';
+import { checkVariant } from '../../train/methods.js';
 import type { Progress } from '../../train/progress.js';
 import { trainConfig, type TrainConfig } from '../../train/config.js';
 import type { LayerDiagnostic } from '../../train/diagnostics.js';
@@ -13,7 +13,8 @@ import { testMetrics } from './test-metrics.js';
 
 export interface MethodRun {
   readonly task: string;
-  readonly method: MethodName;
+  /** The method, with its init when not the default (NAME or NAME@INIT, methods.ts checkVariant). */
+  readonly method: string;
   readonly lr: number;
   readonly seed: number;
   readonly dir: string;
@@ -42,7 +43,8 @@ export function lastDiagnostic(lines: readonly MetricsLine[]): MethodRun['diagno
 export interface MethodRunOptions {
   readonly base: Readonly<Record<string, unknown>>;
   readonly task: string;
-  readonly method: MethodName;
+  /** NAME or NAME@INIT. */
+  readonly method: string;
   readonly lr: number;
   readonly seed: number;
   readonly out: string;
@@ -59,7 +61,8 @@ export async function runMethod(
   hooks: { progress?: Progress; log?: (line: string) => void } = {},
 ): Promise<MethodRun> {
   const dir = methodRunDir(o.out, o.task, o.method, o.lr, o.seed);
-  const config: TrainConfig = trainConfig({ ...o.base, method: o.method, lr: o.lr, seed: o.seed, out: dir, resume: o.resume ?? false });
+  const variant = checkVariant(o.method);
+  const config: TrainConfig = trainConfig({ ...o.base, method: variant.method, init: variant.init, lr: o.lr, seed: o.seed, out: dir, resume: o.resume ?? false });
   const result = await train(config, hooks);
   const lines = await readMetrics(join(dir, METRICS_FILE));
   const accs = lines.map((l) => l.eval?.accuracy).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
