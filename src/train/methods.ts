@@ -136,6 +136,13 @@ export interface MethodSetup {
 
 export const usesAdapters = (method: MethodName): boolean => method !== 'full';
 
+/**
+ * Whether the per-layer gradient diagnostic (LoRA's and LoRA-Pro's updates against the full gradient)
+ * applies: adapters with W = W_res + s·B·A whose two factors both train; not DoRA (a row scale) nor
+ * LoRA-FA (A frozen).
+ */
+export const hasDiagnostic = (method: MethodName): boolean => usesAdapters(method) && method !== 'dora' && method !== 'lora-fa';
+
 /** Top-level task heads (`score`, `classifier`) of a classifier: trained in full alongside adapters. */
 export function headModules(model: PretrainedModel): string[] {
   return model.headPrefixes.map((p) => p.replace(/\.$/, '')).filter((p) => !p.includes('.'));
@@ -161,7 +168,7 @@ export function setupMethod(model: PretrainedModel, o: MethodOptions): MethodSet
   if (o.method === 'lora-fa') for (const p of pairs) p.A.trainable = false;
   const params = model.trainableParameters();
   const others = nonLoraParams(params, pairs);
-  const diagnosable = o.method !== 'dora' && o.method !== 'lora-fa';
+  const diagnosable = hasDiagnostic(o.method);
   return { method: o.method, optimizer: adapterOptimizer(o, params, pairs, others, common), params, pairs, diagnosable };
 }
 
