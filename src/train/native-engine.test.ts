@@ -79,7 +79,7 @@ function heapBytes(): number {
   return (tf.backend() as unknown as { wasm: { asm: { memory: WebAssembly.Memory } } }).wasm.asm.memory.buffer.byteLength;
 }
 
-test('100 training steps on the native engine leak no tensors, heap or native memory', { skip }, async () => {
+test('260 training steps on the native engine leak no tensors, heap or native memory', { skip }, async () => {
   await useBackend('native');
   const model = createModel(parseModelConfig(CONFIGS.gpt2, 'native leak'), { task: 'causal-lm', init: randomInit(3, 0.02) });
   const setup = setupMethod(model, { method: 'lora-pro', rank: 4, alpha: 8, targetModules: 'all-linear', loraDropout: 0, modulesToSave: [], seed: 0, lr: 1e-3, weightDecay: 0, clipNorm: 1 });
@@ -105,7 +105,24 @@ test('100 training steps on the native engine leak no tensors, heap or native me
     assert.equal(after.heap, before.heap, 'the wasm heap grew');
     assert.equal(after.tensors, before.tensors, 'tensors alive');
     assert.equal(after.bytes, before.bytes, 'tensor bytes alive');
-    assert.ok(after.rss - before.rss < 32 * 2 ** 20, `resident memory grew ${((after.rss - before.rss) / 2 ** 20).toFixed(1)} MB over 100 steps`);
+    // Resident memory is a noisy reading: it settles slowly (malloc arenas, V8's code space) and jumps
+    // now and then by 20-35 MB in one window (seen on a loaded 2-core machine) without growing after.
+    // A leak grows in every window, so: three more windows of 50 steps, and the smallest growth must
+    // stay under 8 MB. RSS lags and under-reports (a 320 KB-a-step leak of JS memory, injected to try
+    // this, read 1.6, 4.2 and 14.8 MB), so this catches native leaks of the order of a MB a step; the
+    // tensor count and the wasm heap above are exact.
+    const growth: number[] = [];
+    let last = after.rss;
+    for (let w = 0; w < 3; w++) {
+      for (let s = 0; s < 50; s++) await oneStep();
+      const now = snapshot();
+      assert.equal(now.heap, before.heap, 'the wasm heap grew');
+      assert.equal(now.tensors, before.tensors, 'tensors alive');
+      growth.push(now.rss - last);
+      last = now.rss;
+    }
+    const mb = (b: number) => (b / 2 ** 20).toFixed(1);
+    assert.ok(Math.min(...growth) < 8 * 2 ** 20, `resident memory grew in every window of 50 steps: ${growth.map(mb).join(', ')} MB (steps 10-110: ${mb(after.rss - before.rss)} MB)`);
   } finally {
     setup.optimizer.dispose();
     model.dispose();
