@@ -60,12 +60,16 @@ export class LoraFA extends SlottedOptimizer {
     }
   }
 
-  /** (1/s²)·(AAᵀ + δI)⁻¹ for each pair, from A read once (it never changes). */
-  private projectionsOnce(): tf.Tensor2D[] {
+  /**
+   * (1/s²)·(AAᵀ + δI)⁻¹ for each pair, from A read once (it never changes). The read-back is awaited,
+   * as every one on the step's path (a webgpu worker's dataSync returned zeros).
+   */
+  private async projectionsOnce(): Promise<tf.Tensor2D[]> {
     if (!this.projections) {
-      this.projections = this.pairs.map((p) => {
+      const factors = await Promise.all(this.pairs.map((p) => p.A.data()));
+      this.projections = this.pairs.map((p, i) => {
         const [r, n] = p.A.shape;
-        const a = mat(r, n, p.A.dataSync());
+        const a = mat(r, n, factors[i] as Float32Array);
         const inv = dampedInverse(matmul(a, transpose(a)), DELTA); // [r, r]
         return tf.tensor2d(Float32Array.from(inv.data, (v) => v / (p.scale * p.scale)), [r, r], 'float32');
       });
@@ -77,7 +81,7 @@ export class LoraFA extends SlottedOptimizer {
     const prep = await prepareGradients(grads, this.params, this.opts, this.name);
     if (prep.grads === null) return { skipped: true, gradNorm: prep.gradNorm };
     this.t += 1;
-    const proj = this.projectionsOnce();
+    const proj = await this.projectionsOnce();
     const g = prep.grads;
     this.pairs.forEach((p, i) => {
       const raw = g.get(p.bName)!;
