@@ -15,6 +15,7 @@
 //   swiglu(heap, gOff, uOff, hOff, n)                          h = silu(g)·u
 //   swigluGrad(heap, gOff, uOff, dhOff, dgOff, duOff, n)       its backward (ops.h)
 //   geluNew(heap, xOff, yOff, sOff, n, c1, c2)                 y = x·σ(x·(c1 + c2·x²)), s that σ
+//   gram(heap, xOff, yOff, len, r, byRows) -> Float64Array     LoRA-Pro's r×r Gram of x and y in double (ops.h)
 #include <node_api.h>
 
 #include <cmath>
@@ -413,6 +414,26 @@ napi_value GeluNew(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value Gram(napi_env env, napi_callback_info info) {
+  float* heap;
+  int64_t floats;
+  double v[5];
+  if (!heap_call(env, info, "gram", 5, &heap, &floats, v)) return nullptr;
+  const int64_t len = int64_t(v[2]), r = int64_t(v[3]);
+  if (len < 0 || r < 1 || r > 4096) {
+    napi_throw_range_error(env, nullptr, "lorapro native: gram needs len >= 0 and 1 <= r <= 4096");
+    return nullptr;
+  }
+  float *x, *y;
+  if (!span(env, "gram", heap, floats, v[0], len * r, false, &x) || !span(env, "gram", heap, floats, v[1], len * r, false, &y)) return nullptr;
+  napi_value buffer, result;
+  void* data;
+  CHECK(env, napi_create_arraybuffer(env, size_t(r * r) * sizeof(double), &data, &buffer));
+  CHECK(env, napi_create_typedarray(env, napi_float64_array, size_t(r * r), buffer, 0, &result));
+  gram(x, y, len, r, v[4] != 0, static_cast<double*>(data));
+  return result;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -424,6 +445,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"swiglu", nullptr, Swiglu, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"swigluGrad", nullptr, SwigluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"geluNew", nullptr, GeluNew, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gram", nullptr, Gram, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

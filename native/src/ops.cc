@@ -293,4 +293,53 @@ void gelu_new_range(Isa isa, const float* x, float* y, float* s, float c1, float
   gelu_new_portable(x, y, s, c1, c2, i0, i1);
 }
 
+namespace {
+
+// The Gram's loops, written once: inlined into a portable and an AVX2 + FMA copy (the compiler vectorises
+// the double sums four wide there).
+inline __attribute__((always_inline)) void gram_body(const float* x, const float* y, int64_t len, int64_t r, bool by_rows, double* out) {
+  for (int64_t i = 0; i < r * r; i++) out[i] = 0;
+  if (by_rows) {
+    for (int64_t k = 0; k < len; k++) {
+      const float* xk = x + k * r;
+      const float* yk = y + k * r;
+      for (int64_t i = 0; i < r; i++) {
+        const double xi = xk[i];
+        double* o = out + i * r;
+        for (int64_t j = 0; j < r; j++) o[j] += xi * double(yk[j]);
+      }
+    }
+    return;
+  }
+  for (int64_t i = 0; i < r; i++) {
+    const float* xi = x + i * len;
+    for (int64_t j = 0; j < r; j++) {
+      const float* yj = y + j * len;
+      double acc[4] = {0, 0, 0, 0};  // four chains, so the compiler may keep them in one vector
+      int64_t k = 0;
+      for (; k + 4 <= len; k += 4)
+        for (int q = 0; q < 4; q++) acc[q] += double(xi[k + q]) * double(yj[k + q]);
+      for (; k < len; k++) acc[0] += double(xi[k]) * double(yj[k]);
+      out[i * r + j] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    }
+  }
+}
+
+void gram_portable(const float* x, const float* y, int64_t len, int64_t r, bool by_rows, double* out) { gram_body(x, y, len, r, by_rows, out); }
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) void gram_avx2(const float* x, const float* y, int64_t len, int64_t r, bool by_rows, double* out) {
+  gram_body(x, y, len, r, by_rows, out);
+}
+#endif
+
+}  // namespace
+
+void gram(const float* x, const float* y, int64_t len, int64_t r, bool by_rows, double* out) {
+#if defined(__x86_64__)
+  if (current_isa() != Isa::portable) return gram_avx2(x, y, len, r, by_rows, out);
+#endif
+  gram_portable(x, y, len, r, by_rows, out);
+}
+
 }  // namespace lorapro

@@ -48,4 +48,10 @@ void swiglu_grad_range(Isa isa, const float* g, const float* u, const float* dh,
 // y = x·s and s = σ(2u), which the backward pass reads.
 void gelu_new_range(Isa isa, const float* x, float* y, float* s, float c1, float c2, int64_t i0, int64_t i1);
 
+// LoRA-Pro's r×r Grams in double from float32 factors (optim/lora-pro.ts): out[i·r + j] =
+//   by_rows: Σ_k x[k·r + i]·y[k·r + j] over `len` rows of two [len, r] matrices (Bᵀ·B, Bᵀ·gB);
+//   else:    Σ_k x[i·len + k]·y[j·len + k] over `len` columns of two [r, len] matrices (A·Aᵀ, gA·Aᵀ).
+// Single-threaded: r²·len is tens of thousands of multiply-adds.
+void gram(const float* x, const float* y, int64_t len, int64_t r, bool by_rows, double* out);
+
 }  // namespace lorapro

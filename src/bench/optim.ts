@@ -2,17 +2,17 @@
 // 'efficient'), plain AdamW on the LoRA factors, and plain AdamW on the full m×n weight.
 // The issue's target: at r = 8 a LoRA-Pro 'full' step costs at most 2× a full-weight AdamW step.
 //
-// Run: `npm run bench:optim`, or `node dist/bench/optim.js [--backend wasm|cpu] [--iters N]
+// Run: `npm run bench:optim`, or `node dist/bench/optim.js [--backend native|wasm|cpu] [--iters N]
 // [--warmup N] [--json] [--profile]`. `--profile` adds the sub-step times of the 'full' step and of
 // full-weight AdamW. On 2 cores the wasm run takes under a minute; cpu takes about 5 minutes (its
 // m×n elementwise ops are far slower, so every layer there runs the minimum of timed steps).
 import os from 'node:os';
-import { useBackend } from '../engine/backend.js';
+import { describeEngine, useBackend } from '../engine/backend.js';
 import { tf } from '../engine/tf.js';
 import { Rng } from '../math/rng.js';
 import { AdamW, adamDirection, adamHyper, applyUpdate } from '../optim/adamw.js';
 import { LoraProAdamW } from '../optim/lora-pro-adamw.js';
-import { equivalentGradient, loraProCoefficients, readGrams } from '../optim/lora-pro.js';
+import { adjustedDescent, factorInverses, loraProCoefficients, projectedGradient, readFactorGrams, readGrams, scaleGradientGrams } from '../optim/lora-pro.js';
 import { disposeMap, prepareGradients, type LoraPair, type Optimizer } from '../optim/optimizer.js';
 import { measureInterleaved, median } from './timing.js';
 
@@ -41,7 +41,7 @@ const BUDGET_MS = 20000;
 const MIN_ITERS = 5;
 
 interface Args {
-  backend: 'wasm' | 'cpu';
+  backend?: 'native' | 'wasm' | 'cpu'; // default: the engine useBackend picks
   iters: number;
   warmup: number;
   json: boolean;
@@ -49,21 +49,21 @@ interface Args {
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { backend: 'wasm', iters: 20, warmup: 3, json: false, profile: false };
+  const args: Args = { iters: 20, warmup: 3, json: false, profile: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     if (flag === '--json') args.json = true;
     else if (flag === '--profile') args.profile = true;
     else if (flag === '--backend') {
       const v = argv[++i];
-      if (v !== 'wasm' && v !== 'cpu') throw new Error(`--backend must be wasm or cpu, got ${v}`);
+      if (v !== 'native' && v !== 'wasm' && v !== 'cpu') throw new Error(`--backend must be native, wasm or cpu, got ${v}`);
       args.backend = v;
     } else if (flag === '--iters' || flag === '--warmup') {
       const v = Number(argv[++i]);
       if (!(Number.isInteger(v) && v >= (flag === '--iters' ? 1 : 0))) throw new Error(`${flag} must be a ${flag === '--iters' ? 'positive' : 'non-negative'} integer, got ${argv[i]}`);
       if (flag === '--iters') args.iters = v;
       else args.warmup = v;
-    } else throw new Error(`unknown argument "${flag}" (expected --backend wasm|cpu, --iters N, --warmup N, --json, --profile)`);
+    } else throw new Error(`unknown argument "${flag}" (expected --backend native|wasm|cpu, --iters N, --warmup N, --json, --profile)`);
   }
   return args;
 }
@@ -159,35 +159,21 @@ async function benchLayer(layer: Layer, args: Args, seed: number): Promise<Row> 
 type Group = 'pro' | 'alt' | 'w'; // summed as the LoRA-Pro step, not summed, summed as AdamW on W
 const SUB_STEPS = [
   ['prepare', 'pro', 'global grad norm read-back + clones (prepareGradients)'],
-  ['grams1', 'pro', 'read A, B, gA, gB back (data()) + 4 Float64 Grams in JS'],
-  ['coef1', 'pro', 'r×r Float64 algebra, X = 0 (2 inverses)'],
-  ['adjust1', 'pro', 'K1·gA, gB·K2 − B·K3 (tf, (m+n)·r²)'],
-  ['gTilde', 'pro', 'g̃ = s·[B gB]·[gA; A] (tf, m×n, inner 2r)'],
+  ['factors', 'pro', 'BᵀB, AAᵀ in Float64 (native: on the heap; else read back + JS) + 2 damped inverses'],
+  ['grams1', 'pro', 'Bᵀ·gB, gA·Aᵀ in Float64 (native: on the heap; else read back + JS)'],
+  ['coef1', 'pro', 'r×r Float64 algebra, X = 0'],
+  ['gTilde', 'pro', 'g̃ = [B, gB]·(s·[[K1, −K3], [0, K2]]·[gA; A]) (tf, m×n, inner 2r: projectedGradient)'],
   ['adam', 'pro', 'Adam moments + direction on m×n (adamDirection)'],
-  ['project', 'pro', 'dA = s·Bᵀ·ĝ, dB = s·ĝ·Aᵀ (tf.matMul TN and NT, m×n×r each)'],
+  ['project', 'pro', 'Bᵀ·ĝ, ĝ·Aᵀ (tf.matMul TN and NT, m×n×r each; s goes into the r×r algebra)'],
   ['projectNN', 'alt', 'not in the step: the same products as NN matMuls on tf.transpose(B), tf.transpose(A)'],
-  ['grams2', 'pro', 'read A, B, dA, dB back + 4 Grams in JS (BᵀB, AAᵀ again)'],
-  ['coef2', 'pro', 'r×r Float64 algebra, Sylvester X (2 inverses, 2 eigendecompositions)'],
-  ['adjust2', 'pro', 'K1·dA + X·A, dB·K2 − B·(K3 + X) (tf)'],
-  ['update', 'pro', 'AdamW update of A and B (applyUpdate ×2)'],
+  ['grams2', 'pro', 'Bᵀ·dB, dA·Aᵀ in Float64, as grams1'],
+  ['coef2', 'pro', 'r×r Float64 algebra, Sylvester X (2 eigendecompositions)'],
+  ['descent', 'pro', 'A, B ← the AdamW update along the adjusted gradients, one [2r]-inner product each (adjustedDescent)'],
   ['W.prepare', 'w', 'AdamW on W: norm of the m×n gradient (square, sum, read-back) + clone'],
   ['W.adam', 'w', 'AdamW on W: adamDirection on m×n'],
   ['W.update', 'w', 'AdamW on W: applyUpdate on m×n (decay, scale, subtract)'],
 ] as const;
 type SubStep = (typeof SUB_STEPS)[number][0];
-
-const f32 = (d: Float64Array, r: number, c: number): tf.Tensor2D => tf.tensor2d(Float32Array.from(d), [r, c], 'float32');
-
-/** The tf half of loraProGradients, copied so that it can be timed apart from the read-backs. */
-function adjust(A: tf.Tensor2D, B: tf.Tensor2D, gA: tf.Tensor2D, gB: tf.Tensor2D, c: ReturnType<typeof loraProCoefficients>): [tf.Tensor2D, tf.Tensor2D] {
-  return tf.tidy(() => {
-    const r = A.shape[0];
-    const X = f32(c.X.data, r, r);
-    const outA = tf.add(tf.matMul(f32(c.K1.data, r, r), gA), tf.matMul(X, A)) as tf.Tensor2D; // [r, n]
-    const outB = tf.sub(tf.matMul(gB, f32(c.K2.data, r, r)), tf.matMul(B, tf.add(f32(c.K3.data, r, r), X))) as tf.Tensor2D; // [m, r]
-    return [outA, outB];
-  });
-}
 
 async function profileLayer(layer: Layer, iters: number, warmup: number, seed: number): Promise<Record<SubStep, number>> {
   const { m, n, r } = layer;
@@ -216,19 +202,21 @@ async function profileLayer(layer: Layer, iters: number, warmup: number, seed: n
     const keep = it >= warmup;
     const prep = await timed('prepare', keep, () => prepareGradients(new Map([['a', gAraw], ['b', gBraw]]), loraParams, { lr: LR }, 'bench'), (p) => p.grads?.get('a'));
     const [gA, gB] = [prep.grads!.get('a') as tf.Tensor2D, prep.grads!.get('b') as tf.Tensor2D];
-    const g1 = await timed('grams1', keep, () => readGrams(A, B, gA, gB), () => undefined);
-    const c1 = await timed('coef1', keep, () => loraProCoefficients(g1, s, 'zero', 1e-8), () => undefined);
-    const [zA, zB] = await timed('adjust1', keep, () => adjust(A, B, gA, gB, c1), (x) => x[1]);
-    const gTilde = await timed('gTilde', keep, () => equivalentGradient({ A, B, gradA: zA, gradB: zB, scale: s }), (x) => x); // [m, n]
+    const factors = await timed('factors', keep, async () => {
+      const f = await readFactorGrams(A, B);
+      return { f, inverses: factorInverses(f, 1e-8) };
+    }, () => undefined);
+    const g1 = await timed('grams1', keep, () => readGrams(A, B, gA, gB, factors.f), () => undefined);
+    const c1 = await timed('coef1', keep, () => loraProCoefficients(g1, s, 'zero', 1e-8, factors.inverses), () => undefined);
+    const gTilde = await timed('gTilde', keep, () => projectedGradient({ A, B, gradA: gA, gradB: gB, scale: s }, c1), (x) => x); // [m, n]
     const dir = await timed('adam', keep, () => adamDirection(gTilde, moments[0], moments[1], it + 1, h), (x) => x); // [m, n]
-    const [dA, dB] = await timed('project', keep, () => tf.tidy(() => [tf.mul(tf.matMul(B, dir, true, false), s), tf.mul(tf.matMul(dir, A, false, true), s)] as [tf.Tensor2D, tf.Tensor2D]), (x) => x[1]);
+    const [dA, dB] = await timed('project', keep, () => tf.tidy(() => [tf.matMul(B, dir, true, false), tf.matMul(dir, A, false, true)] as [tf.Tensor2D, tf.Tensor2D]), (x) => x[1]);
     const alt = await timed('projectNN', keep, () => tf.tidy(() => [tf.matMul(tf.transpose(B), dir), tf.matMul(dir, tf.transpose(A))]), (x) => x[1]);
-    const g2 = await timed('grams2', keep, () => readGrams(A, B, dA, dB), () => undefined);
-    const c2 = await timed('coef2', keep, () => loraProCoefficients(g2, s, 'sylvester', 1e-8), () => undefined);
-    const [uA, uB] = await timed('adjust2', keep, () => adjust(A, B, dA, dB, c2), (x) => x[1]);
-    await timed('update', keep, () => (applyUpdate(A, uA, LR, WEIGHT_DECAY), applyUpdate(B, uB, LR, WEIGHT_DECAY)), () => B);
+    const g2 = await timed('grams2', keep, async () => scaleGradientGrams(await readGrams(A, B, dA, dB, factors.f), s), () => undefined);
+    const c2 = await timed('coef2', keep, () => loraProCoefficients(g2, s, 'sylvester', 1e-8, factors.inverses), () => undefined);
+    await timed('descent', keep, () => adjustedDescent({ A, B }, { dA, dB, gradScale: s }, c2, LR, 1 - LR * WEIGHT_DECAY), () => B);
     disposeMap(prep.grads);
-    tf.dispose([zA, zB, gTilde, dir, dA, dB, ...alt, uA, uB]);
+    tf.dispose([gTilde, dir, dA, dB, ...alt]);
 
     const prepW = await timed('W.prepare', keep, () => prepareGradients(new Map([['w', gWraw]]), fullParams, { lr: LR }, 'bench'), (p) => p.grads?.get('w'));
     const dirW = await timed('W.adam', keep, () => adamDirection(prepW.grads!.get('w')!, moments[2], moments[3], it + 1, h), (x) => x);
@@ -251,7 +239,7 @@ const LABELS: Record<Method, string> = {
 
 /** "wasm (SIMD, 1 thread)" or "cpu": the wasm build in use changes the numbers a lot. */
 async function backendDetail(backend: string): Promise<string> {
-  if (backend !== 'wasm') return backend;
+  if (backend !== 'wasm') return backend === 'native' ? describeEngine() : backend;
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
   return `wasm (${simd ? 'SIMD' : 'no SIMD'}, ${threads ? 'multi-threaded' : '1 thread'})`;
@@ -282,7 +270,7 @@ function profileTable(profiles: ReadonlyArray<{ layer: Layer; sub: Record<SubSte
   const sum = (group: Group) => profiles.map((p) => SUB_STEPS.reduce((acc, [k, g]) => acc + (g === group ? p.sub[k] : 0), 0).toFixed(1)).join(' | ');
   for (const [k, , what] of SUB_STEPS) {
     lines.push(`| ${k} | ${profiles.map((p) => p.sub[k].toFixed(2)).join(' | ')} | ${what} |`);
-    if (k === 'update') lines.push(`| **LoRA-Pro full, sum** | ${sum('pro')} | |`);
+    if (k === 'descent') lines.push(`| **LoRA-Pro full, sum** | ${sum('pro')} | |`);
     if (k === 'W.update') lines.push(`| **AdamW on W, sum** | ${sum('w')} | |`);
   }
   return lines;

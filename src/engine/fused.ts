@@ -6,7 +6,7 @@ import { GELU_C1, GELU_C2, GELU_NEW_ARG, GELU_NEW_GRAD } from './kernels/gelu.js
 import { LAYER_NORM, LAYER_NORM_GRAD, RMS_NORM, RMS_NORM_GRAD, layerNormFits } from './kernels/layer-norm.js';
 import { NATIVE_ADAM, NATIVE_SOFTMAX, NATIVE_SOFTMAX_GRAD, NATIVE_GELU_NEW, NATIVE_SWIGLU, NATIVE_SWIGLU_GRAD, biasLayout, nativeHeap, nativeOpsEnabled, type AdamAttrs } from './kernels/native-ops.js';
 import { simdSupported } from './kernels/wasm-asm.js';
-import { asWasmBackend, heapMemory } from './kernels/wasm-backend.js';
+import { asWasmBackend, heapMemory, wasmData } from './kernels/wasm-backend.js';
 
 /**
  * Whether the current backend has the fused kernel `name` and can run it: registered (wasm only), and
@@ -143,4 +143,19 @@ export function geluNewWithSigmoid(x: tf.Tensor): { y: tf.Tensor; s: tf.Tensor }
     const s = tf.sigmoid(geluNewArg(x)); // σ(2u)
     return { y: tf.mul(x, s), s };
   });
+}
+
+/**
+ * LoRA-Pro's r×r Gram of two float32 tensors in Float64, read from the wasm heap in place (no read-back):
+ * Σ_k x[k, i]·y[k, j] over the rows of two [len, r] tensors (byRows), else Σ_k x[i, k]·y[j, k] over the
+ * columns of two [r, len]. Null where the native engine is off: the caller reads the values back instead.
+ */
+export function nativeGram(x: tf.Tensor2D, y: tf.Tensor2D, byRows: boolean): Float64Array | null {
+  if (!nativeOpsOn() || x.dtype !== 'float32' || y.dtype !== 'float32' || x.shape.join() !== y.shape.join()) return null;
+  const backend = asWasmBackend(tf.backend());
+  const native = nativeHeap(backend)!;
+  const [dx, dy] = [wasmData(backend, x), wasmData(backend, y)];
+  if (dx === undefined || dy === undefined) return null; // not on this backend's heap
+  const [len, r] = byRows ? x.shape : [x.shape[1], x.shape[0]];
+  return native.addon.gram(native.heap, dx.memoryOffset, dy.memoryOffset, len, r, byRows ? 1 : 0);
 }

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { tf } from './tf.js';
 import { useBackend } from './backend.js';
-import { biasedSoftmax, geluNewWithSigmoid, nativeSwiglu, nativeSwigluGrad, softmaxGrad, softmaxWithLse } from './fused.js';
+import { biasedSoftmax, geluNewWithSigmoid, nativeGram, nativeSwiglu, nativeSwigluGrad, softmaxGrad, softmaxWithLse } from './fused.js';
 import { configureNative, nativeAddon, nativeStatus, type NativeInfo } from './native.js';
 import { NATIVE_SOFTMAX } from './kernels/native-ops.js';
 import { assertClose, liveCounts, runOn } from './kernels/test-utils.js';
@@ -223,6 +223,36 @@ test('native gelu_new equals 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) 
   }
 });
 
+test("native Gram (LoRA-Pro's BᵀB, A·Aᵀ, Bᵀ·gB, gA·Aᵀ) equals a Float64 sum over the float32 values, both layouts, odd sizes", { skip }, async () => {
+  await useBackend('native');
+  for (const [len, r] of [[1, 1], [7, 3], [129, 8], [1000, 16], [5, 64]]) {
+    const [xv, yv] = [values(len * r, len + r, 2), values(len * r, 3 * len + r, 0.01)];
+    for (const byRows of [true, false]) {
+      const shape: [number, number] = byRows ? [len, r] : [r, len];
+      const [x, y] = [tf.tensor2d(xv, shape), tf.tensor2d(yv, shape)];
+      const got = nativeGram(x, y, byRows);
+      assert.ok(got !== null, 'nativeGram is null on the native engine');
+      const at = (v: Float32Array, i: number, k: number) => (byRows ? v[k * r + i] : v[i * len + k]); // element k of column (row) i
+      let worst = 0;
+      for (let i = 0; i < r; i++) {
+        for (let j = 0; j < r; j++) {
+          let want = 0;
+          let scale = 0;
+          for (let k = 0; k < len; k++) (want += at(xv, i, k) * at(yv, j, k)), (scale += Math.abs(at(xv, i, k) * at(yv, j, k)));
+          worst = Math.max(worst, Math.abs(got[i * r + j] - want) / (scale || 1));
+        }
+      }
+      assert.ok(worst < 1e-14, `len ${len} r ${r} ${byRows ? 'rows' : 'columns'}: relative error ${worst}, not a Float64 sum`);
+      const self = nativeGram(x, x, byRows)!;
+      for (let i = 0; i < r; i++) for (let j = 0; j < i; j++) assert.equal(self[i * r + j], self[j * r + i], 'a Gram of x with itself is symmetric');
+      tf.dispose([x, y]);
+    }
+  }
+  const [a, b] = [tf.zeros([3, 4]) as tf.Tensor2D, tf.zeros([4, 3]) as tf.Tensor2D];
+  assert.equal(nativeGram(a, b, true), null, 'different shapes: no native route');
+  tf.dispose([a, b]);
+});
+
 test('bad native kernel calls are refused with a message naming the kernel', { skip }, async () => {
   await useBackend('native');
   const x = tf.zeros([2, 3, 4, 4]);
@@ -242,6 +272,8 @@ test('bad native kernel calls are refused with a message naming the kernel', { s
     assert.throws(() => addon.swiglu(heap, 0, 0, 0, -1), /swiglu needs n >= 0/);
     assert.throws(() => addon.geluNew(heap, 0, 8, 16, 13, 1, 1), /geluNew reads or writes outside the heap/);
     assert.throws(() => addon.swigluGrad(heap, 0, 0, 0, 0, 60, 2), /swigluGrad reads or writes outside the heap/);
+    assert.throws(() => addon.gram(heap, 0, 32, 5, 2, 1), /gram reads or writes outside the heap/);
+    assert.throws(() => addon.gram(heap, 0, 0, 2, 0, 0), /gram needs len >= 0 and 1 <= r <= 4096/);
   } finally {
     tf.dispose([x, bias]);
   }

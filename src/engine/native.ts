@@ -30,6 +30,8 @@ export interface NativeAddon {
   swigluGrad(heap: ArrayBuffer, gOffset: number, uOffset: number, dhOffset: number, dgOffset: number, duOffset: number, n: number): void;
   /** y = x·s and s = σ(x·(c1 + c2·x²)) (gelu_new) on n floats. */
   geluNew(heap: ArrayBuffer, xOffset: number, yOffset: number, sOffset: number, n: number, c1: number, c2: number): void;
+  /** LoRA-Pro's r×r Gram in double: over the rows of two [len, r] arrays (byRows 1) or the columns of two [r, len]. */
+  gram(heap: ArrayBuffer, xOffset: number, yOffset: number, len: number, r: number, byRows: number): Float64Array;
 }
 
 export interface NativeInfo {
@@ -63,7 +65,7 @@ function load(): Loaded {
   try {
     const addon = moduleApi.createRequire(import.meta.url)(path) as NativeAddon;
     if (typeof addon.matmul !== 'function') return { addon: null, reason: `${path} is not lorapro's native engine` };
-    if (typeof addon.softmax !== 'function' || typeof addon.adam !== 'function' || typeof addon.swiglu !== 'function' || typeof addon.geluNew !== 'function') return { addon: null, reason: `${path} is an older build of lorapro's native engine (no softmax, adam, swiglu or geluNew kernels); rebuild it with node scripts/build-native.mjs` };
+    if (typeof addon.softmax !== 'function' || typeof addon.adam !== 'function' || typeof addon.swiglu !== 'function' || typeof addon.geluNew !== 'function' || typeof addon.gram !== 'function') return { addon: null, reason: `${path} is an older build of lorapro's native engine (no softmax, adam, swiglu, geluNew or gram kernels); rebuild it with node scripts/build-native.mjs` };
     return { addon, path };
   } catch (error) {
     const message = (error as Error).message.split('\n')[0];

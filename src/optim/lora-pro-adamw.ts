@@ -1,6 +1,6 @@
 import { tf } from '../engine/tf.js';
 import { adamDirection, adamHyper, adamSlotShapes, adamwStep, applyUpdate, type AdamHyper, type AdamWOptions } from './adamw.js';
-import { equivalentGradient, loraProGradients, readFactorGrams, type XMode } from './lora-pro.js';
+import { adjustedDescent, factorInverses, loraProCoefficients, loraProGradients, projectedGradient, readFactorGrams, readGrams, scaleGradientGrams, type XMode } from './lora-pro.js';
 import { joinPairs, nonLoraParams } from './lora-pro-pairs.js';
 import { disposeMap, prepareGradients, type LoraPair, type StepResult , SlottedOptimizer } from './optimizer.js';
 
@@ -61,26 +61,33 @@ export class LoraProAdamW extends SlottedOptimizer {
     return { skipped: false, gradNorm: prep.gradNorm };
   }
 
-  /** Algorithm 2: Adam on g̃ (m×n moments), then the Adam direction is projected back onto A and B. */
+  /**
+   * Algorithm 2: Adam on g̃ (m×n moments), then the Adam direction is projected back onto A and B.
+   * The algebra is the one of loraProGradients → equivalentGradient → adamDirection → loraProGradients
+   * → applyUpdate (optimizers.test.ts checks it against that chain), in about a third of the kernels:
+   * the r×r inverses are computed once for both adjustments, each adjustment's products and the
+   * update are folded into one [2r]-inner product per factor (lora-pro.ts), and s, lr and the weight
+   * decay ride in the r×r coefficients rather than in passes over layer-sized tensors.
+   */
   private async fullStep(p: LoraPair, gA: tf.Tensor2D, gB: tf.Tensor2D, lr: number): Promise<void> {
     const { A, B, scale: s } = p;
     const [m, n] = [B.shape[0], A.shape[1]];
-    // 1. g̃ = P_B·g + (I − P_B)·g·P_A from the LoRA gradients (independent of X, so X = 0).
+    const damping = this.opts.damping ?? 1e-8;
     const factors = await readFactorGrams(A, B); // A and B do not change until the update: read them once
-    const zero = await loraProGradients({ A, B, gradA: gA, gradB: gB, scale: s, xMode: 'zero', damping: this.opts.damping }, factors);
-    const gTilde = equivalentGradient({ A, B, gradA: zero.gradA, gradB: zero.gradB, scale: s }); // [m, n]
-    tf.dispose([zero.gradA, zero.gradB]);
+    const inverses = factorInverses(factors, damping);
+    // 1. g̃ = P_B·g + (I − P_B)·g·P_A from the LoRA gradients (independent of X, so X = 0).
+    const zero = loraProCoefficients(await readGrams(A, B, gA, gB, factors), s, 'zero', damping, inverses);
+    const gTilde = projectedGradient({ A, B, gradA: gA, gradB: gB, scale: s }, zero); // [m, n]
     // 2–3. Adam moments of g̃ and the bias-corrected direction ĝ.
     const dir = adamDirection(gTilde, this.slots.get(`${p.module}.exp_avg`, [m, n]), this.slots.get(`${p.module}.exp_avg_sq`, [m, n]), this.t, this.h);
     gTilde.dispose();
-    // 4. Treat ĝ as a full gradient: its LoRA gradients, adjusted with the chosen X.
-    const [dA, dB] = tf.tidy(() => [tf.mul(tf.matMul(B, dir, true, false), s), tf.mul(tf.matMul(dir, A, false, true), s)] as [tf.Tensor2D, tf.Tensor2D]);
+    // 4. Treat ĝ as a full gradient: its LoRA gradients s·Bᵀ·ĝ and s·ĝ·Aᵀ (s applied in the r×r algebra), adjusted with the chosen X.
+    const [dA, dB] = tf.tidy(() => [tf.matMul(B, dir, true, false), tf.matMul(dir, A, false, true)] as [tf.Tensor2D, tf.Tensor2D]);
     dir.dispose();
-    const adj = await loraProGradients({ A, B, gradA: dA, gradB: dB, scale: s, xMode: this.opts.xMode, damping: this.opts.damping }, factors);
+    const grams = scaleGradientGrams(await readGrams(A, B, dA, dB, factors), s);
+    const c = loraProCoefficients(grams, s, this.opts.xMode ?? 'sylvester', damping, inverses);
+    adjustedDescent({ A, B }, { dA, dB, gradScale: s }, c, lr, 1 - lr * this.h.weightDecay);
     tf.dispose([dA, dB]);
-    applyUpdate(A, adj.gradA, lr, this.h.weightDecay);
-    applyUpdate(B, adj.gradB, lr, this.h.weightDecay);
-    tf.dispose([adj.gradA, adj.gradB]);
   }
 
   /** Pre-2025 official variant: Adam with LoRA-sized moments on the adjusted gradients. */

@@ -4,7 +4,8 @@
 // Notation (PEFT layout): A [r, n], B [m, r], W = W0 + s·B·A, g = dL/dW [m, n],
 // gA_lora = s·Bᵀ·g, gB_lora = s·g·Aᵀ. No m×m or n×n matrix is ever formed.
 import { tf } from '../engine/tf.js';
-import { axpby, dampedInverse, mat, matmul, scale as scaleMat, solveSylvester, transpose, type Mat } from '../math/linalg.js';
+import { nativeGram } from '../engine/fused.js';
+import { axpby, dampedInverse, identity, mat, matmul, scale as scaleMat, solveSylvester, transpose, type Mat } from '../math/linalg.js';
 
 export type XMode = 'sylvester' | 'zero' | 'symmetric';
 export const X_MODES: readonly XMode[] = ['sylvester', 'zero', 'symmetric'];
@@ -76,25 +77,29 @@ function gramCols(x: Float32Array, y: Float32Array, r: number, cols: number): Ma
   return out;
 }
 
-/** BᵀB and AAᵀ with the factors' values: what depends on the adapter alone, not the gradients. */
+/** BᵀB and AAᵀ: what depends on the adapter alone, not the gradients. */
 export interface FactorGrams {
-  a: Float32Array; // A [r, n]
-  b: Float32Array; // B [m, r]
   BtB: Mat;
   AAt: Mat;
+  /** A [r, n] and B [m, r] as read back, off the native engine (kept for the gradient Grams). */
+  values?: { a: Float32Array; b: Float32Array };
 }
 
 /**
  * The Grams are accumulated in Float64 from the float32 factors: a float32 Gram would carry an
  * error of eps·cond(A)², which its inverse then amplifies (measured: 5e-4 relative at r = n = 8,
- * against 1e-6 this way). The factors are only (m + n)·r values, read once per step, asynchronously
- * (webgpu in a worker has no working synchronous read-back).
+ * against 1e-6 this way). On the native engine they are computed on the backend's heap in place
+ * (engine/fused.ts nativeGram); elsewhere the factors, only (m + n)·r values, are read back once per
+ * step, asynchronously (webgpu in a worker has no working synchronous read-back).
  */
 export async function readFactorGrams(A: tf.Tensor2D, B: tf.Tensor2D): Promise<FactorGrams> {
   const [r, n] = A.shape;
   const m = B.shape[0];
+  const BtB = nativeGram(B, B, true);
+  const AAt = nativeGram(A, A, false);
+  if (BtB !== null && AAt !== null) return { BtB: mat(r, r, BtB), AAt: mat(r, r, AAt) };
   const [a, b] = (await Promise.all([A.data(), B.data()])) as Float32Array[];
-  return { a, b, BtB: gramRows(b, b, m, r), AAt: gramCols(a, a, r, n) };
+  return { BtB: gramRows(b, b, m, r), AAt: gramCols(a, a, r, n), values: { a, b } };
 }
 
 /** All four Grams; `factors` (from readFactorGrams on the same A, B) saves reading A and B again. */
@@ -102,8 +107,17 @@ export async function readGrams(A: tf.Tensor2D, B: tf.Tensor2D, gradA: tf.Tensor
   const [r, n] = A.shape;
   const m = B.shape[0];
   factors ??= await readFactorGrams(A, B);
-  const [ga, gb] = (await Promise.all([gradA.data(), gradB.data()])) as Float32Array[];
-  const grams = { BtB: factors.BtB, AAt: factors.AAt, BtGB: gramRows(factors.b, gb, m, r), GAAt: gramCols(ga, factors.a, r, n) };
+  let BtGB: Mat;
+  let GAAt: Mat;
+  const [nativeB, nativeA] = [nativeGram(B, gradB, true), nativeGram(gradA, A, false)];
+  if (nativeB !== null && nativeA !== null) {
+    [BtGB, GAAt] = [mat(r, r, nativeB), mat(r, r, nativeA)];
+  } else {
+    const { a, b } = factors.values ?? { a: (await A.data()) as Float32Array, b: (await B.data()) as Float32Array };
+    const [ga, gb] = (await Promise.all([gradA.data(), gradB.data()])) as Float32Array[];
+    [BtGB, GAAt] = [gramRows(b, gb, m, r), gramCols(ga, a, r, n)];
+  }
+  const grams = { BtB: factors.BtB, AAt: factors.AAt, BtGB, GAAt };
   const bad = (Object.keys(grams) as Array<keyof Grams>).find((k) => grams[k].data.some((x) => !Number.isFinite(x)));
   if (bad) {
     const culprit = { BtB: 'B', AAt: 'A', BtGB: 'B or gradB', GAAt: 'A or gradA' }[bad];
@@ -124,6 +138,21 @@ export interface Coefficients {
   C: Mat;
 }
 
+/** (BᵀB + δI)⁻¹ and (AAᵀ + δI)⁻¹: they depend on the factors alone, so both adjustments of a step share them. */
+export interface FactorInverses {
+  Pinv: Mat;
+  Qinv: Mat;
+}
+
+export function factorInverses(g: Pick<Grams, 'BtB' | 'AAt'>, damping: number): FactorInverses {
+  return { Pinv: dampedInverse(g.BtB, damping), Qinv: dampedInverse(g.AAt, damping) };
+}
+
+/** The Grams of k·gA and k·gB from those of gA and gB (the Grams are linear in the gradients). */
+export function scaleGradientGrams(g: Grams, k: number): Grams {
+  return { ...g, BtGB: scaleMat(g.BtGB, k), GAAt: scaleMat(g.GAAt, k) };
+}
+
 /**
  * Theorem 2.1's minimisers, parameterised by X, and the choice of X.
  * X minimises ||gA − gA_lora||² + ||gB − gB_lora||²; its normal equation is
@@ -132,10 +161,9 @@ export interface Coefficients {
  * gradients; the general form is kept so X stays the exact minimiser for any input.
  * 'symmetric' minimises the same objective over symmetric X: (P+Q)·X + X·(P+Q) = C + Cᵀ.
  */
-export function loraProCoefficients(g: Grams, s: number, xMode: XMode, damping: number): Coefficients {
+export function loraProCoefficients(g: Grams, s: number, xMode: XMode, damping: number, inverses: FactorInverses = factorInverses(g, damping)): Coefficients {
   const k = 1 / (s * s);
-  const Pinv = dampedInverse(g.BtB, damping);
-  const Qinv = dampedInverse(g.AAt, damping);
+  const { Pinv, Qinv } = inverses;
   const K1 = scaleMat(Pinv, k);
   const K2 = scaleMat(Qinv, k);
   const K3 = matmul(matmul(K1, g.BtGB), Qinv);
@@ -155,6 +183,23 @@ export function loraProCoefficients(g: Grams, s: number, xMode: XMode, damping: 
 }
 
 const toTensor = (m: Mat): tf.Tensor2D => tf.tensor2d(Float32Array.from(m.data), [m.rows, m.cols], 'float32');
+
+/** A block matrix of r×r (or r×c) Mats, row by row, as one float32 tensor. */
+function blockTensor(rows: readonly (readonly Mat[])[]): tf.Tensor2D {
+  const height = rows.reduce((h, row) => h + row[0].rows, 0);
+  const width = rows[0].reduce((w, b) => w + b.cols, 0);
+  const out = new Float32Array(height * width);
+  let top = 0;
+  for (const row of rows) {
+    let left = 0;
+    for (const b of row) {
+      for (let i = 0; i < b.rows; i++) for (let j = 0; j < b.cols; j++) out[(top + i) * width + left + j] = b.data[i * b.cols + j];
+      left += b.cols;
+    }
+    top += row[0].rows;
+  }
+  return tf.tensor2d(out, [height, width], 'float32');
+}
 
 /**
  * Adjusts LoRA's gradients so that the weight update they imply is the orthogonal projection of
@@ -190,4 +235,50 @@ export function equivalentGradient(input: Pick<LoraProInput, 'A' | 'B' | 'gradA'
     const right = tf.concat([gradA, A], 0); // [2r, n]
     return tf.matMul(left, right) as tf.Tensor2D; // [m, n]
   });
+}
+
+/**
+ * The equivalent gradient of the X = 0 adjustment, g̃ = s·(B·gA₀ + gB₀·A) (X does not change it:
+ * Theorem 2.1's projection P_B·g + (I − P_B)·g·P_A), as one m×n product. With gA₀ = K1·gA and
+ * gB₀ = gB·K2 − B·K3:
+ *   g̃ = [B, gB] · (s·[[K1, −K3], [0, K2]] · [gA; A])
+ * Three kernels in all instead of seven, and the r×r blocks never leave Float64 until the upload.
+ */
+export function projectedGradient(input: Pick<LoraProInput, 'A' | 'B' | 'gradA' | 'gradB' | 'scale'>, c: Pick<Coefficients, 'K1' | 'K2' | 'K3'>): tf.Tensor2D {
+  const { A, B, gradA, gradB, scale: s } = input;
+  const r = A.shape[0];
+  return tf.tidy(() => {
+    const mix = blockTensor([[scaleMat(c.K1, s), scaleMat(c.K3, -s)], [mat(r, r), scaleMat(c.K2, s)]]); // [2r, 2r]
+    const right = tf.matMul(mix, tf.concat([gradA, A], 0)); // [2r, n]
+    return tf.matMul(tf.concat([B, gradB], 1), right) as tf.Tensor2D; // [m, n]
+  });
+}
+
+/**
+ * One descent step of A and B along their adjusted gradients gA = K1·dA + X·A and
+ * gB = dB·K2 − B·(K3 + X), with decoupled weight decay (decay = 1 − lr·wd, as applyUpdate), each factor
+ * in one product, lr and decay folded into the r×r blocks:
+ *   A ← A·decay − lr·gA = [−lr·K1, decay·I − lr·X] · [dA; A]
+ *   B ← B·decay − lr·gB = [dB, B] · [[−lr·K2], [decay·I + lr·(K3 + X)]]
+ * `gradScale` k says the tensors passed are dA/k and dB/k (the caller saves scaling them; c must be
+ * the coefficients of the true dA, dB).
+ */
+export function adjustedDescent(
+  factors: { A: tf.Variable<tf.Rank.R2>; B: tf.Variable<tf.Rank.R2> },
+  grads: { dA: tf.Tensor2D; dB: tf.Tensor2D; gradScale?: number },
+  c: Pick<Coefficients, 'K1' | 'K2' | 'K3' | 'X'>,
+  lr: number,
+  decay: number,
+): void {
+  const { A, B } = factors;
+  const { dA, dB, gradScale: k = 1 } = grads;
+  const r = A.shape[0];
+  const [nextA, nextB] = tf.tidy(() => {
+    const left = blockTensor([[scaleMat(c.K1, -lr * k), axpby(identity(r), decay, c.X, -lr)]]); // [r, 2r]
+    const right = blockTensor([[scaleMat(c.K2, -lr * k)], [axpby(identity(r), decay, axpby(c.K3, 1, c.X, 1), lr)]]); // [2r, r]
+    return [tf.matMul(left, tf.concat([dA, A], 0)), tf.matMul(tf.concat([dB, B], 1), right)];
+  });
+  A.assign(nextA);
+  B.assign(nextB);
+  tf.dispose([nextA, nextB]);
 }

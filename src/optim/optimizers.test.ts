@@ -4,12 +4,13 @@ import { Matrix } from 'ml-matrix';
 import { tf } from '../engine/tf.js';
 import { useBackend } from '../engine/backend.js';
 import { Rng } from '../math/rng.js';
-import { AdamW } from './adamw.js';
+import { AdamW, adamDirection, adamHyper, applyUpdate } from './adamw.js';
 import { SGD } from './sgd.js';
 import { createLoraPlus } from './lora-plus.js';
 import { LORA_PRO_SGD_DAMPING, LoraProSGD } from './lora-pro-sgd.js';
 import { LoraProAdamW } from './lora-pro-adamw.js';
-import { loraProGradients } from './lora-pro.js';
+import { equivalentGradient, loraProGradients, type XMode } from './lora-pro.js';
+import { nativeStatus } from '../engine/native.js';
 import { gradientApproximation } from './diagnostics.js';
 import type { LoraPair, Optimizer } from './optimizer.js';
 import { loraGradsFromFull, projectionReference, randomTensor, relativeError, toMatrix, wellConditioned } from './test-utils.js';
@@ -73,6 +74,55 @@ for (const backend of ['wasm', 'cpu']) {
     const err = relativeError(dW, expected);
     assert.ok(err < 1e-4, `ΔW differs from −lr·proj(sign(g̃)) by ${err}`);
     opt.dispose();
+  });
+}
+
+/**
+ * Algorithm 2 written out op by op, as the paper and the official code give it: adjust with X = 0,
+ * the equivalent gradient g̃, Adam on g̃, ĝ's LoRA gradients adjusted with X, the AdamW update.
+ */
+async function algorithm2Step(p: LoraPair, gA: tf.Tensor2D, gB: tf.Tensor2D, moments: { m: tf.Variable; v: tf.Variable }, t: number, o: { lr: number; weightDecay: number; xMode: XMode }): Promise<void> {
+  const { A, B, scale: s } = p;
+  const zero = await loraProGradients({ A, B, gradA: gA, gradB: gB, scale: s, xMode: 'zero' });
+  const gTilde = equivalentGradient({ A, B, gradA: zero.gradA, gradB: zero.gradB, scale: s });
+  const dir = adamDirection(gTilde, moments.m, moments.v, t, adamHyper({ lr: o.lr, weightDecay: o.weightDecay }, 'reference'));
+  const [dA, dB] = tf.tidy(() => [tf.mul(tf.matMul(B, dir, true, false), s), tf.mul(tf.matMul(dir, A, false, true), s)] as [tf.Tensor2D, tf.Tensor2D]);
+  const adj = await loraProGradients({ A, B, gradA: dA, gradB: dB, scale: s, xMode: o.xMode });
+  applyUpdate(A, adj.gradA, o.lr, o.weightDecay);
+  applyUpdate(B, adj.gradB, o.lr, o.weightDecay);
+  tf.dispose([zero.gradA, zero.gradB, gTilde, dir, dA, dB, adj.gradA, adj.gradB]);
+}
+
+for (const backend of ['wasm', 'cpu', ...(nativeStatus().available ? ['native'] : [])]) {
+  test(`[${backend}] LoRA-Pro AdamW full step (folded r×r blocks) follows Algorithm 2 op by op, every xMode, with weight decay`, async () => {
+    await useBackend(backend);
+    for (const [m, n, r, s] of [[12, 9, 3, 2], [20, 24, 8, 0.5], [33, 17, 1, 16]] as const) {
+      for (const xMode of ['sylvester', 'symmetric', 'zero'] as const) {
+        const rng = new Rng(m * n + r);
+        const ours = pair(rng, m, n, r, s);
+        const ref: LoraPair = { ...ours, A: tf.variable(ours.A.clone()) as tf.Variable<tf.Rank.R2>, B: tf.variable(ours.B.clone()) as tf.Variable<tf.Rank.R2> };
+        const o = { lr: 1e-2, weightDecay: 0.1, xMode };
+        const opt = new LoraProAdamW([ours], new Map(), { ...o, mode: 'full' });
+        const moments = { m: tf.variable(tf.zeros([m, n])), v: tf.variable(tf.zeros([m, n])) };
+        for (let t = 1; t <= 4; t++) {
+          const g = randomTensor(rng, [m, n]); // a fresh full gradient each step, seen through each side's own factors
+          const mine = loraGradsFromFull(ours.A, ours.B, g, s);
+          const theirs = loraGradsFromFull(ref.A, ref.B, g, s);
+          const before = { A: toMatrix(ref.A), B: toMatrix(ref.B) };
+          await opt.step(new Map([[ours.aName, mine.gradA], [ours.bName, mine.gradB]]));
+          await algorithm2Step(ref, theirs.gradA, theirs.gradB, moments, t, o);
+          tf.dispose([g, mine.gradA, mine.gradB, theirs.gradA, theirs.gradB]);
+          for (const f of ['A', 'B'] as const) {
+            // The step each side took from the same start (the factors differ by float32 round-off only).
+            const err = relativeError(toMatrix(ours[f]).sub(before[f]), toMatrix(ref[f]).sub(before[f]));
+            assert.ok(err < 1e-3, `${m}×${n} r=${r} s=${s} ${xMode} step ${t}: ${f}'s step differs from Algorithm 2's by ${err.toExponential(2)}`);
+            ours[f].assign(ref[f]); // the next step starts from the same factors again
+          }
+        }
+        opt.dispose();
+        tf.dispose([ours.A, ours.B, ref.A, ref.B, moments.m, moments.v]);
+      }
+    }
   });
 }
 
