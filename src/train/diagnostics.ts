@@ -1,6 +1,7 @@
 // The per-layer diagnostic logged at evaluation steps: on one batch, how close plain LoRA's and
 // LoRA-Pro's equivalent gradients come to the full gradient dL/dW of each adapted layer.
 import { tf } from '../engine/tf.js';
+import { freeAsBackpropGoes } from '../engine/tape.js';
 import { setTraining } from '../adapters/inject.js';
 import { LoraLinear } from '../adapters/lora-linear.js';
 import { getModule } from '../models/module.js';
@@ -23,7 +24,12 @@ function fullGradients(model: AnyModel, bases: tf.Variable[], batch: HostBatch):
   const wasTrainable = bases.map((v) => v.trainable);
   bases.forEach((v) => (v.trainable = true));
   try {
-    const { value, grads } = tf.variableGrads(() => batchLoss(model, batch, false), bases);
+    const loss = () => {
+      const value = batchLoss(model, batch, false);
+      freeAsBackpropGoes(); // as the trainer's step: each gradient and saved tensor freed once read
+      return value;
+    };
+    const { value, grads } = tf.variableGrads(loss, bases);
     value.dispose();
     return bases.map((v) => grads[v.name] as tf.Tensor2D);
   } finally {
