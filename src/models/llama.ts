@@ -7,10 +7,10 @@ import type { LlamaConfig } from '../io/hf-config.js';
 import { attentionBias, mergeHeads, positionIdsFromMask, positionIdsRange, scaledDotProductAttention, splitHeads } from './attention.js';
 import { DecoderCausalLM, DecoderClassifier, DropoutSource, type DecoderBackbone, type DropoutSettings, type ForwardContext } from './decoder.js';
 import type { KVCache } from './kv-cache.js';
-import { Embedding, ModuleList, RMSNorm, activation, asLinear, gatedActivation, headInit, linear, randomInit, type Activation, type Init } from './layers.js';
+import { Embedding, ModuleList, RMSNorm, activation, asLinear, gatedActivation, headInit, linear, randomInit, residual, type Activation, type Init } from './layers.js';
 import type { LinearLike } from './linear.js';
 import { Module } from './module.js';
-import { applyRope, ropeCosSin, ropeInvFreq } from './rope.js';
+import { applyRope, ropeCosSin, ropeCosSinRange, ropeInvFreq } from './rope.js';
 import type { ModelOptions } from './types.js';
 
 /** ForwardContext plus this forward's rotary tables, [B, 1, T, hd] each. */
@@ -112,8 +112,8 @@ export class LlamaDecoderLayer extends Module {
 
   forward(x: tf.Tensor3D, ctx: LlamaContext): tf.Tensor3D {
     return tf.tidy(() => {
-      const a = tf.add(x, this.selfAttn.forward(this.inputLayernorm.forward(x) as tf.Tensor3D, ctx)) as tf.Tensor3D; // [B, T, d]
-      return tf.add(a, this.mlp.forward(this.postAttentionLayernorm.forward(a) as tf.Tensor3D)) as tf.Tensor3D;
+      const a = residual(x, this.selfAttn.forward(this.inputLayernorm.forward(x) as tf.Tensor3D, ctx)) as tf.Tensor3D; // [B, T, d]
+      return residual(a, this.mlp.forward(this.postAttentionLayernorm.forward(a) as tf.Tensor3D)) as tf.Tensor3D;
     });
   }
 }
@@ -147,8 +147,7 @@ export class LlamaModel extends Module implements DecoderBackbone {
     return tf.tidy(() => {
       const [B, T] = ids.shape;
       const past = cache?.length ?? 0;
-      const pos = attentionMask ? positionIdsFromMask(attentionMask, T) : positionIdsRange(B, T, past); // [B, T]
-      const { cos, sin } = ropeCosSin(pos, this.invFreq); // [B, 1, T, hd]
+      const { cos, sin } = attentionMask ? ropeCosSin(positionIdsFromMask(attentionMask, T), this.invFreq) : ropeCosSinRange(B, T, past, this.invFreq); // [B, 1, T, hd]
       const bias = attentionBias(T, past, true, attentionMask, this.config.slidingWindow);
       const ctx: LlamaContext = { bias, cache, cos, sin, dropout };
       let x = this.embedTokens.forward(ids) as tf.Tensor3D; // [B, T, d]

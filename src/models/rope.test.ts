@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../engine/tf.js';
 import { useBackend } from '../engine/backend.js';
-import { rotateHalf, ropeInvFreq } from './rope.js';
+import { rotateHalf, ropeCosSin, ropeCosSinRange, ropeInvFreq } from './rope.js';
+import { positionIdsRange } from './attention.js';
 import { assertClose } from './testing.js';
 
 test('llama3 rope scaling keeps high, divides low and blends middle frequencies', () => {
@@ -40,3 +41,20 @@ for (const backend of ['cpu', 'wasm'] as const) {
     tf.dispose([x, dy, ...got, ...want]);
   });
 }
+
+test('cos/sin of a position range computed on the host equal the tensor route over the same positions', async () => {
+  await useBackend('cpu');
+  for (const [B, T, past, hd, theta] of [[2, 7, 0, 8, 10000], [1, 129, 40, 64, 500000], [3, 1, 1000, 16, 10000]]) {
+    const inv = ropeInvFreq(hd, theta);
+    const ids = positionIdsRange(B, T, past);
+    const want = ropeCosSin(ids, inv);
+    const got = ropeCosSinRange(B, T, past, inv);
+    for (const k of ['cos', 'sin'] as const) {
+      assert.deepEqual(got[k].shape, [B, 1, T, hd]);
+      const [g, w] = [got[k].dataSync(), want[k].dataSync()];
+      // same float32 angles; the host's cos/sin are correctly rounded, cpu's within a few ulp of them
+      for (let i = 0; i < g.length; i++) assert.ok(Math.abs(g[i] - w[i]) < 4e-7, `B ${B} T ${T} past ${past} ${k}[${i}]: ${g[i]} vs ${w[i]}`);
+    }
+    tf.dispose([ids, want.cos, want.sin, got.cos, got.sin]);
+  }
+});
