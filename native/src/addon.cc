@@ -430,7 +430,7 @@ napi_value Gram(napi_env env, napi_callback_info info) {
   void* data;
   CHECK(env, napi_create_arraybuffer(env, size_t(r * r) * sizeof(double), &data, &buffer));
   CHECK(env, napi_create_typedarray(env, napi_float64_array, size_t(r * r), buffer, 0, &result));
-  gram(x, y, len, r, v[4] != 0, static_cast<double*>(data));
+  gram(current_isa(), x, y, len, r, v[4] != 0, static_cast<double*>(data));
   return result;
 }
 

@@ -1,4 +1,4 @@
-// Softmax rows, the AdamW update, SwiGLU and gelu_new (ops.h). Each has a portable loop and an AVX2 one; AVX-512 CPUs take
+// Softmax rows, the AdamW update, SwiGLU, gelu_new and LoRA-Pro's Gram (ops.h). Each has a portable loop and an AVX2 one; AVX-512 CPUs take
 // the AVX2 code too (these kernels are bound by memory, not by vector width).
 #include "ops.h"
 
@@ -327,7 +327,7 @@ inline __attribute__((always_inline)) void gram_body(const float* x, const float
 
 void gram_portable(const float* x, const float* y, int64_t len, int64_t r, bool by_rows, double* out) { gram_body(x, y, len, r, by_rows, out); }
 
-#if defined(__x86_64__)
+#ifdef LORAPRO_X86
 __attribute__((target("avx2,fma"))) void gram_avx2(const float* x, const float* y, int64_t len, int64_t r, bool by_rows, double* out) {
   gram_body(x, y, len, r, by_rows, out);
 }
@@ -335,10 +335,11 @@ __attribute__((target("avx2,fma"))) void gram_avx2(const float* x, const float* 
 
 }  // namespace
 
-void gram(const float* x, const float* y, int64_t len, int64_t r, bool by_rows, double* out) {
-#if defined(__x86_64__)
-  if (current_isa() != Isa::portable) return gram_avx2(x, y, len, r, by_rows, out);
+void gram(Isa isa, const float* x, const float* y, int64_t len, int64_t r, bool by_rows, double* out) {
+#ifdef LORAPRO_X86
+  if (isa != Isa::portable) return gram_avx2(x, y, len, r, by_rows, out);
 #endif
+  (void)isa;
   gram_portable(x, y, len, r, by_rows, out);
 }
 

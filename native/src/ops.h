@@ -52,6 +52,6 @@ void gelu_new_range(Isa isa, const float* x, float* y, float* s, float c1, float
 //   by_rows: Σ_k x[k·r + i]·y[k·r + j] over `len` rows of two [len, r] matrices (Bᵀ·B, Bᵀ·gB);
 //   else:    Σ_k x[i·len + k]·y[j·len + k] over `len` columns of two [r, len] matrices (A·Aᵀ, gA·Aᵀ).
 // Single-threaded: r²·len is tens of thousands of multiply-adds.
-void gram(const float* x, const float* y, int64_t len, int64_t r, bool by_rows, double* out);
+void gram(Isa isa, const float* x, const float* y, int64_t len, int64_t r, bool by_rows, double* out);
 
 }  // namespace lorapro

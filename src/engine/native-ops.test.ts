@@ -1,7 +1,7 @@
 // The native engine's softmax and softmax-gradient kernels (native/src/ops.cc, ./kernels/native-ops.ts)
 // against independent routes: a Float64 softmax written here and the cpu backend's taped softmax
 // gradient, gelu_new against its tanh formula in Float64, and SwiGLU against the cpu backend's silu(g)·u and its taped gradient (AdamW's kernel:
-// optim/native-adam.test.ts); odd sizes (1, 7, 129: off the 8-float vectors), a bias
+// optim/native-adam.test.ts), LoRA-Pro's Gram against a Float64 sum; odd sizes (1, 7, 129: off the 8-float vectors), a bias
 // broadcast per batch row or over all, every ISA the CPU has, 1 and 2 threads; bad calls named.
 // Skipped where the native engine was not built.
 import { test } from 'node:test';
@@ -13,24 +13,13 @@ import { useBackend } from './backend.js';
 import { biasedSoftmax, geluNewWithSigmoid, nativeGram, nativeSwiglu, nativeSwigluGrad, softmaxGrad, softmaxWithLse } from './fused.js';
 import { configureNative, nativeAddon, nativeStatus, type NativeInfo } from './native.js';
 import { NATIVE_SOFTMAX } from './kernels/native-ops.js';
-import { assertClose, liveCounts, runOn } from './kernels/test-utils.js';
+import { assertClose, liveCounts, runOn, values } from './kernels/test-utils.js';
 
 const MASKED = -1e9; // models/attention.ts's mask value
 const status = nativeStatus();
 const skip = status.available ? false : `native engine not built: ${status.reason}`;
 const ALL_ISAS: NativeInfo['isa'][] = ['portable', 'avx2', 'avx512'];
 const ISAS = status.available ? ALL_ISAS.slice(0, ALL_ISAS.indexOf(status.info.isa) + 1) : [];
-
-/** Seeded values in [-scale, scale) (a small LCG, so every engine sees the same numbers). */
-function values(n: number, seed: number, scale = 4): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
-  }
-  return out;
-}
 
 interface SoftmaxCase {
   x: number[];
@@ -223,30 +212,44 @@ test('native gelu_new equals 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) 
   }
 });
 
-test("native Gram (LoRA-Pro's BᵀB, A·Aᵀ, Bᵀ·gB, gA·Aᵀ) equals a Float64 sum over the float32 values, both layouts, odd sizes", { skip }, async () => {
+/** The largest |native − Float64 sum| of one Gram, relative to Σ|terms|, for x, y laid out [len, r] (byRows) or [r, len]. */
+function gramError(xv: Float32Array, yv: Float32Array, len: number, r: number, byRows: boolean): number {
+  const shape: [number, number] = byRows ? [len, r] : [r, len];
+  const [x, y] = [tf.tensor2d(xv, shape), tf.tensor2d(yv, shape)];
+  const got = nativeGram(x, y, byRows);
+  assert.ok(got !== null, 'nativeGram is null on the native engine');
+  const self = nativeGram(x, x, byRows)!;
+  tf.dispose([x, y]);
+  for (let i = 0; i < r; i++) for (let j = 0; j < i; j++) assert.equal(self[i * r + j], self[j * r + i], 'a Gram of x with itself is symmetric');
+  const at = (v: Float32Array, i: number, k: number) => (byRows ? v[k * r + i] : v[i * len + k]); // element k of column (row) i
+  let worst = 0;
+  for (let i = 0; i < r; i++) {
+    for (let j = 0; j < r; j++) {
+      let want = 0;
+      let scale = 0;
+      for (let k = 0; k < len; k++) (want += at(xv, i, k) * at(yv, j, k)), (scale += Math.abs(at(xv, i, k) * at(yv, j, k)));
+      worst = Math.max(worst, Math.abs(got[i * r + j] - want) / (scale || 1));
+    }
+  }
+  return worst;
+}
+
+test("native Gram (LoRA-Pro's BᵀB, A·Aᵀ, Bᵀ·gB, gA·Aᵀ) equals a Float64 sum over the float32 values, both layouts, odd sizes, every ISA", { skip }, async () => {
+  const saved = nativeStatus();
   await useBackend('native');
-  for (const [len, r] of [[1, 1], [7, 3], [129, 8], [1000, 16], [5, 64]]) {
-    const [xv, yv] = [values(len * r, len + r, 2), values(len * r, 3 * len + r, 0.01)];
-    for (const byRows of [true, false]) {
-      const shape: [number, number] = byRows ? [len, r] : [r, len];
-      const [x, y] = [tf.tensor2d(xv, shape), tf.tensor2d(yv, shape)];
-      const got = nativeGram(x, y, byRows);
-      assert.ok(got !== null, 'nativeGram is null on the native engine');
-      const at = (v: Float32Array, i: number, k: number) => (byRows ? v[k * r + i] : v[i * len + k]); // element k of column (row) i
-      let worst = 0;
-      for (let i = 0; i < r; i++) {
-        for (let j = 0; j < r; j++) {
-          let want = 0;
-          let scale = 0;
-          for (let k = 0; k < len; k++) (want += at(xv, i, k) * at(yv, j, k)), (scale += Math.abs(at(xv, i, k) * at(yv, j, k)));
-          worst = Math.max(worst, Math.abs(got[i * r + j] - want) / (scale || 1));
+  try {
+    for (const isa of ISAS) {
+      configureNative({ isa });
+      for (const [len, r] of [[1, 1], [7, 3], [129, 8], [1000, 16], [5, 64]]) {
+        const [xv, yv] = [values(len * r, len + r, 2), values(len * r, 3 * len + r, 0.01)];
+        for (const byRows of [true, false]) {
+          const worst = gramError(xv, yv, len, r, byRows);
+          assert.ok(worst < 1e-14, `${isa} len ${len} r ${r} ${byRows ? 'rows' : 'columns'}: relative error ${worst}, not a Float64 sum`);
         }
       }
-      assert.ok(worst < 1e-14, `len ${len} r ${r} ${byRows ? 'rows' : 'columns'}: relative error ${worst}, not a Float64 sum`);
-      const self = nativeGram(x, x, byRows)!;
-      for (let i = 0; i < r; i++) for (let j = 0; j < i; j++) assert.equal(self[i * r + j], self[j * r + i], 'a Gram of x with itself is symmetric');
-      tf.dispose([x, y]);
     }
+  } finally {
+    if (saved.available) configureNative({ isa: saved.info.isa });
   }
   const [a, b] = [tf.zeros([3, 4]) as tf.Tensor2D, tf.zeros([4, 3]) as tf.Tensor2D];
   assert.equal(nativeGram(a, b, true), null, 'different shapes: no native route');

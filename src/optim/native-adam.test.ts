@@ -6,24 +6,13 @@ import { test } from 'node:test';
 import { tf } from '../engine/tf.js';
 import { useBackend } from '../engine/backend.js';
 import { nativeStatus } from '../engine/native.js';
-import { assertClose, liveCounts } from '../engine/kernels/test-utils.js';
+import { assertClose, liveCounts, values } from '../engine/kernels/test-utils.js';
 import assert from 'node:assert/strict';
 import { adamDirection, adamHyper, adamwStep } from './adamw.js';
 import { Slots } from './optimizer.js';
 
 const status = nativeStatus();
 const skip = status.available ? false : `native engine not built: ${status.reason}`;
-
-/** Seeded values in [-scale, scale) (a small LCG, so both engines see the same numbers). */
-function values(n: number, seed: number, scale = 4): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
-  }
-  return out;
-}
 
 test('native AdamW equals the op-by-op AdamW on cpu over steps, with weight decay, clipping scale, learning-rate scale and odd sizes', { skip }, async () => {
   const h = adamHyper({ lr: 1e-2, weightDecay: 0.1 }, 'test');

@@ -61,3 +61,14 @@ export const storedShape = (batch: number[], rows: number, cols: number, transpo
 
 export const matMulCaseName = (c: MatMulCase, ta: boolean, tb: boolean): string =>
   `[${c.aBatch}|${c.m}x${c.k}] x [${c.bBatch}|${c.k}x${c.n}] transposeA=${ta} transposeB=${tb}`;
+
+/** Seeded values in [-scale, scale) (a small LCG, so every engine sees the same numbers). */
+export function values(n: number, seed: number, scale = 4): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
+  }
+  return out;
+}
