@@ -34,59 +34,6 @@ const detachedRowNorm = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]
   return { value, gradFunc: (_dy: tf.Tensor, saved: tf.Tensor[]) => saved.map((t) => tf.zerosLike(t)) };
 }) as never) as unknown as (w: tf.Tensor2D, b: tf.Tensor2D, a: tf.Tensor2D, s: tf.Scalar) => tf.Tensor1D;
 
-/** tf.dropout's multiplier floor(u + keep)/keep, u ~ U[0, 1) from `seed`: x·it is tf.dropout(x, rate, undefined, seed), bit for bit. */
-function dropoutMultiplier(shape: number[], rate: number, seed: number): tf.Tensor2D {
-  const keep = 1 - rate;
-  return tf.tidy(() => tf.div(tf.floor(tf.add(tf.randomUniform(shape, 0, 1, 'float32', seed), keep)), keep) as tf.Tensor2D);
-}
-
-interface LoraLinearParts {
-  weight: tf.Variable<tf.Rank.R2>; // W0 [out, in], frozen
-  bias: tf.Variable<tf.Rank.R1> | undefined; // frozen
-  A: tf.Variable<tf.Rank.R2>; // [r, in]
-  B: tf.Variable<tf.Rank.R2>; // [out, r]
-  scale: number;
-  dropout?: tf.Tensor2D; // dropout's multiplier on x [N, in], for the adapter's branch only
-}
-
-/**
- * y = x·W0ᵀ + b + s·(x̃·Aᵀ)·Bᵀ over x [N, in] (x̃ = x·dropout), with the backward pass written out so that
- * the tape keeps x̃, u = x̃·(s·A)ᵀ [N, r] and s·A, not three [N, out] tensors (TF.js's Add saves both of
- * its inputs for its gradient: the base product, the bias sum and the adapter's product, per layer). With
- * du = dy·B:  dx = dy·W0 + (du·s·A)·dropout,  dA = s·duᵀ·x̃,  dB = dyᵀ·u. W0 and b are frozen and get no
- * gradient; a frozen factor (LoRA-FA's A) gets none either.
- */
-function loraLinear(x: tf.Tensor2D, p: LoraLinearParts): tf.Tensor2D {
-  const { weight, bias, A, B, scale, dropout } = p;
-  const trainA = A.trainable;
-  const trainB = B.trainable;
-  const f = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const save = args[args.length - 1] as tf.GradSaveFunc;
-    const xs = args[0] as tf.Tensor2D;
-    const sA = tf.mul(A, scale) as tf.Tensor2D; // [r, in]
-    const xd = dropout ? (tf.mul(xs, dropout) as tf.Tensor2D) : xs;
-    const u = tf.matMul(xd, sA, false, true); // [N, r]
-    const base = tf.matMul(xs, weight, false, true); // [N, out]
-    const withBias = bias ? tf.add(base, bias) : base;
-    const value = tf.add(withBias, tf.matMul(u, B, false, true)) as tf.Tensor2D;
-    save(dropout ? [xd, u, sA, dropout] : [xd, u, sA]);
-    return {
-      value,
-      gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
-        const [xdS, uS, sAS, mask] = saved as tf.Tensor2D[];
-        const du = tf.matMul(dy, B); // [N, r]
-        const dxd = tf.matMul(du, sAS); // [N, in]
-        const dx = tf.add(tf.matMul(dy, weight), mask ? tf.mul(dxd, mask) : dxd);
-        const grads: tf.Tensor[] = [dx];
-        if (trainA) grads.push(tf.mul(tf.matMul(du, xdS, true, false), scale)); // [r, in]
-        if (trainB) grads.push(tf.matMul(dy, uS, true, false)); // [out, r]
-        return grads;
-      },
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return f(...[x, ...(trainA ? [A] : []), ...(trainB ? [B] : [])]) as tf.Tensor2D;
-}
-
 export interface LoraLinearOptions {
   r: number;
   alpha: number;
@@ -182,16 +129,8 @@ export class LoraLinear extends Module implements LinearLike {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    if (this.merged) return this.base.forward(x);
-    if (!this.magnitude && !this.base.weight.trainable && !this.base.bias?.trainable) {
-      return tf.tidy(() => {
-        const x2 = tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D; // [N, in]
-        const keep = this.training && this.dropout > 0 ? dropoutMultiplier(x2.shape, this.dropout, this.rng.int(2 ** 31)) : undefined;
-        const y = loraLinear(x2, { weight: this.base.weight, bias: this.base.bias, A: this.A, B: this.B, scale: this.scale, dropout: keep });
-        return tf.reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);
-      });
-    }
     const y = this.base.forward(x);
+    if (this.merged) return y;
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
       let x2 = tf.reshape(x, [-1, this.inFeatures]); // [N, in]

@@ -8,8 +8,8 @@ import '@tensorflow/tfjs-backend-wasm';
 // Node (extensionless imports); the union package's bundle registers all of them on this instance.
 import '@tensorflow/tfjs';
 import './kernels/register.js';
-import { installReshapeGradient } from './reshape-grad.js';
+import { installShapeOnlyGradients } from './shape-grads.js';
 
-installReshapeGradient(); // after '@tensorflow/tfjs' has registered the stock gradients
+installShapeOnlyGradients(); // after '@tensorflow/tfjs' has registered the stock gradients
 
 export { tf };

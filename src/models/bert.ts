@@ -8,7 +8,7 @@ import type { BertConfig } from '../io/hf-config.js';
 import { attentionBias, mergeHeads, scaledDotProductAttention, splitHeads } from './attention.js';
 import { DropoutSource, checkIds, type DropoutSettings } from './decoder.js';
 import { classificationLoss } from './heads.js';
-import { Embedding, LayerNorm, ModuleList, activation, asLinear, headInit, linear, randomInit, residual as addResidual, type Activation, type Init } from './layers.js';
+import { Embedding, LayerNorm, ModuleList, activation, asLinear, headInit, linear, randomInit, type Activation, type Init } from './layers.js';
 import type { LinearLike } from './linear.js';
 import { Module } from './module.js';
 import type { ClassifyOptions, ModelOptions, SequenceClassifier } from './types.js';
@@ -103,7 +103,7 @@ export class BertResidualOutput extends Module {
   }
 
   forward(h: tf.Tensor3D, residual: tf.Tensor3D, d: DropoutSettings): tf.Tensor3D {
-    return tf.tidy(() => this.layerNorm.forward(addResidual(d.drop(this.dense.forward(h), d.hidden), residual)) as tf.Tensor3D);
+    return tf.tidy(() => this.layerNorm.forward(tf.add(d.drop(this.dense.forward(h), d.hidden), residual)) as tf.Tensor3D);
   }
 
   protected override onChildReplaced(name: string, module: Module): void {

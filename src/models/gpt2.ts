@@ -6,7 +6,7 @@ import type { Gpt2Config } from '../io/hf-config.js';
 import { attentionBias, mergeHeads, positionIdsFromMask, positionIdsRange, scaledDotProductAttention, splitQkvHeads } from './attention.js';
 import { DecoderCausalLM, DecoderClassifier, DropoutSource, type DecoderBackbone, type ForwardContext, type DropoutSettings } from './decoder.js';
 import type { KVCache } from './kv-cache.js';
-import { Embedding, LayerNorm, ModuleList, activation, asLinear, headInit, linear, randomInit, residual, type Activation, type Init } from './layers.js';
+import { Embedding, LayerNorm, ModuleList, activation, asLinear, headInit, linear, randomInit, type Activation, type Init } from './layers.js';
 import type { LinearLike } from './linear.js';
 import { Module } from './module.js';
 import type { ModelOptions } from './types.js';
@@ -88,8 +88,8 @@ export class GPT2Block extends Module {
 
   forward(x: tf.Tensor3D, ctx: ForwardContext): tf.Tensor3D {
     return tf.tidy(() => {
-      const a = residual(x, this.attn.forward(this.ln1.forward(x) as tf.Tensor3D, ctx)) as tf.Tensor3D; // [B, T, C]
-      return residual(a, this.mlp.forward(this.ln2.forward(a) as tf.Tensor3D, ctx)) as tf.Tensor3D;
+      const a = tf.add(x, this.attn.forward(this.ln1.forward(x) as tf.Tensor3D, ctx)) as tf.Tensor3D; // [B, T, C]
+      return tf.add(a, this.mlp.forward(this.ln2.forward(a) as tf.Tensor3D, ctx)) as tf.Tensor3D;
     });
   }
 }

@@ -229,19 +229,3 @@ export const noDropout: Dropout = (x) => x;
 export function seededDropout(rng: Rng): Dropout {
   return (x, rate) => (rate > 0 ? tf.dropout(x, rate, undefined, rng.int(2 ** 31)) : x);
 }
-
-/**
- * a + b for two tensors of one shape (a residual connection) with a gradient that keeps nothing: TF.js's
- * Add saves both inputs for its gradient (to undo broadcasts), which holds each block's input and output
- * [B, T, d] alive through the forward pass for nothing. dL/da = dL/db = dy (one clone, so that the two
- * gradient slots never share a tensor object). Other shapes: tf.add.
- */
-export function residual(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  if (a.shape.join() !== b.shape.join() || a.dtype !== b.dtype) return tf.add(a, b);
-  return residualAdd(a, b);
-}
-
-const residualAdd = tf.customGrad(((a: tf.Tensor, b: tf.Tensor) => ({
-  value: tf.add(a, b),
-  gradFunc: (dy: tf.Tensor) => [dy, tf.clone(dy)],
-})) as unknown as Parameters<typeof tf.customGrad>[0]) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;

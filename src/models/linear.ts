@@ -40,33 +40,9 @@ export class Linear extends Module implements LinearLike {
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
       const x2 = tf.reshape(x, [-1, this.inFeatures]); // [N, in]
-      const y = this.bias ? affine(x2 as tf.Tensor2D, this.weight, this.bias) : tf.matMul(x2, this.weight, false, true); // [N, out]
+      let y = tf.matMul(x2, this.weight, false, true); // [N, out]
+      if (this.bias) y = tf.add(y, this.bias);
       return tf.reshape(y, [...lead, this.outFeatures]);
     });
   }
-}
-
-/**
- * x·Wᵀ + b over x [N, in] with its backward pass written out: the tape keeps x alone (nothing when W is
- * frozen), where TF.js's Add would keep the [N, out] product and its matMul x and W. dx = dy·W, and for a
- * trainable W and b: dW = dyᵀ·x, db = Σ dy over the rows. A frozen W or b gets no gradient computed.
- */
-export function affine(x: tf.Tensor2D, weight: tf.Variable<tf.Rank.R2>, bias: tf.Variable<tf.Rank.R1>): tf.Tensor2D {
-  const trainW = weight.trainable;
-  const trainB = bias.trainable;
-  const f = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const save = args[args.length - 1] as tf.GradSaveFunc;
-    const xs = args[0] as tf.Tensor2D;
-    save(trainW ? [xs] : []);
-    return {
-      value: tf.add(tf.matMul(xs, weight, false, true), bias),
-      gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
-        const grads: tf.Tensor[] = [tf.matMul(dy, weight)];
-        if (trainW) grads.push(tf.matMul(dy, saved[0], true, false)); // [out, in]
-        if (trainB) grads.push(tf.sum(dy, 0));
-        return grads;
-      },
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return f(...[x, ...(trainW ? [weight] : []), ...(trainB ? [bias] : [])]) as tf.Tensor2D;
 }

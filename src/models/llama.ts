@@ -7,7 +7,7 @@ import type { LlamaConfig } from '../io/hf-config.js';
 import { attentionBias, mergeHeads, positionIdsFromMask, positionIdsRange, scaledDotProductAttention, splitHeads } from './attention.js';
 import { DecoderCausalLM, DecoderClassifier, DropoutSource, type DecoderBackbone, type DropoutSettings, type ForwardContext } from './decoder.js';
 import type { KVCache } from './kv-cache.js';
-import { Embedding, ModuleList, RMSNorm, activation, asLinear, gatedActivation, headInit, linear, randomInit, residual, type Activation, type Init } from './layers.js';
+import { Embedding, ModuleList, RMSNorm, activation, asLinear, gatedActivation, headInit, linear, randomInit, type Activation, type Init } from './layers.js';
 import type { LinearLike } from './linear.js';
 import { Module } from './module.js';
 import { applyRope, ropeCosSin, ropeCosSinRange, ropeInvFreq } from './rope.js';
@@ -112,8 +112,8 @@ export class LlamaDecoderLayer extends Module {
 
   forward(x: tf.Tensor3D, ctx: LlamaContext): tf.Tensor3D {
     return tf.tidy(() => {
-      const a = residual(x, this.selfAttn.forward(this.inputLayernorm.forward(x) as tf.Tensor3D, ctx)) as tf.Tensor3D; // [B, T, d]
-      return residual(a, this.mlp.forward(this.postAttentionLayernorm.forward(a) as tf.Tensor3D)) as tf.Tensor3D;
+      const a = tf.add(x, this.selfAttn.forward(this.inputLayernorm.forward(x) as tf.Tensor3D, ctx)) as tf.Tensor3D; // [B, T, d]
+      return tf.add(a, this.mlp.forward(this.postAttentionLayernorm.forward(a) as tf.Tensor3D)) as tf.Tensor3D;
     });
   }
 }

@@ -67,7 +67,7 @@ export function ropeCosSin(positionIds: tf.Tensor2D, invFreq: Float32Array): { c
  * ropeCosSin for positions past, past + 1, …, past + T − 1 in every row (no padding mask), computed on the
  * host: the same float32 angle position·θ (an exact product rounded once, as HF's float32 matmul), its
  * cos and sin correctly rounded to float32, where the tensor route ran Cos and Sin kernels over [B, T, hd]
- * (~2.5 ms a step on wasm for bench:torch's Llama S).
+ * (2.2 and 2.1 ms of a Llama S step on the native engine: `node dist/bench/train.js --arch llama --profile`).
  */
 export function ropeCosSinRange(B: number, T: number, past: number, invFreq: Float32Array): { cos: tf.Tensor4D; sin: tf.Tensor4D } {
   const half = invFreq.length;
@@ -77,11 +77,14 @@ export function ropeCosSinRange(B: number, T: number, past: number, invFreq: Flo
   for (let t = 0; t < T; t++) {
     for (let i = 0; i < half; i++) {
       const angle = Math.fround((past + t) * invFreq[i]);
-      const [c, s] = [Math.cos(angle), Math.sin(angle)];
-      for (const j of [t * hd + i, t * hd + half + i]) (cos[j] = c), (sin[j] = s);
+      cos[t * hd + i] = cos[t * hd + half + i] = Math.cos(angle); // both halves repeat θ
+      sin[t * hd + i] = sin[t * hd + half + i] = Math.sin(angle);
     }
   }
-  for (let b = 1; b < B; b++) cos.copyWithin(b * T * hd, 0, T * hd), sin.copyWithin(b * T * hd, 0, T * hd);
+  for (let b = 1; b < B; b++) {
+    cos.copyWithin(b * T * hd, 0, T * hd);
+    sin.copyWithin(b * T * hd, 0, T * hd);
+  }
   return { cos: tf.tensor4d(cos, [B, 1, T, hd]), sin: tf.tensor4d(sin, [B, 1, T, hd]) };
 }
 

@@ -9,7 +9,7 @@ import type { T5Config } from '../io/hf-config.js';
 import { mergeHeads, scaledDotProductAttention, splitHeads } from './attention.js';
 import type { DropoutSettings } from './decoder.js';
 import type { BlockKV } from './kv-cache.js';
-import { Embedding, ModuleList, RMSNorm, activation, asLinear, linear, residual, type Activation, type Init } from './layers.js';
+import { Embedding, ModuleList, RMSNorm, activation, asLinear, linear, type Activation, type Init } from './layers.js';
 import type { LinearLike } from './linear.js';
 import { Module } from './module.js';
 
@@ -162,7 +162,7 @@ export class T5LayerFF extends Module {
   }
 
   forward(x: tf.Tensor3D, dropout: DropoutSettings): tf.Tensor3D {
-    return tf.tidy(() => residual(x, dropout.drop(this.dense.forward(this.layerNorm.forward(x) as tf.Tensor3D, dropout), dropout.hidden)) as tf.Tensor3D);
+    return tf.tidy(() => tf.add(x, dropout.drop(this.dense.forward(this.layerNorm.forward(x) as tf.Tensor3D, dropout), dropout.hidden)) as tf.Tensor3D);
   }
 }
 
@@ -190,12 +190,12 @@ export class T5Block extends Module {
       const h = this.self.layerNorm.forward(x) as tf.Tensor3D;
       const [kNew, vNew] = att.keysValues(h); // [B, nH, T, dKv]
       const [k, v] = dec?.kv ? dec.kv.selfKV(kNew, vNew) : [kNew, vNew]; // [B, nH, S, dKv]
-      let y = residual(x, dropout.drop(att.attend(h, k, v, bias, dropout), dropout.hidden)) as tf.Tensor3D;
+      let y = tf.add(x, dropout.drop(att.attend(h, k, v, bias, dropout), dropout.hidden)) as tf.Tensor3D;
       if (this.cross && dec) {
         const ca = this.cross.attention;
         const hc = this.cross.layerNorm.forward(y) as tf.Tensor3D;
         const [ck, cv] = dec.kv ? dec.kv.crossKV(() => ca.keysValues(dec.enc)) : ca.keysValues(dec.enc); // [B, nH, S_enc, dKv]
-        y = residual(y, dropout.drop(ca.attend(hc, ck, cv, dec.crossBias, dropout), dropout.hidden)) as tf.Tensor3D;
+        y = tf.add(y, dropout.drop(ca.attend(hc, ck, cv, dec.crossBias, dropout), dropout.hidden)) as tf.Tensor3D;
       }
       return this.ff.forward(y, dropout);
     });

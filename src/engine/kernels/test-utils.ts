@@ -1,4 +1,4 @@
-// Cross-backend parity helpers for the kernel tests: the cpu backend is the independent reference.
+// Test helpers: cross-backend parity (the cpu backend is the independent reference), seeded values, and what a tape saves.
 import assert from 'node:assert/strict';
 import { tf } from '../tf.js';
 import { useBackend } from '../backend.js';
@@ -71,4 +71,23 @@ export function values(n: number, seed: number, scale = 4): Float32Array {
     out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
   }
   return out;
+}
+
+interface TapeNode {
+  kernelName: string;
+  saved?: tf.Tensor[];
+}
+
+/** Runs f under variableGrads and returns the gradients, and what the tape saved per kernel name (in floats). */
+export function gradsAndSaved(f: () => tf.Scalar, vars: tf.Variable[]): { grads: Record<string, number[]>; saved: Map<string, number> } {
+  const saved = new Map<string, number>();
+  const { value, grads } = tf.variableGrads(() => {
+    const loss = f();
+    const tape = (tf.engine() as unknown as { state: { activeTape: TapeNode[] } }).state.activeTape;
+    for (const n of tape) saved.set(n.kernelName, (saved.get(n.kernelName) ?? 0) + (n.saved ?? []).reduce((k, t) => k + t.size, 0));
+    return loss;
+  }, vars);
+  const out = Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, Array.from(g.dataSync())]));
+  tf.dispose([value, ...Object.values(grads)]);
+  return { grads: out, saved };
 }
