@@ -14,6 +14,7 @@ import ts from 'typescript';
  */
 const LAYERS: readonly (readonly string[])[] = [
   ['math'], // r×r algebra and the RNG: imports nothing of ours
+  ['quant'], // quantized block formats (int8 rows, NF4, ggml's q8_0/q4_0) on plain arrays: no TF.js
   ['engine'], // the TF.js instance, backends, kernels
   ['io'], // wire formats
   ['models', 'optim'],
