@@ -1,5 +1,7 @@
 // lorapro train: one training run from flags or a --config file.
+import { join } from 'node:path';
 import { startEngine } from './engine.js';
+import { latestCheckpoint } from '../train/checkpoint.js';
 import { METHODS } from '../train/methods.js';
 import { createProgress } from '../train/progress.js';
 import { trainConfig, type TrainConfig } from '../train/config.js';
@@ -49,6 +51,9 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { key: 'seed', type: 'int', default: '0', help: 'seed of the data order, split, head and adapter init' },
   BACKEND_OPTION,
 ];
+
+/** --resume on data files whose bytes changed since the run started (run.json keeps their SHA-256). */
+export const ALLOW_DATA_CHANGE_OPTION: OptionSpec = { key: 'allowDataChange', type: 'boolean', help: 'with --resume: continue although --train or --eval changed since the run started (by default that is refused)' };
 
 /**
  * `--task builtin:NAME [--max-train N]` → task classification with the data spec as `train`
@@ -100,7 +105,8 @@ export const trainCommand: Command = {
     ...RUN_OPTIONS.slice(4),
     { key: 'out', type: 'string', arg: 'DIR', required: true, help: 'output folder' },
     { key: 'resume', type: 'boolean', help: 'continue the run in --out from its newest checkpoint (an error when there is none)' },
-    { key: 'resumeOrStart', type: 'boolean', help: 'continue the run in --out if it has a checkpoint, else start it' },
+    { key: 'resumeOrStart', type: 'boolean', help: 'continue the run in --out if it has a checkpoint, else start it (also a run stopped before its first checkpoint)' },
+    ALLOW_DATA_CHANGE_OPTION,
   ],
   examples: [
     'lorapro train --model models/gpt2 --train data/sst2.jsonl --task classification --method lora-pro --rank 8 --epochs 3 --out runs/sst2-lora-pro',
@@ -114,7 +120,8 @@ export const trainCommand: Command = {
     const result = await whileInterruptible(io, (signal) => train(config, { progress, signal }));
     if (result.status === 'interrupted') {
       io.err(result.message ?? 'interrupted');
-      io.err(`to continue: ${resumeCommand('train')}`);
+      const checkpoint = await latestCheckpoint(join(config.out, 'checkpoints'));
+      io.err(`to continue: ${resumeCommand('train', checkpoint ? '--resume' : '--resume-or-start')}`);
       return INTERRUPTED_EXIT;
     }
     if (result.status !== 'completed') {
