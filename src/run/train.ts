@@ -44,8 +44,11 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
 
 async function trainLocked(config: TrainConfig, hooks: TrainHooks, progress: Progress, log: (line: string) => void): Promise<TrainResult> {
   const found = await checkOutFolder(config);
-  if (config.resume) await checkResumable(config); // before a search, which would otherwise run only to be refused
-  if (config.resume && (found.latest || found.search)) await checkDataUnchanged(config, log);
+  if (config.resume && (found.latest || found.search)) {
+    // before a search, which would otherwise run only to be refused; with nothing to resume the run starts afresh
+    await checkResumable(config);
+    await checkDataUnchanged(config, log);
+  }
   const choice = (await previousChoice(config)) ?? (await chooseLearningRate(config, { runTrial: (c) => train(c, { signal: hooks.signal }), log, signal: hooks.signal }));
   if (choice === 'interrupted') {
     return { status: 'interrupted', message: `interrupted during the learning-rate search; its trials in ${join(config.out, SEARCH_DIR)} continue with --resume`, steps: 0, elapsedS: 0, peakTensorBytes: 0, peakRssBytes: 0 };
