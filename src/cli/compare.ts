@@ -11,7 +11,7 @@ import { builtinDataSpec } from '../train/run-data.js';
 import { UsageError } from '../train/errors.js';
 import { listOf, type CliIO, type Command } from './args.js';
 import { INTERRUPTED_EXIT, resumeCommand, whileInterruptible } from './interrupt.js';
-import { resolveTaskOption, RUN_OPTIONS } from './train.js';
+import { ALLOW_DATA_CHANGE_OPTION, resolveTaskOption, RUN_OPTIONS } from './train.js';
 
 function seedsOf(value: unknown): number[] {
   return listOf(value ?? '0', '--seeds').map((s) => {
@@ -33,6 +33,7 @@ export const compareCommand: Command = {
     ...RUN_OPTIONS.slice(4).filter((o) => o.key !== 'seed'),
     { key: 'out', type: 'string', arg: 'DIR', required: true, help: 'output folder (one sub-folder per method and seed)' },
     { key: 'resume', type: 'boolean', help: 'continue unfinished runs in --out from their checkpoints' },
+    ALLOW_DATA_CHANGE_OPTION,
   ],
   examples: ['lorapro compare --model models/gpt2 --train data/sst2.jsonl --eval data/sst2-dev.jsonl --task classification --methods full,lora,lora-pro --seeds 0,1,2 --epochs 3 --out runs/cmp'],
   async run(values, io) {

@@ -30,11 +30,11 @@ export async function whileInterruptible<T>(io: CliIO, fn: (signal: AbortSignal)
   }
 }
 
-/** The command line to continue an interrupted run: this one with --resume. */
-export function resumeCommand(command: string): string {
+/** The command line to continue an interrupted run: this one with --resume (or `flag`). */
+export function resumeCommand(command: string, flag = '--resume'): string {
   const argv = process.argv.slice(2);
   const ours = argv[0] === command; // run through the executable (not in-process, as tests do)
-  if (!ours) return `lorapro ${command} ... --resume (the same options as before)`;
+  if (!ours) return `lorapro ${command} ... ${flag} (the same options as before)`;
   const quoted = argv.filter((a) => a !== '--resume' && a !== '--resume-or-start').map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`));
-  return `lorapro ${quoted.join(' ')} --resume`;
+  return `lorapro ${quoted.join(' ')} ${flag}`;
 }

@@ -8,6 +8,7 @@ import { savePretrained } from '../models/pretrained.js';
 import { RUN_FILE } from '../train/run-file.js';
 import { UsageError } from '../train/errors.js';
 import { loadTrained } from '../train/run-model.js';
+import { refuseModelOverwrite } from '../run/model-guard.js';
 import { BACKEND_OPTION, type Command } from './args.js';
 
 const DTYPES = ['F32', 'F16', 'BF16'] as const;
@@ -15,13 +16,14 @@ const DTYPES = ['F32', 'F16', 'BF16'] as const;
 export const mergeCommand: Command = {
   name: 'merge',
   brief: 'fold an adapter into its base model',
-  summary: 'Merges an adapter into its base model (W = W0 + s·B·A) and saves a Hugging Face model folder with the tokenizer files.',
-  usage: 'lorapro merge --model DIR --adapter DIR --out DIR',
+  summary: 'Merges an adapter into its base model (W = W0 + s·B·A) and saves a Hugging Face model folder with the tokenizer files. It never writes into the --model folder, nor over a model already in --out unless --force is given.',
+  usage: 'lorapro merge --model DIR --adapter DIR --out DIR [--force]',
   options: [
     { key: 'model', type: 'string', arg: 'DIR', required: true, help: 'base model folder' },
     { key: 'adapter', type: 'string', arg: 'DIR', required: true, help: 'PEFT adapter folder' },
     { key: 'out', type: 'string', arg: 'DIR', required: true, help: 'folder for the merged model' },
     { key: 'dtype', type: 'string', arg: 'TYPE', default: 'F32', help: 'stored weight type: F32, F16 or BF16' },
+    { key: 'force', type: 'boolean', help: 'replace the model already in --out (never the --model folder itself)' },
     BACKEND_OPTION,
   ],
   examples: ['lorapro merge --model models/gpt2 --adapter runs/sst2-lora-pro --out models/gpt2-sst2'],
@@ -31,6 +33,7 @@ export const mergeCommand: Command = {
     await useBackend(values.backend as string | undefined);
     const adapter = values.adapter as string;
     const out = values.out as string;
+    refuseModelOverwrite(out, values.model as string, { force: values.force === true, forceFlag: '--force' }); // before the merge's work
     const trained = await loadTrained({ model: values.model as string, adapter, log: (l) => io.err(l) });
     try {
       mergeAndUnload(trained.model, { safe: true });

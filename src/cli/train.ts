@@ -1,5 +1,7 @@
 // lorapro train: one training run from flags or a --config file.
+import { join } from 'node:path';
 import { startEngine } from './engine.js';
+import { latestCheckpoint } from '../train/checkpoint.js';
 import { METHODS } from '../train/methods.js';
 import { createProgress } from '../train/progress.js';
 import { trainConfig, type TrainConfig } from '../train/config.js';
@@ -50,6 +52,9 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   BACKEND_OPTION,
 ];
 
+/** --resume on data files whose bytes changed since the run started (run.json keeps their SHA-256). */
+export const ALLOW_DATA_CHANGE_OPTION: OptionSpec = { key: 'allowDataChange', type: 'boolean', help: 'with --resume: continue although --train or --eval changed since the run started (by default that is refused)' };
+
 /**
  * `--task builtin:NAME [--max-train N]` → task classification with the data spec as `train`
  * (run-data reads the task's train and validation splits from it); other values pass through.
@@ -91,7 +96,7 @@ export function resultLines(config: TrainConfig, result: TrainResult): string[] 
 export const trainCommand: Command = {
   name: 'train',
   brief: 'fine-tune a model with one method (LoRA, LoRA-Pro, full, ...)',
-  summary: `Fine-tunes a model with one method (${METHODS.join(', ')}), writing checkpoints, metrics.jsonl, report.html and the adapter (or the full model) into --out. Without --lr the rate comes from a short search (--lr auto: trial runs a half decade apart around the model folder's recommended rate; of those within one standard error of the best validation metric the lowest is kept, since short trials favour high rates; run.json and the report show the trials); --lr recommended skips the search. A run whose loss climbs far above its start or whose weights blow up stops and says so. Ctrl-C finishes the step, writes a checkpoint and exits 130; kill it at any point and run it again with --resume.`,
+  summary: `Fine-tunes a model with one method (${METHODS.join(', ')}), writing checkpoints, metrics.jsonl, report.html and the adapter (or the full model) into --out. Without --lr the rate comes from a short search (--lr auto: trial runs a half decade apart around the model folder's recommended rate; of those within one standard error of the best validation metric the lowest is kept, since short trials favour high rates; run.json and the report show the trials); --lr recommended skips the search. A run whose loss climbs far above its start or whose weights blow up stops and says so. Ctrl-C finishes the step, writes a checkpoint and exits 130; kill it at any point and run it again with --resume (--resume-or-start if it had no checkpoint yet). One run at a time per --out (OUT/.lorapro.lock names the process; a killed one's lock is taken over). --resume refuses a --train or --eval file whose bytes changed (run.json keeps their SHA-256) unless --allow-data-change, and skips a damaged newest checkpoint for the one before, with a warning. --out is never the --model folder nor a folder holding a model.`,
   usage: 'lorapro train --model DIR (--train FILE [--eval FILE] --task classification|causal-lm | --task builtin:NAME) --method NAME --out DIR [options]',
   configFile: true,
   options: [
@@ -100,7 +105,8 @@ export const trainCommand: Command = {
     ...RUN_OPTIONS.slice(4),
     { key: 'out', type: 'string', arg: 'DIR', required: true, help: 'output folder' },
     { key: 'resume', type: 'boolean', help: 'continue the run in --out from its newest checkpoint (an error when there is none)' },
-    { key: 'resumeOrStart', type: 'boolean', help: 'continue the run in --out if it has a checkpoint, else start it' },
+    { key: 'resumeOrStart', type: 'boolean', help: 'continue the run in --out if it has a checkpoint, else start it (also a run stopped before its first checkpoint)' },
+    ALLOW_DATA_CHANGE_OPTION,
   ],
   examples: [
     'lorapro train --model models/gpt2 --train data/sst2.jsonl --task classification --method lora-pro --rank 8 --epochs 3 --out runs/sst2-lora-pro',
@@ -114,7 +120,8 @@ export const trainCommand: Command = {
     const result = await whileInterruptible(io, (signal) => train(config, { progress, signal }));
     if (result.status === 'interrupted') {
       io.err(result.message ?? 'interrupted');
-      io.err(`to continue: ${resumeCommand('train')}`);
+      const checkpoint = await latestCheckpoint(join(config.out, 'checkpoints'));
+      io.err(`to continue: ${resumeCommand('train', checkpoint ? '--resume' : '--resume-or-start')}`);
       return INTERRUPTED_EXIT;
     }
     if (result.status !== 'completed') {

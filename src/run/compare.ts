@@ -5,6 +5,7 @@ import { checkVariant, type MethodVariant } from '../train/methods.js';
 import type { Progress } from '../train/progress.js';
 import { readComparedRun, writeCompareReport, type ComparedRun } from '../report/compare.js';
 import { trainConfig, type TrainConfig } from '../train/config.js';
+import { lockOut } from './out-lock.js';
 import { train, type TrainResult } from './train.js';
 
 export interface CompareOptions {
@@ -42,15 +43,20 @@ export async function compareMethods(o: CompareOptions, hooks: { progress?: (con
   const configs = variants.flatMap((v) =>
     o.seeds.map((seed) => ({ label: v.label, config: trainConfig({ ...o.base, method: v.method, init: v.init, seed, out: runDir(o.out, v.label, seed), resume: o.resume ? 'if-any' : false }) })),
   );
-  const results: CompareOutcome['results'] = [];
-  for (const { label, config } of configs) {
-    hooks.log?.(`== ${label}, seed ${config.seed} → ${config.out}`);
-    const result = await train(config, { progress: hooks.progress?.(config), log: hooks.log, signal: hooks.signal });
-    if (result.status === 'interrupted') return { interrupted: `${label} seed ${config.seed}: ${result.message}`, runs: [], results };
-    if (result.status !== 'completed') hooks.log?.(result.message ?? `${label} seed ${config.seed} stopped`);
-    results.push({ label, config, result });
+  const lock = lockOut(o.out, (line) => hooks.log?.(line)); // each run locks its own folder too
+  try {
+    const results: CompareOutcome['results'] = [];
+    for (const { label, config } of configs) {
+      hooks.log?.(`== ${label}, seed ${config.seed} → ${config.out}`);
+      const result = await train(config, { progress: hooks.progress?.(config), log: hooks.log, signal: hooks.signal });
+      if (result.status === 'interrupted') return { interrupted: `${label} seed ${config.seed}: ${result.message}`, runs: [], results };
+      if (result.status !== 'completed') hooks.log?.(result.message ?? `${label} seed ${config.seed} stopped`);
+      results.push({ label, config, result });
+    }
+    const runs = await Promise.all(configs.map(({ label, config: c }) => readComparedRun(label, c.seed, c.out)));
+    await writeCompareReport(o.out, runs);
+    return { runs, results };
+  } finally {
+    lock.release();
   }
-  const runs = await Promise.all(configs.map(({ label, config: c }) => readComparedRun(label, c.seed, c.out)));
-  await writeCompareReport(o.out, runs);
-  return { runs, results };
 }

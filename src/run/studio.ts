@@ -4,7 +4,7 @@
 // browser. Nothing is fetched from elsewhere.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { builtinTaskNames, loadBuiltinTask, BUILTIN_SOURCES } from '../tasks/builtin.js';
 import { METHODS } from '../train/methods.js';
@@ -60,39 +60,37 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
     defaultMethods: ['full', 'lora', 'lora-pro'],
   });
 
-  const server = createServer((req, res) => {
-    const send = (status: number, body: string | Buffer, type = 'text/plain; charset=utf-8') => {
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
-      res.end(body);
-    };
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'only GET');
-    let path: string;
-    try {
-      path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
-    } catch {
-      return send(400, 'bad URL');
-    }
-    if (path === '/api/studio') return send(200, studioJson, TYPES['.json']);
+  const answer = (method: string | undefined, url: string | undefined): Reply => {
+    if (method !== 'GET' && method !== 'HEAD') return { status: 405, body: 'only GET and HEAD' };
+    const path = decodedPath(url);
+    if (path === undefined) return { status: 400, body: 'bad URL' };
+    if (path === '/api/studio') return { status: 200, body: studioJson, type: TYPES['.json'] };
     const task = /^\/api\/tasks\/([\w-]+)$/.exec(path);
     if (task) {
-      if (!builtinTaskNames().includes(task[1])) return send(404, `unknown built-in task "${task[1]}"; the built-in tasks are: ${builtinTaskNames().join(', ')}`);
+      if (!builtinTaskNames().includes(task[1])) return { status: 404, body: `unknown built-in task "${task[1]}"; the built-in tasks are: ${builtinTaskNames().join(', ')}` };
       const t = loadBuiltinTask(task[1]);
-      return send(200, JSON.stringify({ name: t.name, labels: t.labels, train: t.train, validation: t.validation }), TYPES['.json']);
+      return { status: 200, body: JSON.stringify({ name: t.name, labels: t.labels, train: t.train, validation: t.validation }), type: TYPES['.json'] };
     }
     const model = modelDir === undefined ? null : new RegExp(`^/models/${escapeRegExp(modelName)}/([^/]+)$`).exec(path);
     if (model && modelDir !== undefined) {
-      if (!modelFiles.includes(model[1])) return send(404, `${model[1]} is not a file of ${modelName}`);
-      return sendFile(join(modelDir, model[1]));
+      if (!modelFiles.includes(model[1])) return { status: 404, body: `${model[1]} is not a file of ${modelName}` };
+      return fileReply(modelDir, model[1], path);
     }
     const rel = path === '/' ? 'index.html' : path.slice(1);
-    if (rel.split('/').some((p) => p === '..' || p === '' || p.startsWith('.'))) return send(404, 'not found');
-    return sendFile(join(WEB_DIR, rel));
+    if (rel.split('/').some((p) => p === '..' || p === '' || p.startsWith('.'))) return { status: 404, body: 'not found' };
+    return fileReply(WEB_DIR, rel, path);
+  };
 
-    function sendFile(file: string) {
-      const stat = statSync(file, { throwIfNoEntry: false });
-      if (!stat?.isFile()) return send(404, `not found: ${path}`);
-      send(200, readFileSync(file), TYPES[extname(file)] ?? 'application/octet-stream');
+  // Nothing a request holds may stop the server: whatever the handler throws becomes a 500.
+  const server = createServer((req, res) => {
+    let reply: Reply;
+    try {
+      reply = answer(req.method, req.url);
+    } catch (e) {
+      reply = { status: 500, body: `internal error: ${(e as Error).message}` };
     }
+    res.writeHead(reply.status, { 'content-type': reply.type ?? 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...(reply.status === 405 ? { allow: 'GET, HEAD' } : {}) });
+    res.end(reply.body);
   });
   await new Promise<void>((ok, fail) => {
     server.once('error', (e: NodeJS.ErrnoException) => fail(e.code === 'EADDRINUSE' ? new UsageError(`port ${o.port} on ${o.host} is in use; pass --port with another (0 picks a free one)`) : e));
@@ -101,6 +99,35 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : o.port;
   return { url: `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}/`, server, close: () => new Promise((ok) => server.close(() => ok())) };
+}
+
+interface Reply {
+  readonly status: number;
+  readonly body: string | Buffer;
+  readonly type?: string;
+}
+
+/** The request's path, percent-decoded; undefined for a malformed URL or one holding a NUL byte. */
+function decodedPath(url: string | undefined): string | undefined {
+  try {
+    const path = decodeURIComponent(new URL(url ?? '/', 'http://localhost').pathname);
+    return path.includes('\0') ? undefined : path;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The file `rel` under `root` (never outside it), or 404 when it is not a readable file. */
+function fileReply(root: string, rel: string, path: string): Reply {
+  const base = resolve(root);
+  const file = resolve(base, rel);
+  if (!file.startsWith(base + sep)) return { status: 404, body: `not found: ${path}` };
+  try {
+    if (!statSync(file).isFile()) return { status: 404, body: `not found: ${path}` };
+    return { status: 200, body: readFileSync(file), type: TYPES[extname(file)] ?? 'application/octet-stream' };
+  } catch {
+    return { status: 404, body: `not found: ${path}` }; // ENOENT, ENAMETOOLONG, EACCES, ...
+  }
 }
 
 function escapeRegExp(s: string): string {

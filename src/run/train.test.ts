@@ -149,10 +149,10 @@ test('causal LM: loss and perplexity = exp(loss); full fine-tuning logs no diagn
   for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) assert.ok(existsSync(join(cfg.out, f)), f);
 });
 
-test('an --out that holds a run needs --resume, and --resume refuses changed settings', async () => {
+test('an --out that holds a finished run needs another --out, and --resume refuses changed settings', async () => {
   const cfg = config({ maxSteps: 2 });
   await train(cfg);
-  await assert.rejects(train(cfg), (e: Error) => e instanceof UsageError && /already holds a training run; pass --resume/.test(e.message));
+  await assert.rejects(train(cfg), (e: Error) => e instanceof UsageError && /already holds a finished or stopped run \(report\.html\); to train again choose another --out, or remove/.test(e.message));
   await assert.rejects(train(trainConfig({ ...cfg, lr: 0.5, resume: true })), (e: Error) => e instanceof UsageError && /lr: 0.01 → 0.5/.test(e.message));
   const again = await train(trainConfig({ ...cfg, resume: true }));
   assert.equal(again.steps, 2, 'resuming a finished run only rewrites its outputs');

@@ -1,4 +1,4 @@
-// `lorapro train` as a function: checks --out, resolves the learning rate (given, recommended, or a
+// `lorapro train` as a function: locks and checks --out, resolves the learning rate (given, recommended, or a
 // search of short trial runs), prepares the run, runs the loop (train/trainer.ts), and writes the
 // report of a run that completed or diverged.
 import { existsSync, statSync } from 'node:fs';
@@ -9,11 +9,13 @@ import { latestCheckpoint } from '../train/checkpoint.js';
 import type { LrChoice, TrainConfig } from '../train/config.js';
 import { UsageError } from '../train/errors.js';
 import { METRICS_FILE } from '../train/metrics-log.js';
-import { silentProgress } from '../train/progress.js';
-import { checkResumable, readRunFile } from '../train/run-file.js';
+import { silentProgress, type Progress } from '../train/progress.js';
+import { checkDataUnchanged, checkResumable, readRunFile } from '../train/run-file.js';
 import { disposeRun, prepareRun } from '../train/run-setup.js';
 import { trainLoop, type OutFolder, type TrainHooks, type TrainResult } from '../train/trainer.js';
 import { chooseLearningRate, SEARCH_DIR } from './lr-search.js';
+import { refuseModelOverwrite } from './model-guard.js';
+import { lockOut } from './out-lock.js';
 
 export type { TrainHooks, TrainResult } from '../train/trainer.js';
 
@@ -30,8 +32,23 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   await tf.ready();
   const progress = hooks.progress ?? silentProgress;
   const log = hooks.log ?? ((line: string) => progress.log(line));
+  const stat = statSync(config.out, { throwIfNoEntry: false });
+  if (stat && !stat.isDirectory()) throw new UsageError(`--out ${config.out} is a file, not a folder; choose a folder for the run's outputs`);
+  const lock = lockOut(config.out, log); // before the checks, so two runs cannot both pass them
+  try {
+    return await trainLocked(config, hooks, progress, log);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(config: TrainConfig, hooks: TrainHooks, progress: Progress, log: (line: string) => void): Promise<TrainResult> {
   const found = await checkOutFolder(config);
-  if (config.resume) await checkResumable(config); // before a search, which would otherwise run only to be refused
+  if (config.resume && (found.latest || found.search)) {
+    // before a search, which would otherwise run only to be refused; with nothing to resume the run starts afresh
+    await checkResumable(config);
+    await checkDataUnchanged(config, log);
+  }
   const choice = (await previousChoice(config)) ?? (await chooseLearningRate(config, { runTrial: (c) => train(c, { signal: hooks.signal }), log, signal: hooks.signal }));
   if (choice === 'interrupted') {
     return { status: 'interrupted', message: `interrupted during the learning-rate search; its trials in ${join(config.out, SEARCH_DIR)} continue with --resume`, steps: 0, elapsedS: 0, peakTensorBytes: 0, peakRssBytes: 0 };
@@ -49,23 +66,29 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
 }
 
 /**
- * Checks --out before anything runs: a fresh start needs a folder without a run in it; --resume
- * needs something to resume ('if-any' starts afresh where there is nothing). A run whose outputs
- * are there but whose checkpoints are gone is never overwritten.
+ * Checks --out before anything runs: it is never the --model folder nor, before a run is there, a
+ * folder holding a model; a fresh start needs a folder without a run in it; --resume needs something
+ * to resume ('if-any' starts afresh where there is nothing). A run whose outputs are there but whose
+ * checkpoints are gone is never overwritten. Each refusal names the command line that works.
  */
 async function checkOutFolder(config: TrainConfig): Promise<OutFolder> {
-  const stat = statSync(config.out, { throwIfNoEntry: false });
-  if (stat && !stat.isDirectory()) throw new UsageError(`--out ${config.out} is a file, not a folder; choose a folder for the run's outputs`);
-  const found: OutFolder = { latest: await latestCheckpoint(join(config.out, 'checkpoints')), metrics: existsSync(join(config.out, METRICS_FILE)), search: existsSync(join(config.out, SEARCH_DIR)) };
+  const out = config.out;
+  const checkpoints = join(out, 'checkpoints');
+  const found: OutFolder = { latest: await latestCheckpoint(checkpoints), metrics: existsSync(join(out, METRICS_FILE)), search: existsSync(join(out, SEARCH_DIR)) };
+  const started = found.latest !== undefined || found.metrics || found.search;
+  refuseModelOverwrite(out, config.model, { force: started }); // a run's own model.safetensors is no one else's model
+  const finished = FINISHED_OUTPUTS.find((name) => existsSync(join(out, name)));
   if (!config.resume) {
-    if (found.latest || found.metrics || found.search) throw new UsageError(`${config.out} already holds a training run; pass --resume to continue it, or choose another --out`);
-    return found;
+    if (!started) return found;
+    if (finished) throw new UsageError(`${out} already holds a finished or stopped run (${finished}); to train again choose another --out, or remove ${out}`);
+    if (found.latest) throw new UsageError(`${out} already holds an unfinished run (newest checkpoint ${found.latest}); pass --resume to continue it, or choose another --out`);
+    throw new UsageError(`${out} already holds a run that stopped before its first checkpoint; start it again with --resume-or-start (or remove ${out}, or choose another --out)`);
   }
   if (found.latest) return found;
-  const finished = FINISHED_OUTPUTS.find((name) => existsSync(join(config.out, name)));
-  if (finished) throw new UsageError(`--resume: ${config.out} holds a finished or stopped run (${finished}) but no checkpoint to continue from (${join(config.out, 'checkpoints')} is empty or gone); nothing was changed. Choose another --out to train again`);
+  if (finished) throw new UsageError(`--resume: ${out} holds a finished or stopped run (${finished}) but no checkpoint to continue from (${checkpoints} is empty or gone); nothing was changed. Choose another --out to train again, or remove ${out}`);
   if (config.resume === true && !found.search) {
-    throw new UsageError(`--resume: there is no run to continue in ${config.out} (no checkpoint in ${join(config.out, 'checkpoints')}); drop --resume to start one there`);
+    if (found.metrics) throw new UsageError(`--resume: ${out} holds a run with no checkpoint yet (it stopped before its first one); start it again with --resume-or-start (or remove ${out})`);
+    throw new UsageError(`--resume: there is no run to continue in ${out} (no checkpoint in ${checkpoints}); drop --resume to start one there, or pass --resume-or-start`);
   }
   return found;
 }

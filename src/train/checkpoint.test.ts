@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from '../engine/tf.js';
 import { useBackend } from '../engine/backend.js';
 import { AdamW } from '../optim/adamw.js';
-import { checkpointName, checkpointSteps, latestCheckpoint, loadCheckpoint, pruneCheckpoints, saveCheckpoint, STATE_FILE } from './checkpoint.js';
+import { checkpointName, checkpointSteps, CorruptCheckpointError, latestCheckpoint, loadCheckpoint, OPTIMIZER_FILE, pruneCheckpoints, saveCheckpoint, STATE_FILE } from './checkpoint.js';
 import { tempDir } from './testing.js';
 
 const params = () =>
@@ -77,6 +77,23 @@ test('loading a checkpoint into parameters of another shape names the parameter'
   const dir = await saveCheckpoint(root, p, opt, { step: 1, position: { epoch: 0, batchIndex: 0 }, rng: [], tokens: 0, elapsedS: 0 });
   const other = new Map([['a.weight', tf.variable(tf.zeros([3, 2]))], ['a.bias', tf.variable(tf.zeros([2]))]]);
   await assert.rejects(loadCheckpoint(dir, other, new AdamW(other, { lr: 0.1 })), /"a\.weight" has shape \[2,2\], the model has \[3,2\]/);
+  tf.dispose([...p.values(), ...other.values()]);
+  opt.dispose();
+});
+
+test('a damaged checkpoint is a CorruptCheckpointError naming its file, read before any weight changes', async () => {
+  await useBackend('cpu');
+  const root = join(tempDir(), 'checkpoints');
+  const p = params();
+  const opt = new AdamW(p, { lr: 0.1 });
+  const dir = await saveCheckpoint(root, p, opt, { step: 1, position: { epoch: 0, batchIndex: 0 }, rng: [], tokens: 0, elapsedS: 0 });
+  const other = new Map([['a.weight', tf.variable(tf.zeros([2, 2]))], ['a.bias', tf.variable(tf.zeros([2]))]]);
+  const before = await values(other);
+  unlinkSync(join(dir, OPTIMIZER_FILE));
+  await assert.rejects(loadCheckpoint(dir, other, new AdamW(other, { lr: 0.1 })), (e: Error) => e instanceof CorruptCheckpointError && e.message === `${join(dir, OPTIMIZER_FILE)}: missing`);
+  assert.deepEqual(await values(other), before, 'the trainable weights were not assigned from a checkpoint that cannot be loaded whole');
+  writeFileSync(join(dir, STATE_FILE), '{"step": 1, "optimizer": ');
+  await assert.rejects(loadCheckpoint(dir, other, new AdamW(other, { lr: 0.1 })), (e: Error) => e instanceof CorruptCheckpointError && e.message.startsWith(join(dir, STATE_FILE)));
   tf.dispose([...p.values(), ...other.values()]);
   opt.dispose();
 });

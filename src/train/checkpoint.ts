@@ -3,7 +3,9 @@
 //   optimizer.safetensors   the optimiser's slots by stable name (moments, momentum buffers)
 //   state.json              step, optimiser step, data position, RNG states, best-so-far, log window
 // A folder is written under a temporary name and renamed into place, so a kill at any moment
-// leaves either the complete checkpoint or none; the newest complete one is what --resume uses.
+// leaves either the complete checkpoint or none; the newest complete one is what --resume uses. One
+// damaged later (truncated, bad JSON, a file gone) is skipped with a warning for the one before it,
+// which pruning keeps until a newer one is complete (--keep-checkpoints is at least 1, plus the new).
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { tf } from '../engine/tf.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { readJsonFile } from '../io/json-file.js';
-import { readSafetensors, tensorsToWrite, toFloat32, writeSafetensors } from '../io/safetensors.js';
+import { InputFileError } from '../io/input-error.js';
+import { readSafetensors, tensorsToWrite, toFloat32, writeSafetensors, type SafetensorsFile } from '../io/safetensors.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { DataPosition } from '../data/batch.js';
 
@@ -91,10 +94,53 @@ export async function pruneCheckpoints(root: string, keep: number, protect: read
   }
 }
 
+/** A checkpoint that cannot be read as written: a file missing, truncated or malformed. */
+export class CorruptCheckpointError extends InputFileError {
+  constructor(file: string, reason: string) {
+    super(file, `${file}: ${reason}`);
+    this.name = 'CorruptCheckpointError';
+  }
+}
+
+/** A checkpoint's files, read and parsed but not yet applied to a model. */
+interface CheckpointFiles {
+  readonly dir: string;
+  readonly state: CheckpointState;
+  readonly trainable: SafetensorsFile;
+  readonly optimizer: SafetensorsFile;
+}
+
+/** Reads one safetensors file of a checkpoint; anything unreadable is a CorruptCheckpointError naming it. */
+async function readPart(path: string): Promise<SafetensorsFile> {
+  try {
+    return await readSafetensors(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CorruptCheckpointError(path, code === 'ENOENT' ? 'missing' : (e as Error).message.replace(`${path}: `, ''));
+  }
+}
+
+/** Reads every file of the checkpoint in `dir`, checking each parses, before anything is applied. */
+async function readCheckpointFiles(dir: string): Promise<CheckpointFiles> {
+  const statePath = join(dir, STATE_FILE);
+  let state: CheckpointState;
+  try {
+    state = (await readJsonFile(statePath)) as CheckpointState;
+  } catch (e) {
+    throw new CorruptCheckpointError(statePath, (e as Error).message.replace(`${statePath}: `, ''));
+  }
+  if (!Number.isInteger(state?.step) || typeof state.optimizer?.name !== 'string' || !Number.isInteger(state.optimizer.step) || typeof state.position !== 'object' || !Array.isArray(state.rng)) {
+    throw new CorruptCheckpointError(statePath, 'not a checkpoint state (step, optimizer, position and rng are required)');
+  }
+  return { dir, state, trainable: await readPart(join(dir, TRAINABLE_FILE)), optimizer: await readPart(join(dir, OPTIMIZER_FILE)) };
+}
+
 /** Copies a checkpoint's trainable weights into `params`; every name must be there with its shape. */
 export async function loadTrainable(dir: string, params: ReadonlyMap<string, tf.Variable>): Promise<void> {
-  const path = join(dir, TRAINABLE_FILE);
-  const file = await readSafetensors(path);
+  assignTrainable(join(dir, TRAINABLE_FILE), await readPart(join(dir, TRAINABLE_FILE)), params);
+}
+
+function assignTrainable(path: string, file: SafetensorsFile, params: ReadonlyMap<string, tf.Variable>): void {
   const missing = [...params.keys()].filter((n) => !file.tensors.has(n));
   const extra = [...file.tensors.keys()].filter((n) => !params.has(n));
   if (missing.length || extra.length) {
@@ -109,17 +155,44 @@ export async function loadTrainable(dir: string, params: ReadonlyMap<string, tf.
 
 /** Restores weights and optimiser state from a checkpoint folder and returns its loop state. */
 export async function loadCheckpoint(dir: string, params: ReadonlyMap<string, tf.Variable>, optimizer: Optimizer): Promise<CheckpointState> {
-  const state = (await readJsonFile(join(dir, STATE_FILE))) as CheckpointState;
-  if (state.optimizer?.name !== optimizer.name) {
-    throw new Error(`${dir} was written by optimiser "${state.optimizer?.name}", this run uses "${optimizer.name}"`);
+  return applyCheckpoint(await readCheckpointFiles(dir), params, optimizer);
+}
+
+function applyCheckpoint(files: CheckpointFiles, params: ReadonlyMap<string, tf.Variable>, optimizer: Optimizer): CheckpointState {
+  const { dir, state } = files;
+  if (state.optimizer.name !== optimizer.name) {
+    throw new Error(`${dir} was written by optimiser "${state.optimizer.name}", this run uses "${optimizer.name}"`);
   }
-  await loadTrainable(dir, params);
-  const file = await readSafetensors(join(dir, OPTIMIZER_FILE));
-  const tensors = new Map([...file.tensors].map(([name, raw]) => [name, tf.tensor(toFloat32(raw, name), raw.shape, 'float32')] as const));
+  assignTrainable(join(dir, TRAINABLE_FILE), files.trainable, params);
+  const tensors = new Map([...files.optimizer.tensors].map(([name, raw]) => [name, tf.tensor(toFloat32(raw, name), raw.shape, 'float32')] as const));
   try {
     optimizer.setState({ step: state.optimizer.step, tensors });
   } finally {
     tf.dispose([...tensors.values()]);
   }
   return state;
+}
+
+/**
+ * Restores the newest checkpoint under `root` that reads whole; a newer damaged one is skipped with
+ * a warning through `log` naming its bad file. None readable: an InputFileError naming each.
+ */
+export async function resumeCheckpoint(root: string, params: ReadonlyMap<string, tf.Variable>, optimizer: Optimizer, log: (line: string) => void): Promise<{ dir: string; state: CheckpointState }> {
+  const bad: CorruptCheckpointError[] = [];
+  for (const step of (await checkpointSteps(root)).reverse()) {
+    const dir = join(root, checkpointName(step));
+    let files: CheckpointFiles;
+    try {
+      files = await readCheckpointFiles(dir);
+    } catch (e) {
+      if (!(e instanceof CorruptCheckpointError)) throw e;
+      bad.push(e);
+      log(`warning: the checkpoint ${dir} is damaged (${e.message}); trying the one before it`);
+      continue;
+    }
+    if (bad.length > 0) log(`warning: resuming from ${dir}, an older checkpoint than the damaged ${bad.map((b) => b.file).join(', ')}`);
+    return { dir, state: applyCheckpoint(files, params, optimizer) };
+  }
+  const what = bad.length > 0 ? `every checkpoint is damaged: ${bad.map((b) => b.message).join('; ')}` : 'there is no checkpoint';
+  throw new InputFileError(root, `--resume: ${what}. Remove ${root} and start the run again with --resume-or-start, or choose another --out`);
 }

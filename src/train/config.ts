@@ -97,6 +97,8 @@ export interface TrainConfig {
   readonly divergenceGuard: boolean;
   readonly out: string;
   readonly resume: ResumeMode;
+  /** --resume although a data file's bytes differ from those the run started with (run.json's fingerprint). */
+  readonly allowDataChange: boolean;
 }
 
 /** A config whose learning rate has been resolved to a number (what a run trains with). */
@@ -106,7 +108,7 @@ export type ResolvedTrainConfig = TrainConfig & { readonly lr: number };
 export const TRAIN_OPTION_NAMES = [
   'model', 'train', 'eval', 'task', 'method', 'init', 'gaBatches', 'rawAdapter', 'rank', 'alpha', 'targetModules', 'loraDropout', 'lr', 'lrGrid', 'lrSearchSteps', 'epochs', 'maxSteps',
   'batchSize', 'gradAccum', 'maxLength', 'schedule', 'warmupSteps', 'weightDecay', 'clipNorm', 'evalEvery', 'saveEvery',
-  'logEvery', 'bestMetric', 'keepCheckpoints', 'diagnostics', 'validationFraction', 'loraPlusRatio', 'momentum', 'damping', 'seed', 'divergenceGuard', 'out', 'resume',
+  'logEvery', 'bestMetric', 'keepCheckpoints', 'diagnostics', 'validationFraction', 'loraPlusRatio', 'momentum', 'damping', 'seed', 'divergenceGuard', 'out', 'resume', 'allowDataChange',
 ] as const satisfies readonly (keyof TrainConfig)[];
 
 /** camelCase → the CLI's --kebab-case. */
@@ -251,12 +253,13 @@ export function trainConfig(input: Readonly<Record<string, unknown>>): TrainConf
     divergenceGuard: f.boolean('divergenceGuard', true),
     out: f.string('out'),
     resume: f.resume('resume'),
+    allowDataChange: f.boolean('allowDataChange', false),
   };
   return Object.freeze(config);
 }
 
 /** The fields that must match for `--resume` to continue a run (everything that shapes the numbers). */
 export function resumeKey(c: TrainConfig): Record<string, unknown> {
-  const { resume: _r, out: _o, logEvery: _l, keepCheckpoints: _k, evalEvery: _e, saveEvery: _s, diagnostics: _d, divergenceGuard: _g, rawAdapter: _raw, ...rest } = c;
+  const { resume: _r, out: _o, logEvery: _l, keepCheckpoints: _k, evalEvery: _e, saveEvery: _s, diagnostics: _d, divergenceGuard: _g, rawAdapter: _raw, allowDataChange: _a, ...rest } = c;
   return rest;
 }

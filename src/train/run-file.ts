@@ -1,8 +1,10 @@
 // run.json: what a run was trained with (the validated config, the label set, the effective max
-// length, the backend). `eval`, `merge` and `generate` read it to rebuild the task; --resume checks
-// that the settings that shape the numbers are unchanged.
+// length, the backend, a fingerprint of each data file). `eval`, `merge` and `generate` read it to
+// rebuild the task; --resume checks that the settings that shape the numbers, and the data files'
+// bytes, are unchanged.
 import { engineName } from '../engine/backend.js';
-import { existsSync, realpathSync } from 'node:fs';
+import { createReadStream, existsSync, realpathSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { tf } from '../engine/tf.js';
 import { writeJsonAtomic } from '../io/atomic.js';
@@ -29,6 +31,19 @@ export interface RunFile {
    * may be relative to a cwd --resume no longer has. Absent from run.json files written before it.
    */
   readonly paths?: RunPaths;
+  /** Size and SHA-256 of the data files when the run started; absent for built-in tasks and older run.json files. */
+  readonly data?: DataFingerprints;
+}
+
+/** A file's size and the SHA-256 of its bytes (hex). */
+export interface Fingerprint {
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+export interface DataFingerprints {
+  readonly train?: Fingerprint;
+  readonly eval?: Fingerprint;
 }
 
 /** config.model, config.train and config.eval resolved; a `builtin:` train spec stays as written. */
@@ -54,6 +69,20 @@ export function runPaths(config: Pick<TrainConfig, 'model' | 'train' | 'eval'>):
   return { model: realPath(config.model), train, ...(config.eval !== undefined ? { eval: realPath(config.eval) } : {}) };
 }
 
+/** The size and SHA-256 of the file at `path`, read in chunks. */
+export async function fingerprint(path: string): Promise<Fingerprint> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return { bytes: statSync(path).size, sha256: hash.digest('hex') };
+}
+
+/** Fingerprints of the run's data files (a `builtin:` spec is not a file). */
+async function dataFingerprints(config: Pick<TrainConfig, 'train' | 'eval'>): Promise<DataFingerprints> {
+  const train = config.train.startsWith('builtin:') ? undefined : await fingerprint(config.train);
+  const evalPrint = config.eval === undefined ? undefined : await fingerprint(config.eval);
+  return { ...(train ? { train } : {}), ...(evalPrint ? { eval: evalPrint } : {}) };
+}
+
 /** What writeRunFile reads of a prepared run (run-setup.ts's PreparedRun is one). */
 export interface RunFileSource {
   readonly config: TrainConfig;
@@ -63,9 +92,10 @@ export interface RunFileSource {
 
 /** Writes run.json into `dir`; `requested` is the config as asked for and how its rate was chosen. */
 export async function writeRunFile(run: RunFileSource, totalSteps: number | undefined, requested?: { config: TrainConfig; learningRate: LrChoice }, dir = run.config.out): Promise<void> {
+  const { allowDataChange: _once, ...config } = requested?.config ?? run.config; // a permission for one --resume, not a setting
   const file: RunFile = {
     version: 1,
-    config: requested?.config ?? run.config,
+    config: config as TrainConfig,
     learningRate: requested?.learningRate ?? (await readRunFile(run.config.out))?.learningRate,
     labels: run.data.labels,
     maxLength: run.maxLength,
@@ -74,6 +104,7 @@ export async function writeRunFile(run: RunFileSource, totalSteps: number | unde
     trainExamples: run.data.train.length,
     evalExamples: run.data.eval.length,
     paths: runPaths(run.config),
+    data: await dataFingerprints(run.config),
   };
   await writeJsonAtomic(join(dir, RUN_FILE), file);
 }
@@ -108,4 +139,32 @@ export async function checkResumable(config: TrainConfig): Promise<void> {
     const shown = changed.map((k) => `${k}: ${JSON.stringify(before[k])} → ${JSON.stringify(now[k])}`).join(', ');
     throw new UsageError(`--resume: the run in ${config.out} was started with different settings (${shown}); use the same options or another --out`);
   }
+}
+
+/**
+ * Refuses --resume when a data file's bytes differ from those the run in --out started with (same
+ * path, other content: rows removed, labels swapped), unless `config.allowDataChange`; then, and for
+ * a run.json from before fingerprints, it warns through `log` and goes on.
+ */
+export async function checkDataUnchanged(config: TrainConfig, log: (line: string) => void): Promise<void> {
+  const previous = await readRunFile(config.out);
+  if (!previous) return;
+  const files = { train: config.train.startsWith('builtin:') ? undefined : config.train, eval: config.eval };
+  if (!previous.data) {
+    const named = Object.values(files).filter((f) => f !== undefined);
+    if (named.length > 0) log(`warning: ${join(config.out, RUN_FILE)} has no fingerprint of the data (written before lorapro recorded one), so --resume cannot check that ${named.join(' and ')} is unchanged`);
+    return;
+  }
+  const changed: string[] = [];
+  for (const role of ['train', 'eval'] as const) {
+    const before = previous.data[role];
+    const path = files[role];
+    if (!before || path === undefined || !existsSync(path)) continue;
+    const now = await fingerprint(path);
+    if (now.sha256 !== before.sha256) changed.push(`--${role} ${path} (${before.bytes} bytes, sha256 ${before.sha256.slice(0, 12)}… when the run started; now ${now.bytes} bytes, ${now.sha256.slice(0, 12)}…)`);
+  }
+  if (changed.length === 0) return;
+  const what = `the data changed since the run in ${config.out} started: ${changed.join('; ')}`;
+  if (config.allowDataChange) return log(`warning: ${what}; continuing on the new data (--allow-data-change)`);
+  throw new UsageError(`--resume: ${what}. Restore the file, start a new run in another --out, or pass --allow-data-change to continue on the new data`);
 }

@@ -9,7 +9,7 @@ import { tf } from '../engine/tf.js';
 import { saveAdapter } from '../adapters/peft-files.js';
 import { savePretrained } from '../models/pretrained.js';
 import type { AnyModel } from '../models/types.js';
-import { checkpointName, latestCheckpoint, loadCheckpoint, loadTrainable, pruneCheckpoints, saveCheckpoint, type BestRecord, type CheckpointState } from './checkpoint.js';
+import { checkpointName, latestCheckpoint, loadTrainable, pruneCheckpoints, resumeCheckpoint, saveCheckpoint, type BestRecord, type CheckpointState } from './checkpoint.js';
 import { evalBatches, evaluate, type EvalMetrics } from './evaluate.js';
 import { usesAdapters, type MethodSetup } from './methods.js';
 import type { Progress } from './progress.js';
@@ -93,7 +93,7 @@ export async function trainLoop(run: PreparedRun, choice: LrChoice, found: OutFo
       if (hooks.signal?.aborted) {
         if (window.pending > 0) await appendMetrics(paths.metrics, await logLine(window, step, tokens, plan, config, schedule, elapsedS(), peak));
         const path = step > savedAt ? await checkpoint() : await latestCheckpoint(paths.checkpoints);
-        return finish('interrupted', `interrupted at step ${step} of ${plan.totalSteps}; ${path ? `the checkpoint ${path} holds it` : 'no step had been trained yet'}; continue with --resume`);
+        return finish('interrupted', `interrupted at step ${step} of ${plan.totalSteps}; ${path ? `the checkpoint ${path} holds it; continue with --resume` : 'no step had been trained yet; start it again with --resume-or-start'}`);
       }
       const lr = learningRate(step, schedule);
       const micro = Array.from({ length: config.gradAccum }, () => stream.next());
@@ -109,7 +109,7 @@ export async function trainLoop(run: PreparedRun, choice: LrChoice, found: OutFo
         const line = await logLine(window, step, tokens, plan, config, schedule, elapsedS(), peak);
         const diverged = result.skipped || !Number.isFinite(line.loss) ? `the training loss is not finite (${result.skipped ? `gradient norm ${result.gradNorm}` : `loss ${line.loss}`})` : guard?.check(line.loss, await weightNorm(guardedWeights(setup)));
         if (diverged) {
-          const message = await divergedMessage(step, diverged, config.lr, paths.checkpoints);
+          const message = await divergedMessage(step, diverged, config.lr, config.out);
           await appendMetrics(paths.metrics, { ...line, stopped: message });
           return finish('diverged', message);
         }
@@ -233,10 +233,11 @@ function isBetter(metrics: EvalMetrics, best: BestRecord | undefined, config: Re
   return LOWER_IS_BETTER.has(config.bestMetric) ? value < best.value : value > best.value;
 }
 
-async function divergedMessage(step: number, what: string, lr: number, checkpoints: string): Promise<string> {
-  const last = await latestCheckpoint(checkpoints);
+/** Names the step, the cause and a command that works: the same run at a lower rate, in a new folder. */
+async function divergedMessage(step: number, what: string, lr: number, out: string): Promise<string> {
+  const last = await latestCheckpoint(join(out, 'checkpoints'));
   const kept = last ? `the last good checkpoint is ${last}` : 'no checkpoint had been written yet';
-  return `step ${step}: the run is diverging: ${what}; it stopped and ${kept}. Try a smaller learning rate, e.g. --lr ${Number((lr / 10).toPrecision(2))} (it was ${lr}), or --lr auto.`;
+  return `step ${step}: the run is diverging: ${what}; it stopped and ${kept}. Try a smaller learning rate, e.g. --lr ${Number((lr / 10).toPrecision(2))} (it was ${lr}), or --lr auto, with a new --out (or remove ${out} first).`;
 }
 
 /** What --out held before the run started. */
@@ -261,10 +262,10 @@ async function startOrResume(run: PreparedRun, choice: LrChoice, found: OutFolde
     await rm(paths.metrics, { force: true });
     return fresh;
   }
-  const state = await loadCheckpoint(found.latest, setup.params, setup.optimizer);
+  const { dir, state } = await resumeCheckpoint(paths.checkpoints, setup.params, setup.optimizer, log);
   dropoutRngs(model).forEach((r, i) => (r.state = state.rng[i] ?? r.state));
   await truncateMetrics(paths.metrics, state.step);
-  log(`resumed from ${found.latest} at step ${state.step} of ${plan.totalSteps}`);
+  log(`resumed from ${dir} at step ${state.step} of ${plan.totalSteps}`);
   return state;
 }
 
