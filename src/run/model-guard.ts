@@ -23,14 +23,17 @@ export function sameFolder(a: string, b: string): boolean {
   return real(a) === real(b);
 }
 
+/** Throws a UsageError when `out` is the `model` folder: writing there would replace the base model. */
+export function refuseModelAsOut(out: string, model: string): void {
+  if (sameFolder(out, model)) throw new UsageError(`--out ${out} is the --model folder; writing there would replace the base model. Choose a new folder for --out`);
+}
+
 /**
- * Throws a UsageError when writing into `out` would replace the model in `model` or, unless `force`,
- * the model files already in `out`; `forceFlag` is the option that allows the second, if any.
+ * Throws a UsageError when `out` is the `model` folder or, unless `force`, already holds a model's
+ * files; `forceFlag` is the option that allows the second, if the command has one.
  */
 export function refuseModelOverwrite(out: string, model: string, o: { force?: boolean; forceFlag?: string } = {}): void {
-  if (sameFolder(out, model)) {
-    throw new UsageError(`--out ${out} is the --model folder; writing there would replace the base model. Choose a new folder for --out`);
-  }
+  refuseModelAsOut(out, model);
   const files = modelFilesIn(out);
   if (files.length > 0 && !o.force) {
     const way = o.forceFlag ? `, or pass ${o.forceFlag} to replace them` : '';

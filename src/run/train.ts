@@ -14,7 +14,7 @@ import { checkDataUnchanged, checkResumable, readRunFile } from '../train/run-fi
 import { disposeRun, prepareRun } from '../train/run-setup.js';
 import { trainLoop, type OutFolder, type TrainHooks, type TrainResult } from '../train/trainer.js';
 import { chooseLearningRate, SEARCH_DIR } from './lr-search.js';
-import { refuseModelOverwrite } from './model-guard.js';
+import { refuseModelAsOut, refuseModelOverwrite } from './model-guard.js';
 import { lockOut } from './out-lock.js';
 
 export type { TrainHooks, TrainResult } from '../train/trainer.js';
@@ -34,7 +34,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const log = hooks.log ?? ((line: string) => progress.log(line));
   const stat = statSync(config.out, { throwIfNoEntry: false });
   if (stat && !stat.isDirectory()) throw new UsageError(`--out ${config.out} is a file, not a folder; choose a folder for the run's outputs`);
-  const lock = lockOut(config.out, log); // before the checks, so two runs cannot both pass them
+  refuseModelAsOut(config.out, config.model); // before the lock writes into it
+  const lock = lockOut(config.out, log); // before the other checks, so two runs cannot both pass them
   try {
     return await trainLocked(config, hooks, progress, log);
   } finally {
