@@ -1,6 +1,6 @@
 // lorapro info: parameter counts and a memory estimate (weights, gradients, optimiser state) per method.
 import { join } from 'node:path';
-import { describeEngine, useBackend } from '../engine/backend.js';
+import { describeEngine } from '../engine/backend.js';
 import { nativeStatus } from '../engine/native.js';
 import { readModelConfig, type ModelConfig } from '../io/hf-config.js';
 import { createModel } from '../models/auto.js';
@@ -12,6 +12,7 @@ import { allMethodCosts, countParameters, humanBytes, humanCount, methodCost, ty
 import { UsageError } from '../train/errors.js';
 import { MODEL_TASK, requireModelDir } from '../train/run-model.js';
 import { BACKEND_OPTION, listOf, type Command } from './args.js';
+import { chooseEngine } from './engine.js';
 import { taskOption } from './eval.js';
 
 /** Each method's recommended rate (the folder's, else the width rule's) and the grid a run without --lr searches. */
@@ -61,7 +62,7 @@ export const infoCommand: Command = {
     if (!(Number.isInteger(rank) && rank > 0)) throw new UsageError(`--rank must be a positive integer, got ${rank}`);
     const dir = values.model as string;
     requireModelDir(dir);
-    await useBackend(values.backend as string | undefined);
+    await chooseEngine(values.backend);
     const config = await readModelConfig(dir);
     const task = taskOption(values.task);
     let model: AnyModel;

@@ -1,5 +1,6 @@
 // lorapro train: one training run from flags or a --config file.
 import { startEngine } from './engine.js';
+import { checkOutFolder } from './file-errors.js';
 import { METHODS } from '../train/methods.js';
 import { createProgress } from '../train/progress.js';
 import { trainConfig, type TrainConfig } from '../train/config.js';
@@ -109,6 +110,7 @@ export const trainCommand: Command = {
   ],
   async run(values, io) {
     const config = configFromOptions(values);
+    checkOutFolder(config.out);
     await startEngine(values.backend, io);
     const progress = createProgress(process.stderr);
     const result = await whileInterruptible(io, (signal) => train(config, { progress, signal }));
