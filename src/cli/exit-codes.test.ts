@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../io/safetensors-write.js';
 import { appendMetrics, type MetricsLine } from '../train/metrics-log.js';
-import { tempDir, writeTinyModel } from '../train/testing.js';
+import { tempDir, writeJsonl, writeTinyModel } from '../train/testing.js';
 import { reportFailure } from './cli.js';
 import { fileSystemMessage } from './file-errors.js';
 import { runCli, writeTinyByteModel } from './testing.js';
@@ -92,6 +92,13 @@ test('generate --chat on a model with no chat template is bad usage, exit 2, wit
   const r = await runCli('generate', '--model', byteModel, '--prompt', 'hi', '--chat', '--max-new-tokens', '2');
   assert.equal(r.code, 2, r.err);
   assert.match(r.err, /--chat: .* has no chat template .*; drop --chat/);
+});
+
+test('chat records for a model with no chat template are bad input, exit 2, naming the line', async () => {
+  const chat = writeJsonl(join(root, 'chat.jsonl'), [{ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] }]);
+  const r = await runCli('train', '--model', byteModel, '--train', chat, '--task', 'causal-lm', '--method', 'lora', '--lr', '0.01', '--max-steps', '1', '--out', join(root, 'chat-run'));
+  assert.equal(r.code, 2, r.err);
+  assert.match(r.err, /chat\.jsonl line 1: Tokenizer\(.*byte-model\): no chat template "default"/);
 });
 
 test('generate --max-new-tokens 0 is refused clearly, never "Infinity positions"', async () => {

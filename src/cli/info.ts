@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { parseTargetModules } from '../adapters/peft-targets.js';
 import { describeEngine } from '../engine/backend.js';
 import { nativeStatus } from '../engine/native.js';
+import { floatWeights } from '../io/float-weights.js';
 import { readModelConfig, type ModelConfig } from '../io/hf-config.js';
+import { forEachCheckpointTensor } from '../io/safetensors-shards.js';
 import { createModel } from '../models/auto.js';
 import { zerosInit } from '../models/layers.js';
 import type { AnyModel } from '../models/types.js';
@@ -49,7 +51,7 @@ export const infoCommand: Command = {
   summary: 'Prints a model\'s parameter count, the trainable parameters of each method and an estimate of their memory for weights, gradients and optimiser state (float32; activations not included), and the learning rate each method takes without --lr.',
   usage: 'lorapro info --model DIR [--method NAME] [--rank N] [--target-modules LIST]',
   options: [
-    { key: 'model', type: 'string', arg: 'DIR', required: true, help: 'model folder (only config.json is read)' },
+    { key: 'model', type: 'string', arg: 'DIR', required: true, help: 'model folder (config.json is read; the weights are checked, not loaded)' },
     { key: 'method', type: 'string', arg: 'NAME', help: `one method (default: all of ${METHODS.join(', ')})` },
     { key: 'rank', type: 'int', default: '8', help: 'LoRA rank r' },
     { key: 'targetModules', type: 'string', arg: 'LIST', default: 'all-linear', help: TARGET_MODULES_HELP },
@@ -66,6 +68,7 @@ export const infoCommand: Command = {
     requireModelDir(dir);
     await chooseEngine(values.backend);
     const config = await readModelConfig(dir);
+    await checkWeights(dir);
     const task = taskOption(values.task);
     let model: AnyModel;
     try {
@@ -105,6 +108,18 @@ export function targetsOption(value: unknown): readonly string[] | string {
     throw new UsageError(`--target-modules ${(e as Error).message}`);
   }
 }
+
+/**
+ * Reads the checkpoint of `dir` one tensor at a time as a load would, without building the model: a
+ * truncated file, a missing shard or a NaN / Inf weight is an InputFileError naming the file.
+ */
+async function checkWeights(dir: string): Promise<void> {
+  await forEachCheckpointTensor(dir, (name, raw, file) => {
+    if (FLOAT_DTYPES.has(raw.dtype)) floatWeights(raw, name, file); // integer tensors may be buffers (position_ids)
+  });
+}
+
+const FLOAT_DTYPES = new Set(['F64', 'F32', 'F16', 'BF16']);
 
 /** Why the native engine is not the one in use, when it is not. */
 function nativeNote(): string {
