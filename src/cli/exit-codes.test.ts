@@ -120,7 +120,7 @@ test('a full disk (ENOSPC) names the file being written and how to resume, exit 
   assert.equal(thrown?.path, target);
   const lines: string[] = [];
   assert.equal(reportFailure(thrown, 'train', { out: () => {}, err: (l) => lines.push(l) }), 2);
-  assert.match(lines[0], /^lorapro train: no space left on the device while writing .*run\.json \(ENOSPC\); free some space, then run the same command with --resume/);
+  assert.match(lines[0], /^lorapro train: no space left on the device while writing .*run\.json \(ENOSPC\); free some space, then continue from the last checkpoint with lorapro train .*--resume/);
   // a real one, where the system has /dev/full: metrics.jsonl's appends name their file too
   if (existsSync('/dev/full')) {
     const real = await appendMetrics('/dev/full', { step: 1 } as MetricsLine).catch((e: unknown) => e as NodeJS.ErrnoException);

@@ -4,6 +4,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UsageError } from '../train/errors.js';
+import { resumeCommand } from './interrupt.js';
 
 /** Commands that continue where they stopped when given --resume. */
 const RESUMABLE = new Set(['train', 'compare', 'pretrain', 'bench']);
@@ -26,7 +27,7 @@ export function fileSystemMessage(e: unknown, command: string): string | undefin
   const err = errnoOf(e);
   if (err === undefined) return undefined;
   const path = err.path ?? 'a file';
-  const again = RESUMABLE.has(command) ? `run the same command with --resume to continue from its last checkpoint` : 'run the command again';
+  const again = RESUMABLE.has(command) ? `continue from the last checkpoint with ${resumeCommand(command)}` : 'run the command again';
   switch (err.code) {
     case 'ENOSPC':
     case 'EDQUOT':
