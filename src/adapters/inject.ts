@@ -92,7 +92,8 @@ export function injectLora(model: Module, config: LoraConfig, opts: InjectOption
   const targets = selectTargets(model, config);
   if (targets.length === 0) {
     const names = [...new Set(linearPaths(model, []).map((p) => p.replace(/\.\d+\./g, '.*.')))];
-    throw new Error(`target modules ${JSON.stringify(config.targetModules)} match no linear layer; available: ${names.join(', ')}`);
+    const how = typeof config.targetModules === 'string' ? ' (a regex must match the whole module path, e.g. ".*\\.q_proj")' : '';
+    throw new Error(`target modules ${JSON.stringify(config.targetModules)} match no linear layer${how}; available: ${names.join(', ')}`);
   }
   if (config.initLoraWeights === 'lora_ga') {
     const missing = targets.filter((p) => !opts.gradients?.has(p));

@@ -4,7 +4,7 @@
 import { tf } from '../engine/tf.js';
 import { FileSet } from '../io/file-set.js';
 import { InputFileError } from '../io/input-error.js';
-import { toFloat32 } from '../io/safetensors-convert.js';
+import { floatWeights } from '../io/float-weights.js';
 import type { SafetensorsFile } from '../io/safetensors-dtype.js';
 import { serializeSafetensors } from '../io/safetensors-encode.js';
 import { tensorsToWrite } from '../io/safetensors-tf.js';
@@ -170,7 +170,7 @@ export function applyAdapter(model: Module, config: LoraConfig, file: Safetensor
   for (const [key, t] of file.tensors) {
     const name = fromPeftName(key);
     if (name === undefined || !expected.has(name)) unexpected.push(key);
-    else found.set(name, { shape: t.shape, data: toFloat32(t, key) });
+    else found.set(name, { shape: t.shape, data: floatWeights(t, key, weightsPath) });
   }
   const missing = [...expected.keys()].filter((k) => !found.has(k));
   const misShaped = [...found].filter(([k, t]) => t.shape.join() !== expected.get(k)!.shape.join()).map(([k, t]) => `${k} [${t.shape}] (model [${expected.get(k)!.shape}])`);

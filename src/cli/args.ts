@@ -39,6 +39,9 @@ export interface Command {
   run(values: Record<string, unknown>, io: CliIO): Promise<number>;
 }
 
+/** The exit-code rule, as --help states it. */
+export const EXIT_CODES = 'Exit codes: 0 ok; 2 anything you can fix by changing the input, the options, the files or the file system (the message names the path); 1 a failure of the run itself; 130 stopped by Ctrl-C (a checkpoint written).';
+
 export const flagOf = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const keyOf = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
@@ -133,5 +136,5 @@ export function renderHelp(command: Command): string {
   const width = Math.min(34, Math.max(...rows.map((r) => r[0].length)) + 2);
   const lines = rows.map(([l, r]) => (l.length + 2 > width ? `${l}\n${' '.repeat(width)}${r}` : `${l.padEnd(width)}${r}`));
   const examples = command.examples?.length ? `\n\nExamples:\n${command.examples.map((e) => `  ${e}`).join('\n')}` : '';
-  return `Usage: ${command.usage}\n\n${command.summary}\n\nOptions:\n${lines.join('\n')}${examples}\n\nExit codes: 0 ok, 1 the run failed, 2 bad usage or input.`;
+  return `Usage: ${command.usage}\n\n${command.summary}\n\nOptions:\n${lines.join('\n')}${examples}\n\n${EXIT_CODES}`;
 }

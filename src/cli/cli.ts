@@ -1,11 +1,12 @@
-// The lorapro command line as a function (main.ts is the executable). Exit codes: 0 ok, 1 the run
-// failed, 2 bad usage or input.
+// The lorapro command line as a function (main.ts is the executable). Exit codes (EXIT_CODES): 0 ok,
+// 2 what the user can fix (options, input files, the file system), 1 a failure of the run itself.
 import { readFileSync } from 'node:fs';
 import { isUsageError, UsageError } from '../train/errors.js';
-import { renderHelp, resolveOptions, type CliIO, type Command } from './args.js';
+import { EXIT_CODES, renderHelp, resolveOptions, type CliIO, type Command } from './args.js';
 import { benchCommand } from './bench.js';
 import { compareCommand } from './compare.js';
 import { demoCommand } from './demo.js';
+import { fileSystemMessage } from './file-errors.js';
 import { evalCommand } from './eval.js';
 import { generateCommand } from './generate.js';
 import { infoCommand } from './info.js';
@@ -27,7 +28,7 @@ function version(): string {
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 4;
   const rows = COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.brief}`);
-  return `Usage: lorapro <command> [options]\n\nLoRA and LoRA-Pro fine-tuning of Hugging Face models on TensorFlow.js.\n\nCommands:\n${rows.join('\n')}\n\nRun "lorapro <command> --help" for a command's options.\nExit codes: 0 ok, 1 the run failed, 2 bad usage or input.`;
+  return `Usage: lorapro <command> [options]\n\nLoRA and LoRA-Pro fine-tuning of Hugging Face models on TensorFlow.js.\n\nCommands:\n${rows.join('\n')}\n\nRun "lorapro <command> --help" for a command's options.\n${EXIT_CODES}`;
 }
 
 /** Runs one command line and returns its exit code. */
@@ -63,11 +64,24 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     }
     return await command.run(values, io);
   } catch (e) {
-    if (isUsageError(e)) {
-      io.err(`lorapro ${name}: ${(e as Error).message}`);
-      return 2;
-    }
-    io.err(`lorapro ${name} failed: ${process.env.LORAPRO_DEBUG ? (e as Error).stack : (e as Error).message}`);
-    return 1;
+    return reportFailure(e, name, io);
   }
+}
+
+/**
+ * Says what went wrong with `lorapro <name>` and returns the exit code: 2 for what the user can fix
+ * (usage, input files, a file system that refuses a write), 1 for a failure of the run itself.
+ */
+export function reportFailure(e: unknown, name: string, io: CliIO): number {
+  if (isUsageError(e)) {
+    io.err(`lorapro ${name}: ${(e as Error).message}`);
+    return 2;
+  }
+  const refused = fileSystemMessage(e, name);
+  if (refused !== undefined) {
+    io.err(`lorapro ${name}: ${refused}`);
+    return 2;
+  }
+  io.err(`lorapro ${name} failed: ${process.env.LORAPRO_DEBUG ? (e as Error).stack : (e as Error).message}`);
+  return 1;
 }

@@ -10,6 +10,7 @@ import { compareMethods, type CompareOutcome } from '../run/compare.js';
 import { builtinDataSpec } from '../train/run-data.js';
 import { UsageError } from '../train/errors.js';
 import { listOf, type CliIO, type Command } from './args.js';
+import { checkOutFolder } from './file-errors.js';
 import { INTERRUPTED_EXIT, resumeCommand, whileInterruptible } from './interrupt.js';
 import { ALLOW_DATA_CHANGE_OPTION, resolveTaskOption, RUN_OPTIONS } from './train.js';
 
@@ -39,6 +40,7 @@ export const compareCommand: Command = {
   async run(values, io) {
     const { methods, seeds, out, resume, backend, noDiagnostics, noDivergenceGuard, ...base } = resolveTaskOption(values);
     const methodList = listOf(methods, '--methods').map(checkVariant);
+    checkOutFolder(out as string);
     await startEngine(backend, io);
     const options = { ...base, ...(noDiagnostics ? { diagnostics: false } : {}), ...(noDivergenceGuard ? { divergenceGuard: false } : {}) };
     const outcome = await whileInterruptible(io, (signal) =>

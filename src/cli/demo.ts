@@ -7,6 +7,7 @@ import { chooseBase, shown } from '../bench/paper/base.js';
 import { runMethod, type MethodRun } from '../bench/paper/runs.js';
 import { costCells, DIAGNOSTIC_NOTE, markdownTable, pctCell, textTable } from '../bench/paper/table.js';
 import { startEngine } from './engine.js';
+import { checkOutFolder } from './file-errors.js';
 import type { MethodName } from '../train/methods.js';
 import { machineLine } from '../run/pretrain.js';
 import { createProgress } from '../train/progress.js';
@@ -70,6 +71,7 @@ export const demoCommand: Command = {
     const out = (values.out as string | undefined) ?? join('runs', 'demo');
     const steps = (values.steps as number | undefined) ?? 150;
     const seed = (values.seed as number | undefined) ?? 0;
+    checkOutFolder(out);
     await startEngine(values.backend, io);
     await prepareOut(out);
     const log = (line: string) => io.err(line);

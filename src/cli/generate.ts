@@ -2,7 +2,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAdapter } from '../adapters/peft-files.js';
-import { useBackend } from '../engine/backend.js';
 import { readModelConfig } from '../io/hf-config.js';
 import { generate } from '../models/generate.js';
 import { generateSeq2Seq } from '../models/generate-seq2seq.js';
@@ -11,6 +10,7 @@ import { validateSampling, type SamplingOptions } from '../models/sampling.js';
 import { UsageError } from '../train/errors.js';
 import { loadRunTokenizer, loadTrained, requireModelDir } from '../train/run-model.js';
 import { BACKEND_OPTION, type Command, type CliIO } from './args.js';
+import { chooseEngine } from './engine.js';
 
 function samplingOf(values: Record<string, unknown>): SamplingOptions {
   const sampling: SamplingOptions = { temperature: values.temperature as number | undefined, topK: values.topK as number | undefined, topP: values.topP as number | undefined };
@@ -20,6 +20,13 @@ function samplingOf(values: Record<string, unknown>): SamplingOptions {
     throw new UsageError((e as Error).message);
   }
   return sampling;
+}
+
+/** --max-new-tokens, a whole number ≥ 1 (default 32). */
+function maxNewTokensOf(values: Record<string, unknown>): number {
+  const n = (values.maxNewTokens as number | undefined) ?? 32;
+  if (!(Number.isInteger(n) && n >= 1)) throw new UsageError(`--max-new-tokens must be a whole number ≥ 1, got ${n}`);
+  return n;
 }
 
 /** T5: the prompt is the encoder's input and the decoder writes the answer (a text-to-text run's label word). */
@@ -35,7 +42,7 @@ async function generateT5(values: Record<string, unknown>, io: CliIO): Promise<n
   const model = await loadSeq2SeqLM(dir);
   try {
     if (adapter !== undefined) await loadAdapter(model, adapter);
-    const out = await generateSeq2Seq(model, ids, { ...sampling, maxNewTokens: (values.maxNewTokens as number | undefined) ?? 32, seed: values.seed as number | undefined, eosTokenId: tokenizer.eosTokenId });
+    const out = await generateSeq2Seq(model, ids, { ...sampling, maxNewTokens: maxNewTokensOf(values), seed: values.seed as number | undefined, eosTokenId: tokenizer.eosTokenId });
     io.out(tokenizer.decode(out.ids, { skipSpecialTokens: true }));
     return 0;
   } finally {
@@ -62,7 +69,8 @@ export const generateCommand: Command = {
   ],
   examples: ['lorapro generate --model models/gpt2 --adapter runs/alpaca-lora-pro --prompt "Q: what is 2+2?" --max-new-tokens 16'],
   async run(values, io) {
-    await useBackend(values.backend as string | undefined);
+    maxNewTokensOf(values);
+    await chooseEngine(values.backend);
     requireModelDir(values.model as string);
     if ((await readModelConfig(values.model as string)).modelType === 't5') return generateT5(values, io);
     const trained = await loadTrained({ model: values.model as string, adapter: values.adapter as string | undefined, task: 'causal-lm', log: (l) => io.err(l) });
@@ -70,11 +78,14 @@ export const generateCommand: Command = {
       const { model, tokenizer } = trained;
       if (model.task !== 'causal-lm') throw new UsageError('generate needs a causal LM; this run was trained for classification (use lorapro eval)');
       const prompt = values.prompt as string;
+      if (values.chat && !tokenizer.hasChatTemplate) {
+        throw new UsageError(`--chat: ${values.model} has no chat template (no "chat_template" in tokenizer_config.json, no chat_template.jinja); drop --chat to continue the prompt as plain text`);
+      }
       const ids = values.chat
         ? tokenizer.encode(tokenizer.applyChatTemplate([{ role: 'user', content: prompt }], { addGenerationPrompt: true }), { addSpecialTokens: false })
         : tokenizer.encode(prompt, { addSpecialTokens: true });
       if (ids.length === 0) throw new UsageError('--prompt encodes to no tokens');
-      const maxNewTokens = Math.min((values.maxNewTokens as number | undefined) ?? 32, model.maxPositions - ids.length);
+      const maxNewTokens = Math.min(maxNewTokensOf(values), model.maxPositions - ids.length);
       if (maxNewTokens < 1) throw new UsageError(`--prompt has ${ids.length} tokens; the model has ${model.maxPositions} positions, leaving none to generate`);
       const sampling = samplingOf(values);
       const out = await generate(model, ids, { ...sampling, maxNewTokens, seed: values.seed as number | undefined, eosTokenId: tokenizer.eosTokenId });

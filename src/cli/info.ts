@@ -1,8 +1,11 @@
 // lorapro info: parameter counts and a memory estimate (weights, gradients, optimiser state) per method.
 import { join } from 'node:path';
-import { describeEngine, useBackend } from '../engine/backend.js';
+import { parseTargetModules } from '../adapters/peft-targets.js';
+import { describeEngine } from '../engine/backend.js';
 import { nativeStatus } from '../engine/native.js';
+import { floatWeights } from '../io/float-weights.js';
 import { readModelConfig, type ModelConfig } from '../io/hf-config.js';
+import { forEachCheckpointTensor } from '../io/safetensors-shards.js';
 import { createModel } from '../models/auto.js';
 import { zerosInit } from '../models/layers.js';
 import type { AnyModel } from '../models/types.js';
@@ -11,8 +14,10 @@ import { checkMethod, headModules, INIT_SUMMARIES, INITS, METHODS, type MethodNa
 import { allMethodCosts, countParameters, humanBytes, humanCount, methodCost, type MethodCost } from '../train/run-memory.js';
 import { UsageError } from '../train/errors.js';
 import { MODEL_TASK, requireModelDir } from '../train/run-model.js';
-import { BACKEND_OPTION, listOf, type Command } from './args.js';
+import { BACKEND_OPTION, type Command } from './args.js';
+import { chooseEngine } from './engine.js';
 import { taskOption } from './eval.js';
+import { TARGET_MODULES_HELP } from './train.js';
 
 /** Each method's recommended rate (the folder's, else the width rule's) and the grid a run without --lr searches. */
 async function learningRateLines(dir: string, config: ModelConfig, methods: readonly MethodName[]): Promise<string[]> {
@@ -46,10 +51,10 @@ export const infoCommand: Command = {
   summary: 'Prints a model\'s parameter count, the trainable parameters of each method and an estimate of their memory for weights, gradients and optimiser state (float32; activations not included), and the learning rate each method takes without --lr.',
   usage: 'lorapro info --model DIR [--method NAME] [--rank N] [--target-modules LIST]',
   options: [
-    { key: 'model', type: 'string', arg: 'DIR', required: true, help: 'model folder (only config.json is read)' },
+    { key: 'model', type: 'string', arg: 'DIR', required: true, help: 'model folder (config.json is read; the weights are checked, not loaded)' },
     { key: 'method', type: 'string', arg: 'NAME', help: `one method (default: all of ${METHODS.join(', ')})` },
     { key: 'rank', type: 'int', default: '8', help: 'LoRA rank r' },
-    { key: 'targetModules', type: 'string', arg: 'LIST', default: 'all-linear', help: 'modules to adapt (names, all-linear, or peft: PEFT\'s default for the model type)' },
+    { key: 'targetModules', type: 'string', arg: 'LIST', default: 'all-linear', help: TARGET_MODULES_HELP },
     { key: 'task', type: 'string', arg: 'TASK', default: "the config's", help: 'classification or causal-lm' },
     { key: 'numLabels', type: 'int', default: '2', help: 'labels of a classification head' },
     BACKEND_OPTION,
@@ -61,8 +66,9 @@ export const infoCommand: Command = {
     if (!(Number.isInteger(rank) && rank > 0)) throw new UsageError(`--rank must be a positive integer, got ${rank}`);
     const dir = values.model as string;
     requireModelDir(dir);
-    await useBackend(values.backend as string | undefined);
+    await chooseEngine(values.backend);
     const config = await readModelConfig(dir);
+    await checkWeights(dir);
     const task = taskOption(values.task);
     let model: AnyModel;
     try {
@@ -71,8 +77,7 @@ export const infoCommand: Command = {
       throw new UsageError((e as Error).message); // e.g. --task causal-lm for an encoder
     }
     try {
-      const targetModules = values.targetModules === undefined ? 'all-linear' : listOf(values.targetModules, '--target-modules');
-      const target = targetModules.length === 1 && (targetModules[0] === 'all-linear' || targetModules[0] === 'peft') ? targetModules[0] : targetModules;
+      const target = targetsOption(values.targetModules);
       const counts = countParameters(model, { rank, alpha: 16, targetModules: target, modulesToSave: model.task === 'sequence-classification' ? headModules(model) : [] });
       io.out(`engine: ${describeEngine()}${nativeNote()}`);
       io.out(`model: ${dir} (${model.architecture}, ${config.modelType}, ${model.task})`);
@@ -94,6 +99,27 @@ export const infoCommand: Command = {
     }
   },
 };
+
+/** --target-modules as PEFT reads target_modules (names, a regex, all-linear or peft). */
+export function targetsOption(value: unknown): readonly string[] | string {
+  try {
+    return parseTargetModules(value ?? 'all-linear');
+  } catch (e) {
+    throw new UsageError(`--target-modules ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Reads the checkpoint of `dir` one tensor at a time as a load would, without building the model: a
+ * truncated file, a missing shard or a NaN / Inf weight is an InputFileError naming the file.
+ */
+async function checkWeights(dir: string): Promise<void> {
+  await forEachCheckpointTensor(dir, (name, raw, file) => {
+    if (FLOAT_DTYPES.has(raw.dtype)) floatWeights(raw, name, file); // integer tensors may be buffers (position_ids)
+  });
+}
+
+const FLOAT_DTYPES = new Set(['F64', 'F32', 'F16', 'BF16']);
 
 /** Why the native engine is not the one in use, when it is not. */
 function nativeNote(): string {

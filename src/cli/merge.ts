@@ -3,13 +3,14 @@ import { copyFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { mergeAndUnload } from '../adapters/inject.js';
-import { useBackend } from '../engine/backend.js';
 import { savePretrained } from '../models/pretrained.js';
 import { RUN_FILE } from '../train/run-file.js';
 import { UsageError } from '../train/errors.js';
 import { loadTrained } from '../train/run-model.js';
 import { refuseModelOverwrite } from '../run/model-guard.js';
 import { BACKEND_OPTION, type Command } from './args.js';
+import { checkOutFolder } from './file-errors.js';
+import { chooseEngine } from './engine.js';
 
 const DTYPES = ['F32', 'F16', 'BF16'] as const;
 
@@ -30,10 +31,11 @@ export const mergeCommand: Command = {
   async run(values, io) {
     const dtype = (values.dtype as string | undefined) ?? 'F32';
     if (!(DTYPES as readonly string[]).includes(dtype)) throw new UsageError(`--dtype must be one of ${DTYPES.join(', ')}, got "${dtype}"`);
-    await useBackend(values.backend as string | undefined);
     const adapter = values.adapter as string;
     const out = values.out as string;
     refuseModelOverwrite(out, values.model as string, { force: values.force === true, forceFlag: '--force' }); // before the merge's work
+    checkOutFolder(out); // before the merge's work, not after it
+    await chooseEngine(values.backend);
     const trained = await loadTrained({ model: values.model as string, adapter, log: (l) => io.err(l) });
     try {
       mergeAndUnload(trained.model, { safe: true });

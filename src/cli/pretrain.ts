@@ -1,5 +1,6 @@
 // lorapro pretrain: a small base model from scratch on Moby-Dick (see src/run/pretrain.ts).
 import { startEngine } from './engine.js';
+import { checkOutFolder } from './file-errors.js';
 import { createProgress } from '../train/progress.js';
 import { defaultWork, MODEL_CARD_FILE, pretrain } from '../run/pretrain.js';
 import { BACKEND_OPTION, type Command } from './args.js';
@@ -31,8 +32,10 @@ export const pretrainCommand: Command = {
   ],
   examples: ['lorapro pretrain --config models/base-config.json --out models/lorapro-base --max-steps 2000', 'lorapro pretrain --config models/base-config.json --out models/lorapro-base --resume'],
   async run(values, io) {
-    await startEngine(values.backend, io);
     const out = values.out as string;
+    checkOutFolder(out);
+    checkOutFolder((values.work as string | undefined) ?? defaultWork(out), '--work');
+    await startEngine(values.backend, io);
     const log = (line: string) => io.err(line);
     const progress = createProgress(process.stderr);
     const outcome = await pretrain(

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { startEngine } from './engine.js';
 import { latestCheckpoint } from '../train/checkpoint.js';
+import { checkOutFolder } from './file-errors.js';
 import { METHODS } from '../train/methods.js';
 import { createProgress } from '../train/progress.js';
 import { trainConfig, type TrainConfig } from '../train/config.js';
@@ -10,6 +11,9 @@ import { builtinDataSpec, builtinSpecString } from '../train/run-data.js';
 import { UsageError } from '../train/errors.js';
 import { BACKEND_OPTION, type Command, type OptionSpec } from './args.js';
 import { INTERRUPTED_EXIT, resumeCommand, whileInterruptible } from './interrupt.js';
+
+/** --target-modules, as PEFT reads target_modules (adapters/peft-targets.ts). */
+export const TARGET_MODULES_HELP = "modules to adapt, as PEFT's target_modules: comma-separated names, each a module path or its end (q_proj,v_proj); one regex matched against the whole module path ('.*\\.(q|v)_proj'); all-linear; or peft (PEFT's default for the model type: q,v for T5)";
 
 /** Options shared by `train` and `compare` (everything but the method, the output and --resume). */
 export const RUN_OPTIONS: readonly OptionSpec[] = [
@@ -23,7 +27,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { key: 'rawAdapter', type: 'boolean', help: 'pissa/olora/lora-ga: save the adapter as trained, for the residual base (by default it is converted, as PEFT does, to a rank-2r LoRA that loads on the original model)' },
   { key: 'rank', type: 'int', default: '8', help: 'LoRA rank r' },
   { key: 'alpha', type: 'number', default: '16', help: 'LoRA alpha (scale alpha/r; alpha/sqrt(r) for rslora)' },
-  { key: 'targetModules', type: 'string', arg: 'LIST', default: 'all-linear', help: 'comma-separated module names to adapt (e.g. q_proj,v_proj), a regex, all-linear, or peft (PEFT\'s default for the model type: q,v for T5)' },
+  { key: 'targetModules', type: 'string', arg: 'LIST', default: 'all-linear', help: TARGET_MODULES_HELP },
   { key: 'loraDropout', type: 'number', default: '0', help: 'dropout on the adapter input' },
   { key: 'lr', type: 'string', arg: 'LR', default: 'auto', help: "peak learning rate: a number; auto (a short search: trial runs at --lr-grid; of the rates within one standard error of the best validation metric, the lowest); or recommended (the model folder's lorapro.json rate for the method, else a rule by the model's width, without a search)" },
   { key: 'lrGrid', type: 'string', arg: 'LIST', default: "three rates a half decade apart around the recommended rate", help: 'comma-separated learning rates the search tries' },
@@ -115,6 +119,7 @@ export const trainCommand: Command = {
   ],
   async run(values, io) {
     const config = configFromOptions(values);
+    checkOutFolder(config.out);
     await startEngine(values.backend, io);
     const progress = createProgress(process.stderr);
     const result = await whileInterruptible(io, (signal) => train(config, { progress, signal }));

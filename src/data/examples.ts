@@ -139,6 +139,31 @@ function fieldList(fields: Readonly<Record<string, unknown>>): string {
 }
 
 /**
+ * Labels written both as a number and as a string in one file (`1` and `"1"`), each named with the
+ * lines it takes both forms on. Past `toLabelledTexts` labels are strings, so the two become one
+ * class (usually what a file exported with mixed types means); the caller says so rather than
+ * merging them silently.
+ */
+export function mixedLabelTypes(records: readonly RawRecord[]): string[] {
+  const first = new Map<string, { number?: number; string?: number }>();
+  for (const { line, fields } of records) {
+    const v = fields.label;
+    if (!(typeof v === 'string' || (typeof v === 'number' && Number.isSafeInteger(v)))) continue;
+    const seen = first.get(String(v)) ?? {};
+    seen[typeof v === 'number' ? 'number' : 'string'] ??= line;
+    first.set(String(v), seen);
+  }
+  return [...first]
+    .filter(([, s]) => s.number !== undefined && s.string !== undefined)
+    .map(([label, s]) => `label ${label} is written as the number ${label} (line ${s.number}) and as the string ${JSON.stringify(label)} (line ${s.string}); both are taken as one class`);
+}
+
+/** The lines of causal-LM records that carry a "label" field, which language modelling does not train on. */
+export function labelledLines(records: readonly RawRecord[]): number[] {
+  return records.filter((r) => 'label' in r.fields).map((r) => r.line);
+}
+
+/**
  * The label set of a training file: sorted numerically when every label is an integer, else
  * lexicographically (by UTF-16 code unit, so the order does not depend on the locale).
  */

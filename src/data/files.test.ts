@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatasetError, loadCausalLmData, loadClassificationData } from './files.js';
+import { DatasetError, decodeDatasetBytes, loadCausalLmData, loadClassificationData } from './files.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lorapro-data-'));
 function file(name: string, text: string): string {
@@ -159,4 +159,42 @@ test('causal LM problems: unknown role, no assistant turn, missing completion, u
   assert.match(error.message, /line 4: record needs a "text" field, "prompt" and "completion" fields, or a "messages" field \(the record has: input, output\)/);
   assert.match(error.message, /line 5: field "messages\[1\]\.content" must be a string, got a number/);
   assert.match(error.message, /line 6: field "messages" must be an array of \{role, content\}, got a string/);
+});
+
+test('labels 1 and "1" in one file are one class, and a warning names both lines', () => {
+  const warnings: string[] = [];
+  const path = file('mixed.jsonl', jsonl([{ text: 'a', label: 1 }, { text: 'b', label: 0 }, { text: 'c', label: '1' }, { text: 'd', label: '1' }]));
+  const data = loadClassificationData(path, undefined, { seed: 0, onWarning: (m) => warnings.push(m) });
+  assert.deepEqual(data.labels, ['0', '1']);
+  assert.deepEqual(warnings, [`${path}: label 1 is written as the number 1 (line 1) and as the string "1" (line 3); both are taken as one class`]);
+  const quiet: string[] = [];
+  loadClassificationData(file('same.jsonl', jsonl([{ text: 'a', label: 1 }, { text: 'b', label: 0 }])), undefined, { seed: 0, onWarning: (m) => quiet.push(m) });
+  assert.deepEqual(quiet, []);
+});
+
+test('bytes that are not UTF-8 are refused with the file, the byte offset and the line, never replaced', () => {
+  const good = Buffer.from('{"text": "ok", "label": "a"}\n{"text": "caf');
+  const path = join(dir, 'latin1.jsonl');
+  writeFileSync(path, Buffer.concat([good, Buffer.from([0xe9]), Buffer.from('", "label": "b"}\n')]));
+  assert.throws(() => loadClassificationData(path, undefined, { seed: 0 }), new RegExp(`^DatasetError: ${path}: byte ${good.length} \\(line 2\\) is not valid UTF-8 \\(bytes e9 22 2c 20\\); save the file as UTF-8$`));
+  const at = (bytes: number[]) => {
+    try {
+      decodeDatasetBytes(new Uint8Array(bytes), 'x');
+      return -1;
+    } catch (e) {
+      return Number(/byte (\d+)/.exec((e as Error).message)![1]);
+    }
+  };
+  assert.equal(at([0x61, 0xc3, 0xa9, 0x62]), -1, 'é is fine');
+  assert.equal(at([0x61, 0xc0, 0x80]), 1, 'an overlong NUL');
+  assert.equal(at([0x61, 0x62, 0xed, 0xa0, 0x80]), 2, 'a surrogate');
+  assert.equal(at([0xf0, 0x9f, 0x98]), 0, 'a sequence cut short at the end');
+  assert.equal(at([0xff, 0xfe, 0x7b, 0x00]), 0, 'UTF-16');
+});
+
+test('causal-LM records that carry labels: the labels are ignored, and a warning says so with the lines', () => {
+  const warnings: string[] = [];
+  const path = file('lm-labelled.jsonl', jsonl([{ text: 'good film', label: 'pos' }, { text: 'plain' }, { text: 'bad film', label: 'neg' }]));
+  assert.equal(loadCausalLmData(path, { onWarning: (m) => warnings.push(m) }).length, 3);
+  assert.deepEqual(warnings, [`${path}: 2 records have a "label" field (lines 1, 3), which causal-LM training ignores: it learns the text alone; to train on the labels, use the task classification`]);
 });

@@ -7,7 +7,7 @@
 //   batch      length-bucketed resumable batches, padding
 import { readFileSync } from 'node:fs';
 import { DatasetError, type DataProblems } from './problems.js';
-import type { DataFormat, RawRecord } from './read.js';
+import { decodeDatasetBytes, type DataFormat, type RawRecord } from './read.js';
 import type { CausalLmExample } from './examples.js';
 import { causalLmFromText, classificationFromText, recordsOf, type ClassificationLoadOptions, type ClassificationData, type LoadOptions, type TextFile } from './text.js';
 
@@ -28,13 +28,15 @@ export function readRecords(path: string, problems: DataProblems, format?: DataF
   return recordsOf(readDatasetFile(path), problems, format);
 }
 
-/** A dataset file's text; an unreadable file is a DatasetError naming it. */
+/** A dataset file's text; an unreadable file, or one that is not UTF-8, is a DatasetError naming it. */
 export function readDatasetFile(path: string): TextFile {
+  let bytes: Uint8Array;
   try {
-    return { name: path, text: readFileSync(path, 'utf8') };
+    bytes = readFileSync(path);
   } catch (e) {
     throw new DatasetError(path, [], `${path}: cannot read the dataset file (${(e as Error).message})`);
   }
+  return { name: path, text: decodeDatasetBytes(bytes, path) };
 }
 
 /**

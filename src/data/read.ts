@@ -26,6 +26,45 @@ export function formatFromPath(path: string): DataFormat {
 }
 
 /**
+ * A dataset file's bytes as text. Bytes that are not UTF-8 are an error naming the file, the byte
+ * offset and its line, rather than being replaced with U+FFFD and trained on.
+ *
+ * @example
+ *   const text = decodeDatasetBytes(readFileSync('train.jsonl'), 'train.jsonl');
+ */
+export function decodeDatasetBytes(bytes: Uint8Array, file: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const at = firstInvalidUtf8(bytes);
+    let line = 1;
+    for (let i = 0; i < at; i++) if (bytes[i] === 0x0a) line += 1;
+    const shown = Array.from(bytes.subarray(at, at + 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
+    throw new DatasetError(file, [], `${file}: byte ${at} (line ${line}) is not valid UTF-8 (bytes ${shown}); save the file as UTF-8`);
+  }
+}
+
+/** Offset of the first byte that does not start a well-formed UTF-8 sequence (Unicode 15, table 3-7). */
+function firstInvalidUtf8(b: Uint8Array): number {
+  for (let i = 0; i < b.length; ) {
+    const c = b[i];
+    if (c < 0x80) {
+      i += 1;
+      continue;
+    }
+    const n = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : 0;
+    if (n === 0) return i;
+    const c1 = b[i + 1];
+    const low = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80; // no overlong forms
+    const high = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf; // no surrogates, nothing past U+10FFFF
+    if (c1 === undefined || c1 < low || c1 > high) return i;
+    for (let k = 2; k <= n; k++) if (b[i + k] === undefined || (b[i + k] & 0xc0) !== 0x80) return i;
+    i += n + 1;
+  }
+  return b.length;
+}
+
+/**
  * Parses a dataset file's text into records, adding every unreadable record to `problems`.
  *
  * @example

@@ -1,5 +1,6 @@
 // Examples → token ids (and, for language modelling, per-token labels with -100 over the prompt).
 // The tokenizer is any object with this structural shape, so this file imports no tokenizer library.
+import { InputFileError } from '../io/input-error.js';
 import { IGNORE_INDEX } from './batch.js';
 import type { CausalLmExample, ChatMessage, ClassificationExample } from './examples.js';
 
@@ -133,6 +134,7 @@ export function chatTextSegments(messages: readonly ChatMessage[], tok: TokenEnc
   try {
     full = template(messages, { addGenerationPrompt: false });
   } catch (e) {
+    if (e instanceof InputFileError) throw new InputFileError(e.file, `${where}: ${e.message}`); // no template: the model folder's
     throw new Error(`${where}: ${(e as Error).message}`);
   }
   const segments: { text: string; trained: boolean }[] = [];

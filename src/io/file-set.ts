@@ -71,7 +71,7 @@ function baseName(name: string): string {
  * Every tensor of the checkpoint in `files`: model.safetensors, else the shards its index names
  * (each checked to hold what the index assigns to it). Each file is fully validated as it is parsed.
  */
-export function checkpointTensorsOf(files: FileSet): (visit: (name: string, raw: RawTensor) => void) => void {
+export function checkpointTensorsOf(files: FileSet): (visit: (name: string, raw: RawTensor, file: string) => void) => void {
   const shards = checkpointFilesOf(files);
   return (visit) => {
     const seen = new Map<string, string>();
@@ -83,7 +83,7 @@ export function checkpointTensorsOf(files: FileSet): (visit: (name: string, raw:
         const other = seen.get(name);
         if (other !== undefined) throw new InputFileError(files.path(file), `${files.path(file)}: tensor ${show(name)} is also in ${other}`);
         seen.set(name, files.path(file));
-        visit(name, raw);
+        visit(name, raw, files.path(file));
       }
     }
   };

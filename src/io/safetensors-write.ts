@@ -36,8 +36,19 @@ async function syncDirectory(dir: string): Promise<void> {
 }
 
 /**
+ * An errno error from the temp file, or from a write (which names no file), made to name `path`, the
+ * file being written, so that a full disk or a read-only folder is reported as that file.
+ */
+function naming(e: unknown, path: string, tempPath: string): unknown {
+  const err = e as NodeJS.ErrnoException | null;
+  if (err !== null && typeof err === 'object' && typeof err.code === 'string' && (err.path === undefined || err.path === tempPath)) err.path = path;
+  return e;
+}
+
+/**
  * Writes a file through `${path}.tmp-<pid>-<random>`: `write` fills the temp file, which is synced
- * and then renamed over `path`. On any failure the temp file is removed and `path` is untouched.
+ * and then renamed over `path`. On any failure the temp file is removed and `path` is untouched;
+ * an errno error names `path`.
  */
 export async function writeFileAtomic(
   path: string,
@@ -45,7 +56,12 @@ export async function writeFileAtomic(
   hooks: AtomicWriteHooks = {},
 ): Promise<void> {
   const tempPath = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  const handle = await open(tempPath, 'wx');
+  let handle: FileHandle;
+  try {
+    handle = await open(tempPath, 'wx');
+  } catch (e) {
+    throw naming(e, path, tempPath);
+  }
   let closed = false;
   try {
     await write(handle, (bytes, position) => writeAll(handle, bytes, position));
@@ -57,7 +73,7 @@ export async function writeFileAtomic(
   } catch (e) {
     if (!closed) await handle.close().catch(() => undefined);
     await unlink(tempPath).catch(() => undefined);
-    throw e;
+    throw naming(e, path, tempPath);
   }
   await syncDirectory(dirname(path));
 }

@@ -347,7 +347,8 @@ export class Tokenizer {
     if (text === undefined) {
       const names = Object.keys(this.chatTemplates);
       const have = names.length ? `; it has ${names.map((n) => `"${n}"`).join(', ')}` : '';
-      throw new Error(`Tokenizer(${this.dir}): no chat template "${name}" in tokenizer_config.json or chat_template.jinja${have}`);
+      // the model folder lacks it: the user's to fix (another model, or a template), not a failure of the run
+      throw new InputFileError(`${this.dir}/tokenizer_config.json`, `Tokenizer(${this.dir}): no chat template "${name}" in tokenizer_config.json or chat_template.jinja${have}`);
     }
     let template = this.compiledTemplates.get(name);
     if (!template) {

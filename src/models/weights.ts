@@ -4,7 +4,7 @@
 import { tf } from '../engine/tf.js';
 import type { ModelConfig } from '../io/hf-config.js';
 import { InputFileError } from '../io/input-error.js';
-import { toFloat32 } from '../io/safetensors-convert.js';
+import { floatWeights } from '../io/float-weights.js';
 import type { RawTensor } from '../io/safetensors-dtype.js';
 import { createModel, defaultTask } from './auto.js';
 import { zerosInit } from './layers.js';
@@ -66,8 +66,8 @@ function resolveName(name: string, model: PretrainedModel, targets: Map<string, 
 
 const showShape = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
-/** Visits every tensor of a checkpoint (one file or its shards), by checkpoint name. */
-export type CheckpointTensors = (visit: (name: string, raw: RawTensor) => void) => Promise<void> | void;
+/** Visits every tensor of a checkpoint (one file or its shards), by checkpoint name and the file holding it. */
+export type CheckpointTensors = (visit: (name: string, raw: RawTensor, file?: string) => void) => Promise<void> | void;
 
 /**
  * Copies every checkpoint tensor into `model`'s parameters. Missing, unexpected and mis-shaped
@@ -82,7 +82,7 @@ export async function copyCheckpoint(model: PretrainedModel, tensors: Checkpoint
   const misShaped: string[] = [];
   const unused: string[] = [];
   const isHead = (n: string): boolean => model.headPrefixes.some((p) => n.startsWith(p));
-  await tensors((ckptName: string, raw: RawTensor) => {
+  await tensors((ckptName: string, raw: RawTensor, file?: string) => {
     if (BUFFERS.some((re) => re.test(ckptName)) || model.ignoredTensors?.some((re) => re.test(ckptName))) return;
     const name = resolveName(ckptName, model, targets);
     if (name === undefined || matched.has(name)) {
@@ -101,7 +101,7 @@ export async function copyCheckpoint(model: PretrainedModel, tensors: Checkpoint
       matched.add(name); // reported as mis-shaped, not also as missing
       return;
     }
-    const values = toFloat32(raw, ckptName); // F16 / BF16 widen exactly
+    const values = floatWeights(raw, ckptName, file ?? source); // F16 / BF16 widen exactly; NaN, Inf and integer dtypes refused
     tf.tidy(() => {
       const t = tf.tensor(values, raw.shape, 'float32');
       variable.assign(transposed ? tf.transpose(t) : t);

@@ -116,3 +116,27 @@ test('a default grid whose best rate is at an edge grows past it, at most two po
   const given = await chooseLearningRate(base({ lr: 'auto', lrGrid: [0.01, 0.1], lrSearchSteps: 2 }), { runTrial: peakAt(10), log: () => {} });
   assert.ok(given !== 'interrupted' && given.trials!.length === 2);
 });
+
+test('when every trial scores 100 %, the search keeps the lowest rate, not the lowest loss, and grows no edge', async () => {
+  const t = (lr: number, score: number, loss: number) => ({ lr, status: 'completed', score, loss });
+  // the issue's case: three perfect trials, the highest rate with the lowest validation loss
+  const perfect = [t(0.001, 1, 0.3), t(0.003, 1, 0.2), t(0.01, 1, 0.1)];
+  const picked = pickSearchTrial(perfect, 'accuracy', 50)!;
+  assert.equal(picked.tolerance, 0, '√(1·0/50) = 0');
+  assert.equal(picked.chosen.lr, 0.001);
+  assert.equal(pickSearchTrial([t(0.001, 0.98, 0.3), t(0.01, 1, 0.1)], 'accuracy', 50)!.chosen.lr, 0.01, 'a lower score outside the (zero) margin does not tie');
+  const tried: number[] = [];
+  const lines: string[] = [];
+  const choice = await chooseLearningRate(base({ lr: 'auto', lrSearchSteps: 2 }), {
+    // every trial perfect, the higher the rate the lower its loss: the best by loss sits at the high edge
+    runTrial: async (c) => {
+      tried.push(c.lr);
+      return { status: 'completed', best: { value: 1 }, finalEval: { loss: 1e-4 / c.lr } };
+    },
+    log: (l) => lines.push(l),
+  });
+  assert.ok(choice !== 'interrupted');
+  assert.equal(tried.length, 3, `no rate beyond an edge can beat 100 % (tried ${tried})`);
+  assert.equal(choice.lr, Math.min(...tried));
+  assert.match(lines.join('\n'), /the lowest of the rates tied at the best validation accuracy \(1\.0000\)/);
+});

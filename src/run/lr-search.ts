@@ -67,7 +67,7 @@ export function scoreStandardError(metric: MetricName, score: number, examples: 
 
 /**
  * The search's choice, by the one-standard-error rule (Breiman et al., 1984): of the rates whose score
- * is within one standard error of the best trial's, the lowest. A trial is a quarter of the run, and
+ * is within one standard error of the best trial's (or ties it), the lowest. A trial is a quarter of the run, and
  * short runs favour high rates (the best rate falls as the horizon grows: Bjorck et al., 2024); a rate
  * too high for the whole run ends at the majority label, one too low still learns. Measured: on
  * syllables at compare's defaults LoRA+'s trials scored 0.563, 0.573 and 0.507 at 3e-4, 1e-3 and 3e-3
@@ -79,9 +79,16 @@ export function pickSearchTrial(trials: readonly LrTrial[], metric: MetricName, 
   const best = pickTrial(trials, lowerIsBetter);
   if (!best) return undefined;
   const tolerance = scoreStandardError(metric, best.score, examples);
+  // Ties count as within the margin: where every trial scores 100 % the standard error is 0, and
+  // the lowest of the tied rates is kept, not the one whose validation loss happens to be lowest.
   const near = trials.filter((t) => Number.isFinite(t.score) && (lowerIsBetter ? t.score - best.score : best.score - t.score) <= tolerance);
-  const chosen = tolerance > 0 ? near.reduce((a, b) => (b.lr < a.lr ? b : a)) : best;
+  const chosen = near.reduce((a, b) => (b.lr < a.lr ? b : a));
   return { best, chosen, tolerance };
+}
+
+/** A score no rate can beat: 100 % of a higher-is-better proportion. */
+function isPerfect(metric: MetricName, score: number): boolean {
+  return !LOWER_IS_BETTER.has(metric) && score >= 1;
 }
 
 /**
@@ -125,7 +132,7 @@ async function search(config: TrainConfig, grid: readonly number[], centre: stri
     const tried = trials.map((t) => t.lr).sort((a, b) => a - b);
     const best = pickTrial(trials, LOWER_IS_BETTER.has(metric));
     const edge = best?.lr === tried[0] ? -1 : best?.lr === tried[tried.length - 1] ? 1 : 0;
-    if (!best || edge === 0) break;
+    if (!best || edge === 0 || isPerfect(metric, best.score)) break; // nothing beyond an edge can beat 100 %
     const next = searchGrid(best.lr, 3)[edge === -1 ? 0 : 2];
     hooks.log(`  the best rate is at the ${edge === -1 ? 'low' : 'high'} edge: trying ${show(next)} too`);
     if (!(await tryRate(next))) return 'interrupted';
@@ -139,7 +146,9 @@ async function search(config: TrainConfig, grid: readonly number[], centre: stri
   const why =
     chosen === best
       ? `best validation ${metric}`
-      : `the lowest rate within one standard error (${tolerance.toFixed(3)}) of the best validation ${metric} (${best.score.toFixed(4)} at ${show(best.lr)})`;
+      : tolerance === 0
+        ? `the lowest of the rates tied at the best validation ${metric} (${best.score.toFixed(4)})`
+        : `the lowest rate within one standard error (${tolerance.toFixed(3)}) of the best validation ${metric} (${best.score.toFixed(4)} at ${show(best.lr)})`;
   const note = `learning rate ${show(chosen.lr)}: ${why} of ${trials.length} trials of ${steps} steps (${rates.map(show).join(', ')})${edge ? '; the best is at the edge of the rates tried, so a wider --lr-grid may find a better one' : ''}`;
   hooks.log(`chose ${note}`);
   return { requested: config.lr, lr: chosen.lr, source: 'search', note, metric, trialSteps: steps, trials, standardError: tolerance };

@@ -4,6 +4,7 @@
 import type { ScheduleKind } from './schedule.js';
 import { checkInit, checkMethod, type MethodName } from './methods.js';
 import { UsageError } from './errors.js';
+import { parseTargetModules } from '../adapters/peft-targets.js';
 
 export type TaskName = 'classification' | 'causal-lm';
 export const TASKS: readonly TaskName[] = ['classification', 'causal-lm'];
@@ -183,13 +184,13 @@ class Fields {
     return v;
   }
 
-  /** A list of names, given as an array or as one comma-separated string ("q_proj,v_proj"). */
-  names(key: string, fallback: string): readonly string[] | string {
-    const v = this.o[key] ?? fallback;
-    const list = typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v;
-    if (!Array.isArray(list) || list.length === 0 || list.some((s) => typeof s !== 'string' || s === '')) this.fail(key, 'a list of module names, "all-linear" or "peft"');
-    if (list.length === 1 && (list[0] === 'all-linear' || list[0] === 'peft')) return list[0]; // 'peft': PEFT's default for the model type
-    return Object.freeze([...list]);
+  /** Modules to adapt: names (an array, or "q_proj,v_proj"), a regex, "all-linear" or "peft" (peft-targets.ts). */
+  targets(key: string, fallback: string): readonly string[] | string {
+    try {
+      return parseTargetModules(this.o[key] ?? fallback);
+    } catch (e) {
+      throw new UsageError(`${flagName(key)} ${(e as Error).message}`);
+    }
   }
 }
 
@@ -214,6 +215,11 @@ export function trainConfig(input: Readonly<Record<string, unknown>>): TrainConf
   const init = f.string('init', 'default');
   checkInit(init);
   if (method === 'full' && init !== 'default') throw new UsageError(`--init ${init} initialises adapters; --method full has none`);
+  const lr = f.lr('lr');
+  if (lr !== 'auto') {
+    const searchOnly = (['lrGrid', 'lrSearchSteps'] as const).find((k) => f.has(k));
+    if (searchOnly) throw new UsageError(`${flagName(searchOnly)} sets the learning-rate search, which --lr ${lr} skips; give --lr or ${flagName(searchOnly)}, not both`);
+  }
   const config: TrainConfig = {
     model: f.string('model'),
     train: f.string('train'),
@@ -225,9 +231,9 @@ export function trainConfig(input: Readonly<Record<string, unknown>>): TrainConf
     rawAdapter: f.boolean('rawAdapter', false),
     rank: f.int('rank', 8, 1),
     alpha: f.number('alpha', 16, (v) => v > 0, 'a positive number'),
-    targetModules: f.names('targetModules', 'all-linear'),
+    targetModules: f.targets('targetModules', 'all-linear'),
     loraDropout: f.number('loraDropout', 0, prob, 'in [0, 1)'),
-    lr: f.lr('lr'),
+    lr,
     lrGrid: f.positiveList('lrGrid'),
     lrSearchSteps: f.optionalInt('lrSearchSteps', 1),
     epochs: f.has('maxSteps') ? undefined : f.int('epochs', 3, 1),

@@ -26,7 +26,13 @@ export interface MetricsLine {
 }
 
 export async function appendMetrics(path: string, line: MetricsLine): Promise<void> {
-  await appendFile(path, `${JSON.stringify(line)}\n`);
+  try {
+    await appendFile(path, `${JSON.stringify(line)}\n`);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (typeof err?.code === 'string' && err.path === undefined) err.path = path; // a failed write names no file (ENOSPC)
+    throw e;
+  }
 }
 
 /** Every line of a metrics file ([] when there is none). */

@@ -14,7 +14,7 @@ import { loadPretrained } from '../models/pretrained.js';
 import { startStudio, type Studio } from '../run/studio.js';
 import { trainConfig } from './config.js';
 import { classificationFixture, lmRecords } from './testing.js';
-import { TrainSession } from './session.js';
+import { runDataFromText, TrainSession } from './session.js';
 import { train } from '../run/train.js';
 
 const folder = (dir: string) => new FileSet('tiny', readdirSync(dir).map((f) => [f, readFileSync(join(dir, f))] as const));
@@ -166,4 +166,15 @@ describe('lorapro studio server', () => {
     const port = Number(new URL(studio.url).port);
     await assert.rejects(startStudio({ model: 'models/lorapro-base', port, host: '127.0.0.1' }), new RegExp(`port ${port} on 127.0.0.1 is in use`));
   });
+});
+
+test('a run\'s data says what it leaves out: labels under causal-LM training, labels 1 and "1" merged', () => {
+  const lines: string[] = [];
+  const tok = { encode: (t: string) => [...t].map((c) => c.charCodeAt(0) % 50), padTokenId: 0, eosTokenId: 1 };
+  const lm = { name: 'lm.jsonl', text: '{"text": "good film", "label": "pos"}\n{"text": "bad film", "label": "neg"}\n{"text": "a film"}\n' };
+  runDataFromText({ task: 'causal-lm', train: lm, seed: 0, validationFraction: 0.3, maxLength: 32 }, tok, (l) => lines.push(l));
+  assert.ok(lines.some((l) => /^lm\.jsonl: 2 records have a "label" field \(lines 1, 2\), which causal-LM training ignores/.test(l)), lines.join('\n'));
+  const cls = { name: 'cls.jsonl', text: '{"text": "a", "label": 1}\n{"text": "b", "label": 0}\n{"text": "c", "label": "1"}\n{"text": "d", "label": 0}\n' };
+  runDataFromText({ task: 'classification', train: cls, seed: 0, validationFraction: 0.3, maxLength: 32 }, tok, (l) => lines.push(l));
+  assert.ok(lines.some((l) => l.startsWith('cls.jsonl: label 1 is written as the number 1 (line 1) and as the string "1" (line 3)')), lines.join('\n'));
 });

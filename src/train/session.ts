@@ -53,13 +53,13 @@ const SPLIT_SEED_STREAM = 0x45564c; // "EVL": the causal-LM split's seed, apart 
  */
 export function runDataFromText(o: { task: TaskName; train: TextFile; eval?: TextFile; seed: number; validationFraction: number; maxLength: number }, tok: TokenEncoder, log: (line: string) => void): RunData {
   if (o.task === 'classification') {
-    const data = classificationFromText(o.train, o.eval, { seed: o.seed, validationFraction: o.validationFraction });
+    const data = classificationFromText(o.train, o.eval, { seed: o.seed, validationFraction: o.validationFraction, onWarning: log });
     return { train: tokenizeClassification(data.train, tok, o.maxLength), eval: tokenizeClassification(data.eval, tok, o.maxLength), labels: data.labels };
   }
   const onSkip = (file: string) => (line: number, reason: string) => log(`${file} line ${line}: left out (${reason})`);
-  const all = tokenizeCausalLm(causalLmFromText(o.train), tok, o.maxLength, { file: o.train.name, onSkip: onSkip(o.train.name) });
+  const all = tokenizeCausalLm(causalLmFromText(o.train, { onWarning: log }), tok, o.maxLength, { file: o.train.name, onSkip: onSkip(o.train.name) });
   if (all.length === 0) throw new UsageError(`${o.train.name}: no example has tokens to train on after truncation to ${o.maxLength} tokens`);
-  if (o.eval !== undefined) return { train: all, eval: tokenizeCausalLm(causalLmFromText(o.eval), tok, o.maxLength, { file: o.eval.name, onSkip: onSkip(o.eval.name) }) };
+  if (o.eval !== undefined) return { train: all, eval: tokenizeCausalLm(causalLmFromText(o.eval, { onWarning: log }), tok, o.maxLength, { file: o.eval.name, onSkip: onSkip(o.eval.name) }) };
   const split = splitExamples(all, { seed: mixSeed(o.seed, SPLIT_SEED_STREAM), validationFraction: o.validationFraction });
   return { train: split.train, eval: split.eval };
 }

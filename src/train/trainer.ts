@@ -13,7 +13,7 @@ import { checkpointName, latestCheckpoint, loadTrainable, pruneCheckpoints, resu
 import { evalBatches, evaluate, type EvalMetrics } from './evaluate.js';
 import { usesAdapters, type MethodSetup } from './methods.js';
 import type { Progress } from './progress.js';
-import { DivergenceGuard } from './divergence.js';
+import { DivergenceGuard, firstStepMessage } from './divergence.js';
 import { LOWER_IS_BETTER, type LrChoice, type ResolvedTrainConfig } from './config.js';
 import { BatchStream } from '../data/batches.js';
 import { optimizerStep } from './step.js';
@@ -107,9 +107,11 @@ export async function trainLoop(run: PreparedRun, choice: LrChoice, found: OutFo
       const saveNow = step % plan.saveEvery === 0 || step === plan.totalSteps;
       if (result.skipped || step % config.logEvery === 0 || evalNow || saveNow) {
         const line = await logLine(window, step, tokens, plan, config, schedule, elapsedS(), peak);
-        const diverged = result.skipped || !Number.isFinite(line.loss) ? `the training loss is not finite (${result.skipped ? `gradient norm ${result.gradNorm}` : `loss ${line.loss}`})` : guard?.check(line.loss, await weightNorm(guardedWeights(setup)));
+        const notFinite = result.skipped || !Number.isFinite(line.loss) ? `the training loss is not finite (${result.skipped ? `gradient norm ${result.gradNorm}` : `loss ${line.loss}`})` : undefined;
+        const diverged = notFinite ?? guard?.check(line.loss, await weightNorm(guardedWeights(setup)));
         if (diverged) {
-          const message = await divergedMessage(step, diverged, config.lr, config.out);
+          const firstStep = notFinite !== undefined && start.step === 0 && step === 1;
+          const message = firstStep ? await firstStepMessage(notFinite, model.namedParameters()) : await divergedMessage(step, diverged, config.lr, config.out);
           await appendMetrics(paths.metrics, { ...line, stopped: message });
           return finish('diverged', message);
         }

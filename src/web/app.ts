@@ -3,6 +3,7 @@
 // imports no TF.js: everything heavy happens in worker.ts.
 import type { Files, FromWorker, RunInfo, StartRun, ToWorker } from './protocol.js';
 import type { SessionEval, SessionStep } from '../train/session.js';
+import { decodeDatasetBytes } from '../data/read.js';
 
 interface StudioConfig {
   /** The server's ready-made model folder, or null: dropped folders only. */
@@ -98,7 +99,13 @@ async function takeModelFiles(files: File[]): Promise<void> {
 
 async function takeDataFiles(files: File[]): Promise<void> {
   showError(undefined);
-  const named = await Promise.all(files.map(async (f) => ({ name: f.name, text: await f.text() })));
+  let named: { name: string; text: string }[];
+  try {
+    named = await Promise.all(files.map(async (f) => ({ name: f.name, text: decodeDatasetBytes(new Uint8Array(await f.arrayBuffer()), f.name) })));
+  } catch (e) {
+    showError((e as Error).message); // not UTF-8: named with the byte and line, as the CLI does
+    return;
+  }
   const bad = named.find((f) => !/\.(csv|jsonl|json)$/i.test(f.name));
   if (bad) {
     showError(`${bad.name}: not a dataset file; give a .csv, .jsonl or .json file`);
