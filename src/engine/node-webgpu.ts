@@ -14,13 +14,14 @@ interface DawnModule {
 // A variable, so that bundlers leave the optional package alone.
 const DAWN_PACKAGE = 'webgpu';
 
-async function loadDawn(): Promise<DawnModule | string> {
+/** Dawn's module, or why it did not load. `name` is for tests (a package that is not there). */
+export async function loadDawn(name = DAWN_PACKAGE): Promise<DawnModule | string> {
   try {
-    return (await import(DAWN_PACKAGE)) as DawnModule;
+    return (await import(name)) as DawnModule;
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND') return 'the optional package "webgpu" (Dawn\'s node bindings) is not installed: npm i webgpu';
-    return `the "webgpu" package failed to load: ${(err as Error).message.split('\n')[0]}`;
+    if (code === 'ERR_MODULE_NOT_FOUND') return `the optional package "${name}" (Dawn's node bindings) is not installed: npm i ${name}`;
+    return `the "${name}" package failed to load: ${(err as Error).message.split('\n')[0]}`;
   }
 }
 
@@ -38,6 +39,10 @@ export async function startNodeWebgpu(opts: { allowSoftware: boolean }): Promise
     // tfjs-backend-webgpu reads GPUBufferUsage, GPUMapMode and GPUShaderStage as globals, as in a browser.
     for (const [name, value] of Object.entries(dawn.globals)) if (!(name in globalThis)) Object.defineProperty(globalThis, name, { value, configurable: true, writable: true });
     dawnGpu = dawn.create([]);
+    // tfjs-backend-webgpu's WebGPUBackend checks navigator.gpu (Node 21+ has a navigator without one).
+    const g = globalThis as { navigator?: { gpu?: unknown } };
+    if (g.navigator === undefined) Object.defineProperty(globalThis, 'navigator', { value: { gpu: dawnGpu }, configurable: true, writable: true });
+    else if (g.navigator.gpu === undefined) Object.defineProperty(g.navigator, 'gpu', { value: dawnGpu, configurable: true });
   }
   const { startWebgpu } = await import('./webgpu.js');
   const result = await startWebgpu(dawnGpu, opts);
