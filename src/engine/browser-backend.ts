@@ -30,7 +30,12 @@ function webglRenderer(): string | undefined {
   const g = globalThis as { OffscreenCanvas?: new (w: number, h: number) => { getContext(kind: string): WebGLRenderingContext | null } };
   if (!g.OffscreenCanvas) return undefined;
   const canvas = new g.OffscreenCanvas(1, 1);
-  const gl = canvas.getContext('webgl2') ?? canvas.getContext('webgl');
+  let gl: WebGLRenderingContext | null;
+  try {
+    gl = canvas.getContext('webgl2') ?? canvas.getContext('webgl');
+  } catch {
+    return undefined;
+  }
   if (!gl) return undefined;
   const debug = gl.getExtension('WEBGL_debug_renderer_info');
   const renderer = [debug ? gl.getParameter(debug.UNMASKED_RENDERER_WEBGL) : '', gl.getParameter(gl.RENDERER)].filter((r) => typeof r === 'string' && r).join(' / ');
