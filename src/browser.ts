@@ -5,7 +5,7 @@
 // Engine
 export { tf } from './engine/tf.js';
 export { useBrowserBackend, BROWSER_BACKENDS, type BrowserBackend, type BrowserBackendOptions } from './engine/browser-backend.js';
-export { engineName } from './engine/backend.js';
+export { engineName, describeEngine, describeEngineChoice } from './engine/backend.js';
 
 // Math core
 export { Rng } from './math/rng.js';

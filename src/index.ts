@@ -3,7 +3,7 @@
 // Engine
 import { ensureBackend } from './engine/backend.js';
 export { tf } from './engine/tf.js';
-export { useBackend, ensureBackend, engineName, describeEngine, BACKEND_ENV } from './engine/backend.js';
+export { useBackend, ensureBackend, engineName, describeEngine, describeEngineChoice, BACKEND_ENV } from './engine/backend.js';
 export { nativeStatus, configureNative, type NativeInfo } from './engine/native.js';
 
 // Importing the package starts its engine (LORAPRO_BACKEND, else native, else wasm, else cpu): TF.js registers

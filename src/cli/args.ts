@@ -46,7 +46,7 @@ export const flagOf = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${
 const keyOf = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 /** --backend, shared by every command that runs the model. */
-export const BACKEND_OPTION: OptionSpec = { key: 'backend', type: 'string', arg: 'NAME', help: 'engine: native (C++ kernels on wasm), wasm or cpu (default: $LORAPRO_BACKEND, else native where it was built, else wasm)' };
+export const BACKEND_OPTION: OptionSpec = { key: 'backend', type: 'string', arg: 'NAME', help: 'engine: native (C++ kernels on wasm), wasm, cpu or webgpu (a GPU through the optional `webgpu` package; without it, the default) (default: $LORAPRO_BACKEND, else native where it was built, else wasm)' };
 
 function convert(spec: OptionSpec, raw: string | boolean): unknown {
   const flag = `--${flagOf(spec.key)}`;

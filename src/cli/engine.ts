@@ -1,13 +1,14 @@
-// Starts the engine a command computes on (--backend, $LORAPRO_BACKEND, else native, else wasm).
-// What the user chose is checked here first, so a misspelt engine or thread count is bad usage
-// (exit 2) naming the flag or variable and the valid values, in the CLI's words, not the API's.
-import { BACKEND_ENV, describeEngine, useBackend } from '../engine/backend.js';
+// Starts the engine a command computes on (--backend, $LORAPRO_BACKEND, else native, else wasm) and
+// says once, on stderr, which one it is and why. What the user chose is checked here first, so a
+// misspelt engine or thread count is bad usage (exit 2) naming the flag or variable and the valid
+// values, in the CLI's words, not the API's.
+import { BACKEND_ENV, describeEngineChoice, useBackend } from '../engine/backend.js';
 import { nativeStatus } from '../engine/native.js';
 import { UsageError } from '../train/errors.js';
 import type { CliIO } from './args.js';
 
 /** The engines a command can run on in Node. */
-export const CLI_ENGINES = ['native', 'wasm', 'cpu'] as const;
+export const CLI_ENGINES = ['native', 'wasm', 'cpu', 'webgpu'] as const;
 
 /** The native engine's thread count (read by native/src/addon.cc). */
 export const THREADS_ENV = 'LORAPRO_THREADS';
@@ -49,6 +50,6 @@ export async function chooseEngine(flag: unknown): Promise<string> {
 /** `chooseEngine`, then says once, on stderr, which engine it is. */
 export async function startEngine(requested: unknown, io: Pick<CliIO, 'err'>): Promise<string> {
   const name = await chooseEngine(requested);
-  io.err(`engine: ${describeEngine()}`);
+  io.err(`engine: ${describeEngineChoice()}`);
   return name;
 }

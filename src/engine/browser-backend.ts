@@ -1,10 +1,13 @@
 // Engine choice in a browser (or a Web Worker): webgpu, else webgl, else wasm with the project's SIMD
-// kernels, else cpu, by what the browser can start. The wasm backend's .wasm files are fetched from
-// `wasmPaths` (the playground serves them at /tfjs-wasm/); nothing is fetched from elsewhere.
-import '@tensorflow/tfjs-backend-webgpu';
+// kernels, else cpu, by what the browser can start; a GPU that is emulated on the CPU (SwiftShader,
+// lavapipe, llvmpipe) is passed over, as it is many times slower than wasm. The wasm backend's .wasm
+// files are fetched from `wasmPaths` (the playground serves them at /tfjs-wasm/); nothing is fetched
+// from elsewhere.
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from './tf.js';
-import { engineName } from './backend.js';
+import { engineName, setEngineChoice } from './backend.js';
+import { isSoftwareRenderer } from './gpu-adapter.js';
+import { startWebgpu, type GpuLike } from './webgpu.js';
 
 /** The engines a browser may have, in order of preference. */
 export const BROWSER_BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
@@ -17,43 +20,37 @@ export interface BrowserBackendOptions {
 
 let wasmPathsSet = false;
 
-/**
- * tfjs-backend-webgpu 4.22's AddN returns zeros for more than a few inputs (measured in chromium on
- * SwiftShader: 9 or 39 scalars sum to 0, 2 or 3 are right), which zeroed the global gradient norm.
- * The fix sums pairwise with the backend's own Add kernel.
- */
-function fixWebgpuAddN(): void {
-  const add = tf.getKernel('Add', 'webgpu');
-  const identity = tf.getKernel('Identity', 'webgpu');
-  if (!add || !identity || !tf.getKernel('AddN', 'webgpu')) return;
-  tf.unregisterKernel('AddN', 'webgpu');
-  tf.registerKernel({
-    kernelName: 'AddN',
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const list = inputs as unknown as tf.TensorInfo[];
-      if (list.length === 1) return identity.kernelFunc({ inputs: { x: list[0] }, backend, attrs }) as tf.TensorInfo;
-      const disposeData = (id: object) => (backend as unknown as { disposeData(id: object): void }).disposeData(id);
-      let sum = add.kernelFunc({ inputs: { a: list[0], b: list[1] }, backend, attrs }) as tf.TensorInfo;
-      for (const t of list.slice(2)) {
-        const next = add.kernelFunc({ inputs: { a: sum, b: t }, backend, attrs }) as tf.TensorInfo;
-        disposeData(sum.dataId);
-        sum = next;
-      }
-      return sum;
-    },
-  });
+/** navigator.gpu where this browser (or worker) has WebGPU. */
+function browserGpu(): GpuLike | undefined {
+  return (globalThis as { navigator?: { gpu?: GpuLike } }).navigator?.gpu;
 }
 
-// At import, so that a tf.setBackend('webgpu') of the caller's own gets the fix too.
-fixWebgpuAddN();
+/** The WebGL renderer's name ("" when hidden), or undefined without WebGL. */
+function webglRenderer(): string | undefined {
+  const g = globalThis as { OffscreenCanvas?: new (w: number, h: number) => { getContext(kind: string): WebGLRenderingContext | null } };
+  if (!g.OffscreenCanvas) return undefined;
+  const canvas = new g.OffscreenCanvas(1, 1);
+  let gl: WebGLRenderingContext | null;
+  try {
+    gl = canvas.getContext('webgl2') ?? canvas.getContext('webgl');
+  } catch {
+    return undefined;
+  }
+  if (!gl) return undefined;
+  const debug = gl.getExtension('WEBGL_debug_renderer_info');
+  const renderer = [debug ? gl.getParameter(debug.UNMASKED_RENDERER_WEBGL) : '', gl.getParameter(gl.RENDERER)].filter((r) => typeof r === 'string' && r).join(' / ');
+  gl.getExtension('WEBGL_lose_context')?.loseContext();
+  return renderer;
+}
 
 /**
- * Starts `name` (or the first of BROWSER_BACKENDS that starts) and returns the engine's name. A
- * requested engine that cannot start is an error naming it; the automatic choice says nothing.
+ * Starts `name` (or the best engine this browser has) and returns the engine's name; the engine line
+ * (`describeEngineChoice()`) says why. Best available: webgpu on a hardware adapter, else webgl on a
+ * hardware renderer, else wasm, else cpu; a software GPU is never chosen over wasm. A requested engine
+ * that cannot start is an error naming it; webgpu asked for by name runs on a software adapter too.
  *
  * @example
- *   await useBrowserBackend();          // webgpu where the browser has it, else webgl, wasm, cpu
+ *   await useBrowserBackend();          // a real GPU's webgpu or webgl, else wasm
  *   await useBrowserBackend('wasm');    // the wasm backend and lorapro's SIMD kernels
  */
 export async function useBrowserBackend(name?: BrowserBackend, opts: BrowserBackendOptions = {}): Promise<string> {
@@ -63,17 +60,40 @@ export async function useBrowserBackend(name?: BrowserBackend, opts: BrowserBack
     setWasmPaths(opts.wasmPaths ?? '/tfjs-wasm/');
     wasmPathsSet = true;
   }
-  if (name !== undefined) {
-    if (!(BROWSER_BACKENDS as readonly string[]).includes(name)) throw new Error(`unknown engine "${name}"; a browser has: ${BROWSER_BACKENDS.join(', ')}`);
-    if (!(await tf.setBackend(name).catch(() => false))) throw new Error(`engine "${name}" cannot start in this browser${name === 'webgpu' ? ' (no WebGPU adapter: try another browser, or chromium with --enable-unsafe-webgpu)' : ''}`);
-    await tf.ready();
-    return engineName();
-  }
-  for (const candidate of BROWSER_BACKENDS) {
-    if (await tf.setBackend(candidate).catch(() => false)) {
-      await tf.ready();
-      return engineName();
-    }
+  if (name !== undefined) return startRequested(name);
+  const skipped: string[] = [];
+  const gpu = browserGpu();
+  const webgpu = gpu ? await startWebgpu(gpu, { allowSoftware: false }).catch((err: Error) => ({ ok: false as const, reason: err.message })) : { ok: false as const, reason: 'no WebGPU in this browser' };
+  if (webgpu.ok) return chosen('best available');
+  skipped.push(`webgpu: ${webgpu.reason}`);
+  const renderer = webglRenderer();
+  if (renderer === undefined) skipped.push('webgl: none');
+  else if (isSoftwareRenderer(renderer)) skipped.push(`webgl: a software renderer (${renderer})`);
+  else if (await tf.setBackend('webgl').catch(() => false)) return chosen('best available');
+  else skipped.push('webgl: failed to start');
+  for (const candidate of ['wasm', 'cpu'] as const) {
+    if (await tf.setBackend(candidate).catch(() => false)) return chosen(`best available; passed over ${skipped.join('; ')}`);
+    skipped.push(`${candidate}: failed to start`);
   }
   throw new Error(`no engine could start in this browser (tried ${BROWSER_BACKENDS.join(', ')})`);
+}
+
+async function startRequested(name: BrowserBackend): Promise<string> {
+  if (!(BROWSER_BACKENDS as readonly string[]).includes(name)) throw new Error(`unknown engine "${name}"; a browser has: ${BROWSER_BACKENDS.join(', ')}`);
+  const noAdapter = ' (no WebGPU adapter: try another browser, or chromium with --enable-unsafe-webgpu)';
+  if (name === 'webgpu') {
+    const gpu = browserGpu();
+    if (!gpu) throw new Error(`engine "webgpu" cannot start in this browser${noAdapter}`);
+    const started = await startWebgpu(gpu, { allowSoftware: true });
+    if (!started.ok) throw new Error(`engine "webgpu" cannot start in this browser (${started.reason})`);
+    return chosen(started.adapter.software ? 'asked for; a software adapter is slower than wasm' : 'asked for');
+  }
+  if (!(await tf.setBackend(name).catch(() => false))) throw new Error(`engine "${name}" cannot start in this browser`);
+  return chosen('asked for');
+}
+
+async function chosen(why: string): Promise<string> {
+  await tf.ready();
+  setEngineChoice(why);
+  return engineName();
 }

@@ -227,7 +227,7 @@ function onMessage(run: Run, m: FromWorker): void {
     case 'ready':
       run.info = m.info;
       run.status = 'training';
-      $('engine-badge').textContent = `engine: ${m.info.engine}`;
+      $('engine-badge').textContent = `engine: ${m.info.engineLine}`;
       break;
     case 'log':
       $('progress').textContent = m.line;

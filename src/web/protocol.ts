@@ -27,6 +27,8 @@ export type ToWorker =
 
 export interface RunInfo {
   readonly engine: string;
+  /** The engine line: the engine in words (a webgpu run names its adapter) and why it was chosen. */
+  readonly engineLine: string;
   readonly architecture: string;
   readonly task: string;
   readonly totalSteps: number;

@@ -1,6 +1,7 @@
 // The playground in a real browser: Debian's chromium driven by playwright-core (.ci/run installs
 // chromium when it is missing). A LoRA-Pro run of 20 steps on the shipped base trains in the page's
 // worker on wasm and on webgpu (SwiftShader: correctness only); its losses are the Node trainer's;
+// "best available" passes over SwiftShader (a software GPU) for wasm;
 // the adapter the page downloads loads in Node and gives the page's outputs; bad files show errors.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -28,7 +29,7 @@ const RUN = { task: 'name-gender', method: 'lora-pro', steps: 20, batchSize: 8, 
 interface PageRun {
   status: string;
   message?: string;
-  info?: { engine: string; totalSteps: number };
+  info?: { engine: string; engineLine: string; totalSteps: number };
   losses: number[];
   gradNorms: number[];
   evals: { step: number; accuracy?: number; diagnostic: number }[];
@@ -161,6 +162,22 @@ describe('studio in chromium', { skip }, () => {
     } finally {
       model.dispose();
     }
+    await page.close();
+  });
+
+  test('best available (the page\'s default) passes over SwiftShader\'s webgpu and webgl, trains on wasm and shows steps within seconds', async () => {
+    // This machine has no GPU: chromium's webgpu and webgl both run on SwiftShader, ~50x slower than wasm here.
+    const page = await openPage();
+    const started = Date.now();
+    await startInPage(page, ''); // "best available"
+    await page.waitForFunction(() => { const r = (window as any).studio.runs.at(-1); return r !== undefined && (r.steps.length >= 1 || r.status === 'failed'); }, null, { timeout: 60_000 });
+    const seconds = (Date.now() - started) / 1000;
+    const run = await readRun(page);
+    assert.equal(run.info?.engine, 'wasm', run.message);
+    assert.match(run.info!.engineLine, /^wasm; best available; passed over webgpu: the WebGPU adapter is google swiftshader, software adapter \(the GPU emulated on the CPU\); webgl: a software renderer \(ANGLE \(Google, Vulkan [^)]*\(SwiftShader/);
+    assert.match((await page.textContent('#engine-badge'))!, /^engine: wasm; best available; passed over webgpu/);
+    assert.ok(run.losses.length >= 1 && seconds < 60, `first step after ${seconds.toFixed(1)} s`);
+    assert.ok(Math.abs(run.losses[0] - nodeLosses[0]) <= 1e-5 * Math.abs(nodeLosses[0]), `step 1: page ${run.losses[0]}, node ${nodeLosses[0]}`);
     await page.close();
   });
 

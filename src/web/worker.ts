@@ -1,7 +1,7 @@
 // The playground's training worker: one run per worker, so the page stays responsive and a finished
 // run keeps its model for predictions and its adapter for download. Steps are posted as they finish;
 // evaluations (with the per-layer diagnostic) at the CLI's evaluation steps.
-import { FileSet, parseModelConfig, recommendationsFromJson, recommendedRate, RECOMMENDATIONS_FILE, TrainSession, useBrowserBackend, type MethodName } from '../browser.js';
+import { describeEngineChoice, FileSet, parseModelConfig, recommendationsFromJson, recommendedRate, RECOMMENDATIONS_FILE, TrainSession, useBrowserBackend, type MethodName } from '../browser.js';
 import type { Files, FromWorker, StartRun, ToWorker } from './protocol.js';
 
 const scope = self as unknown as { postMessage(m: FromWorker, transfer?: Transferable[]): void; onmessage: ((e: MessageEvent<ToWorker>) => void) | null };
@@ -48,6 +48,7 @@ async function start(m: StartRun): Promise<void> {
     type: 'ready',
     info: {
       engine,
+      engineLine: describeEngineChoice(),
       architecture: session.model.architecture,
       task: session.config.task,
       totalSteps: session.plan.totalSteps,
