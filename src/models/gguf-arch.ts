@@ -47,11 +47,12 @@ const f32 = (key: string, value: number): GgufKv => ({ key, type: 'f32', value }
  * llama.cpp would compute differently are refused, naming config.json.
  */
 export function ggufArchitecture(config: ModelConfig, source: string): GgufArchitecture {
+  if (config.modelType !== 'gpt2' && config.modelType !== 'llama' && config.modelType !== 'mistral' && config.modelType !== 'qwen2') {
+    refuse(source, `model_type "${config.modelType}" is not supported (the export supports the Llama family: llama, mistral, qwen2, SmolLM; and gpt2)`);
+  }
   const classifier = config.architectures?.find((a) => /For(Sequence|Token)Classification$/.test(a));
   if (classifier) refuse(source, `${classifier} is a classifier; GGUF export writes causal language models (llama.cpp, Ollama and LM Studio generate text)`);
-  if (config.modelType === 'gpt2') return gpt2(config, source);
-  if (config.modelType === 'llama' || config.modelType === 'mistral' || config.modelType === 'qwen2') return llamaFamily(config, source);
-  return refuse(source, `model_type "${config.modelType}" is not supported (the export supports the Llama family: llama, mistral, qwen2, SmolLM; and gpt2)`);
+  return config.modelType === 'gpt2' ? gpt2(config, source) : llamaFamily(config, source);
 }
 
 function llamaFamily(c: LlamaConfig, source: string): GgufArchitecture {
