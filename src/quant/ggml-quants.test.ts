@@ -84,3 +84,18 @@ test('type traits: ids and sizes of ggml.c, rows of whole blocks, round trips wi
     }
   }
 });
+
+test('q8_0 and q4_0 bytes equal gguf-py quants.py (the numpy port of the C reference) on two mixed blocks', () => {
+  // x: block 0 = 3.3·sin(0.7·i), block 1 = (i − 15.5)/7 with x[3] = −2.5 and x[4] = 2.5 (i = 0..31), float32.
+  // Expected bytes: gguf-py's quants.quantize(x, Q8_0 / Q4_0) from the llama.cpp source node-llama-cpp 3.21.1 bundles.
+  const x = new Float32Array(64);
+  for (let i = 0; i < 32; i++) {
+    x[i] = Math.fround(Math.fround(Math.sin(Math.fround(i * Math.fround(0.7)))) * Math.fround(3.3)); // numpy: float32 throughout
+    x[32 + i] = Math.fround((i - 15.5) / 7);
+  }
+  x[35] = -2.5;
+  x[36] = 2.5;
+  const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+  assert.equal(hex(quantizeRowQ8_0(x)), '9b2600527e6e2bd39182af02547e6d29d18f83b104567f6c27cf8e83b306577f6b250a2590979e817fb4bbc2cad1d8dfe7eef5fc040b121921282f363e454c535b626970');
+  assert.equal(hex(quantizeRowQ4_0(x)), '8db6f8d38031051b6fbffdf8d38031051b6f0035819192a0afb3b4b4c5c5d5d6e6e7f7f8');
+});
