@@ -31,6 +31,7 @@ export { LoraLinear } from './adapters/lora-linear.js';
 export { injectLora, loraPairs, mergeAndUnload, selectTargets, setMerged, setTraining, type InjectOptions } from './adapters/inject.js';
 export { estimateLoraGaGradients } from './adapters/lora-ga.js';
 export { saveAdapter, loadAdapter, readAdapterConfig } from './adapters/peft-files.js';
+export { exportGguf, type GgufExportOptions, type GgufExportSummary } from './adapters/gguf-export.js';
 
 // Formats
 export {
@@ -40,6 +41,9 @@ export {
 export { parseModelConfig, readModelConfig, modelConfigToJson, type ModelConfig, type Gpt2Config, type LlamaConfig, type BertConfig, type T5Config } from './io/hf-config.js';
 export { loadTokenizer, Tokenizer } from './io/tokenizer.js';
 export { InputFileError } from './io/input-error.js';
+export { writeGguf, planGguf, type GgufKv, type GgufTensorInfo } from './io/gguf-write.js';
+export { ggufTokenizer } from './io/gguf-tokenizer.js';
+export { GGML_TYPES, type GgmlType } from './quant/ggml-type-traits.js';
 
 // Models
 export { Module } from './models/module.js';

@@ -35,7 +35,7 @@ function layerIndex(path: string, patterns: readonly string[] | undefined): numb
 }
 
 /** PEFT's `get_pattern_key`: the first key k with `(.*\.)?k$` matching the path. */
-function patternValue(patterns: Readonly<Record<string, number>>, path: string): number | undefined {
+export function patternValue(patterns: Readonly<Record<string, number>>, path: string): number | undefined {
   for (const [k, v] of Object.entries(patterns)) if (new RegExp(`^(.*\\.)?(${k})$`).test(path)) return v;
   return undefined;
 }

@@ -8,6 +8,7 @@ import { compareCommand } from './compare.js';
 import { demoCommand } from './demo.js';
 import { fileSystemMessage } from './file-errors.js';
 import { evalCommand } from './eval.js';
+import { exportCommand } from './export.js';
 import { generateCommand } from './generate.js';
 import { infoCommand } from './info.js';
 import { mergeCommand } from './merge.js';
@@ -15,7 +16,7 @@ import { pretrainCommand } from './pretrain.js';
 import { studioCommand } from './studio.js';
 import { trainCommand } from './train.js';
 
-export const COMMANDS: readonly Command[] = [trainCommand, evalCommand, generateCommand, mergeCommand, compareCommand, infoCommand, pretrainCommand, demoCommand, studioCommand, benchCommand];
+export const COMMANDS: readonly Command[] = [trainCommand, evalCommand, generateCommand, mergeCommand, exportCommand, compareCommand, infoCommand, pretrainCommand, demoCommand, studioCommand, benchCommand];
 
 function version(): string {
   try {
