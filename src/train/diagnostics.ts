@@ -5,6 +5,7 @@ import { freeAsBackpropGoes } from '../engine/tape.js';
 import { setTraining } from '../adapters/inject.js';
 import { LoraLinear } from '../adapters/lora-linear.js';
 import { getModule } from '../models/module.js';
+import { FrozenLinear } from '../models/frozen-linear.js';
 import type { AnyModel } from '../models/types.js';
 import { gradientApproximation, type ApproximationQuality } from '../optim/diagnostics.js';
 import type { LoraPair } from '../optim/optimizer.js';
@@ -46,11 +47,13 @@ function fullGradients(model: AnyModel, bases: tf.Variable[], batch: HostBatch):
  */
 export async function layerDiagnostics(model: AnyModel, pairs: readonly LoraPair[], batch: HostBatch): Promise<LayerDiagnostic[]> {
   if (pairs.length === 0) return [];
+  // the full gradient of W needs W as a heap variable; a frozen-tier base has none (engine/frozen.ts)
+  if (pairs.some((p) => (getModule(model, p.module) as LoraLinear).base instanceof FrozenLinear)) return [];
   setTraining(model, false);
   const bases = pairs.map((p) => {
     const m = getModule(model, p.module);
     if (!(m instanceof LoraLinear)) throw new Error(`layerDiagnostics: "${p.module}" is not a LoRA layer`);
-    return m.base.weight as tf.Variable;
+    return m.baseWeight as tf.Variable;
   });
   const grads = fullGradients(model, bases, batch);
   try {

@@ -10,7 +10,11 @@ import { setupForConfig } from './method-setup.js';
 import type { ResolvedTrainConfig, TrainConfig } from './config.js';
 import { maxPositionsOf } from './session.js';
 import { loadRunData, type RunData } from './run-data.js';
-import { loadRunModel, loadRunTokenizer, padIdOf, requireModelDir } from './run-model.js';
+import { frozenTierFor, loadRunModel, loadRunTokenizer, padIdOf, requireModelDir } from './run-model.js';
+import { checkInit, hasDiagnostic, usesAdapters } from './methods.js';
+import { mutatesBase } from '../adapters/lora-config.js';
+import { frozenBytes, frozenTierNative } from '../engine/frozen.js';
+import type { QuantizeMode } from '../quant/formats.js';
 
 export interface PreparedRun {
   readonly config: ResolvedTrainConfig;
@@ -45,7 +49,12 @@ export async function loadRunInputs(config: TrainConfig, log: (line: string) => 
  */
 export async function prepareRun(config: ResolvedTrainConfig, log: (line: string) => void): Promise<PreparedRun> {
   const { tokenizer, padId, maxLength, data } = await loadRunInputs(config, log);
-  const model = await loadRunModel(config.model, config.task, { labels: data.labels, tokenizer, seed: config.seed, log });
+  const needsBaseWeight = config.method === 'dora' || mutatesBase(checkInit(config.init));
+  const frozen = frozenTierFor(await readModelConfig(config.model), { adapters: usesAdapters(config.method), needsBaseWeight, quantize: config.quantize }, log);
+  if (frozen && config.diagnostics && hasDiagnostic(config.method)) log('diagnostics: skipped, the base weights are on the frozen tier (no full-weight gradient to compare with); --no-diagnostics silences this');
+  const before = frozenBytes();
+  const model = await loadRunModel(config.model, config.task, { labels: data.labels, tokenizer, seed: config.seed, log, frozen });
+  if (frozen) log(frozenTierLine(frozen.quantize, frozenBytes() - before));
   try {
     const setup = setupForConfig(model, config, { data, padId });
     return { config, tokenizer, model, setup, data, padId, maxLength };
@@ -53,6 +62,12 @@ export async function prepareRun(config: ResolvedTrainConfig, log: (line: string
     model.dispose();
     throw e;
   }
+}
+
+/** The log line of a base on the frozen tier: what it holds and where. */
+export function frozenTierLine(quantize: QuantizeMode, bytes: number): string {
+  const how = quantize === 'none' ? 'in the checkpoint dtype' : `block linear layers quantized to ${quantize} (embeddings and LM head in the checkpoint dtype)`;
+  return frozenTierNative() ? `frozen base ${how}: ${(bytes / 2 ** 20).toFixed(1)} MiB outside the wasm heap` : `frozen base ${how}, held as float32 on the heap (no native engine)`;
 }
 
 /** Frees the model's weights and the optimiser's state. */
