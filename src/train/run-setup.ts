@@ -14,6 +14,7 @@ import { frozenTierFor, loadRunModel, loadRunTokenizer, padIdOf, requireModelDir
 import { checkInit, hasDiagnostic, usesAdapters } from './methods.js';
 import { mutatesBase } from '../adapters/lora-config.js';
 import { frozenBytes, frozenTierNative } from '../engine/frozen.js';
+import { humanBytes } from './run-memory.js';
 import type { QuantizeMode } from '../quant/formats.js';
 
 export interface PreparedRun {
@@ -67,7 +68,7 @@ export async function prepareRun(config: ResolvedTrainConfig, log: (line: string
 /** The log line of a base on the frozen tier: what it holds and where. */
 export function frozenTierLine(quantize: QuantizeMode, bytes: number): string {
   const how = quantize === 'none' ? 'in the checkpoint dtype' : `block linear layers quantized to ${quantize} (embeddings and LM head in the checkpoint dtype)`;
-  return frozenTierNative() ? `frozen base ${how}: ${(bytes / 2 ** 20).toFixed(1)} MiB outside the wasm heap` : `frozen base ${how}, held as float32 on the heap (no native engine)`;
+  return frozenTierNative() ? `frozen base ${how}: ${humanBytes(bytes)} outside the wasm heap` : `frozen base ${how}, held as float32 on the heap (no native engine)`;
 }
 
 /** Frees the model's weights and the optimiser's state. */
