@@ -127,3 +127,19 @@ test('--quantize is refused with the reason where it cannot apply (exit 2)', asy
   assert.equal(r.code, 2);
   assert.match(r.err, /model_type "gpt2" is not supported \(supported: llama, qwen2, mistral\)/);
 });
+
+test('merge of an adapter trained on an nf4 base folds it into the dequantized base, says so, and keeps the base dtype', async () => {
+  const { model, data, train } = await fixture;
+  const out = join(root, 'qlora');
+  const r = await runCli('train', '--model', model, '--train', train, '--task', 'causal-lm', '--method', 'lora', '--max-steps', '2', '--batch-size', '4', '--lr', '1e-2', '--no-diagnostics', '--quantize', 'nf4', '--out', out);
+  assert.equal(r.code, 0, r.err);
+  const merged = join(root, 'qlora-merged');
+  const m = await runCli('merge', '--model', model, '--adapter', out, '--out', merged);
+  assert.equal(m.code, 0, m.err);
+  assert.match(m.err, /merging into the nf4-quantized base, dequantized .*; written as F32/);
+  const header = (await readSafetensors(join(merged, 'model.safetensors'))).tensors;
+  assert.ok([...header.values()].every((t) => t.dtype === 'F32'));
+  const adapted = await evalLoss('--model', model, '--adapter', out, '--data', data);
+  const folded = await evalLoss('--model', merged, '--data', data, '--backend', 'wasm');
+  assert.ok(Math.abs(adapted - folded) <= 1e-4 * adapted, `adapter on the nf4 base ${adapted}, merged ${folded}`);
+});
