@@ -44,7 +44,7 @@ export const mergeCommand: Command = {
     const quantize = quantizeOption(values.quantize);
     const trained = await loadTrained({ model: values.model as string, adapter, log: (l) => io.err(l), quantize });
     try {
-      const q = quantize === 'auto' ? (trained.run?.config.quantize ?? 'none') : quantize;
+      const q = quantize === 'auto' ? (existsSync(join(adapter, RUN_FILE)) ? (trained.run?.config.quantize ?? 'none') : 'none') : quantize;
       if (q !== 'none') io.err(`merging into the ${q}-quantized base, dequantized (the weights the adapter was trained against); written as ${dtype}. --quantize none merges into the original weights`);
       mergeAndUnload(trained.model, { safe: true });
       await savePretrained(trained.model, out, { dtype: dtype as (typeof DTYPES)[number], copyFrom: values.model as string });

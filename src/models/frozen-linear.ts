@@ -66,10 +66,21 @@ export class FrozenLinear extends FrozenSlot implements LinearLike {
     this.bias = opts.bias === false ? undefined : this.param('bias', tf.zeros([outFeatures], 'float32'), false);
   }
 
+  private dense: tf.Tensor2D | undefined;
+
+  /**
+   * Forward through `w`, a float32 copy of W [out, in] the caller owns (a variable, so autodiff gives
+   * dL/dW: the gradient diagnostic), until called again with undefined.
+   */
+  useDenseWeight(w: tf.Tensor2D | undefined): void {
+    this.dense = w;
+  }
+
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
-      let y = this.frozen.matmul(tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D, 0); // [N, out]
+      const x2 = tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D; // [N, in]
+      let y = this.dense ? tf.matMul(x2, this.dense, false, true) : this.frozen.matmul(x2, 0); // [N, out]
       if (this.bias) y = tf.add(y, this.bias);
       return tf.reshape(y, [...lead, this.outFeatures]);
     });

@@ -132,7 +132,7 @@ export async function loadTrained(o: {
   const { labels, labelOrigin } = task === 'classification' ? trainedLabels(run, runDir, config, o.model) : {};
   const tokenizer = await loadRunTokenizer(o.model);
   // With an adapter, a head the base checkpoint lacks comes from the adapter: no "newly initialised" notice.
-  const quantize = o.quantize === 'auto' ? (run?.config.quantize ?? 'none') : o.quantize;
+  const quantize = o.quantize === 'auto' ? (adapterRun?.config.quantize ?? 'none') : o.quantize; // a merged folder's run.json does not re-quantize it
   const needsBaseWeight = adapterConfig !== undefined && (adapterConfig.useDora || mutatesBase(adapterConfig.initLoraWeights));
   const frozen = quantize === undefined ? undefined : frozenTierFor(config, { adapters: true, needsBaseWeight, quantize }, o.log);
   const model = await loadRunModel(o.model, task, { labels, tokenizer, seed: run?.config.seed ?? 0, log: o.adapter === undefined ? o.log : () => {}, frozen });

@@ -15,6 +15,8 @@ import { checkInit, hasDiagnostic, usesAdapters } from './methods.js';
 import { mutatesBase } from '../adapters/lora-config.js';
 import { frozenBytes, frozenTierNative } from '../engine/frozen.js';
 import { humanBytes } from './run-memory.js';
+import { DIAGNOSTIC_COPY_BYTES, frozenDiagnosticFits } from './diagnostics.js';
+import { FrozenLinear } from '../models/frozen-linear.js';
 import type { QuantizeMode } from '../quant/formats.js';
 
 export interface PreparedRun {
@@ -52,10 +54,13 @@ export async function prepareRun(config: ResolvedTrainConfig, log: (line: string
   const { tokenizer, padId, maxLength, data } = await loadRunInputs(config, log);
   const needsBaseWeight = config.method === 'dora' || mutatesBase(checkInit(config.init));
   const frozen = frozenTierFor(await readModelConfig(config.model), { adapters: usesAdapters(config.method), needsBaseWeight, quantize: config.quantize }, log);
-  if (frozen && config.diagnostics && hasDiagnostic(config.method)) log('diagnostics: skipped, the base weights are on the frozen tier (no full-weight gradient to compare with); --no-diagnostics silences this');
   const before = frozenBytes();
   const model = await loadRunModel(config.model, config.task, { labels: data.labels, tokenizer, seed: config.seed, log, frozen });
   if (frozen) log(frozenTierLine(frozen.quantize, frozenBytes() - before));
+  const frozenLinears = [...model.namedModules().values()].filter((m): m is FrozenLinear => m instanceof FrozenLinear);
+  if (config.diagnostics && hasDiagnostic(config.method) && !frozenDiagnosticFits(frozenLinears)) {
+    log(`diagnostics: skipped, the base is on the frozen tier and float32 copies of its layers for the full gradient would pass ${humanBytes(DIAGNOSTIC_COPY_BYTES)}; --no-diagnostics silences this`);
+  }
   try {
     const setup = setupForConfig(model, config, { data, padId });
     return { config, tokenizer, model, setup, data, padId, maxLength };
