@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FORMATS } from './formats.js';
-import { NF4_LEVELS, NF4_THRESHOLDS, dequantizeNf4, nf4Bytes, quantizeNf4 } from './nf4.js';
+import { NF4_LEVELS, NF4_THRESHOLDS, dequantizeNf4, nf4Bytes, nf4Code, quantizeNf4 } from './nf4.js';
 
 const f = Math.fround;
 
@@ -47,4 +47,13 @@ test('NF4: an all-zero block dequantizes to zeros; a partial last block keeps it
   assert.deepEqual([...y.subarray(64)], [3, -3, f(f(0.44070982933044434) * 3), 0, f(f(-0.09105003625154495) * 3), 3]);
   assert.equal(nf4Bytes(7, 10), 35 + 8);
   assert.equal(FORMATS.nf4.bytes(7, 10), 43);
+});
+
+test('nf4Code is the count of thresholds a value passes, at, around and between every threshold', () => {
+  const count = (x: number) => NF4_THRESHOLDS.filter((t) => x > t).length;
+  for (const t of NF4_THRESHOLDS) {
+    const up = new Float32Array([t]);
+    new Uint32Array(up.buffer)[0] += t > 0 ? 1 : -1; // one ulp larger in magnitude
+    for (const x of [t, up[0], -2, 2, 0, t / 2]) assert.equal(nf4Code(x), count(x), `x = ${x}`);
+  }
 });

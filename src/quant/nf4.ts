@@ -38,9 +38,14 @@ export function nf4Bytes(rows: number, cols: number): number {
 
 /** The code of a value already scaled into [−1, 1] (bitsandbytes' binary search, as a count of thresholds passed). */
 export function nf4Code(x: number): number {
-  let code = 0;
-  while (code < 15 && x > NF4_THRESHOLDS[code]) code++;
-  return code;
+  let lo = 0; // the answer lies in [lo, hi]: thresholds below lo are passed, from hi on not
+  let hi = 15;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (x > NF4_THRESHOLDS[mid]) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**
