@@ -143,3 +143,13 @@ test('merge of an adapter trained on an nf4 base folds it into the dequantized b
   const folded = await evalLoss('--model', merged, '--data', data, '--backend', 'wasm');
   assert.ok(Math.abs(adapted - folded) <= 1e-4 * adapted, `adapter on the nf4 base ${adapted}, merged ${folded}`);
 });
+
+test('--resume refuses another --quantize than the run was started with, naming it', async () => {
+  const { model, train } = await fixture;
+  const out = join(root, 'resume');
+  const args = ['train', '--model', model, '--train', train, '--task', 'causal-lm', '--method', 'lora', '--max-steps', '1', '--batch-size', '4', '--lr', '1e-2', '--no-diagnostics', '--out', out];
+  assert.equal((await runCli(...args, '--quantize', 'int8')).code, 0);
+  const r = await runCli(...args, '--quantize', 'nf4', '--resume');
+  assert.equal(r.code, 2);
+  assert.match(r.err, /quantize: "int8" → "nf4"/);
+});
