@@ -67,6 +67,22 @@ __attribute__((target("avx512f"))) int64_t int8_avx512(const int8_t* q, float sc
   }
   return i;
 }
+
+// NF4 values [e, e + 16·k) with e a multiple of 16 (so each 16 lie in one block of 64): 8 bytes
+// give 16 codes, first value in the high nibble; the codes index the 16 levels in a register.
+__attribute__((target("avx512f"))) int64_t nf4_avx512(const uint8_t* codes, const float* absmax, int64_t e, int64_t count, float* out) {
+  const __m512 levels = _mm512_loadu_ps(NF4_LEVELS);
+  const __m512i shifts = _mm512_set_epi32(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4);  // element 0 (high nibble) shifts by 4
+  const __m512i low4 = _mm512_set1_epi32(15);
+  int64_t i = 0;
+  for (; i + 16 <= count; i += 16) {
+    const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + ((e + i) >> 1)));
+    const __m512i both = _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(bytes, bytes));  // b0 b0 b1 b1 … b7 b7
+    const __m512i idx = _mm512_and_si512(_mm512_srlv_epi32(both, shifts), low4);
+    _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_permutexvar_ps(idx, levels), _mm512_set1_ps(absmax[(e + i) / NF4_BLOCK])));
+  }
+  return i;
+}
 #endif
 
 inline bool wide() {
@@ -163,14 +179,23 @@ void frozen_decode(const Frozen& w, int64_t row, int64_t col0, int64_t count, fl
       for (; i < count; i++) out[i] = float(q[i]) * scale;
       return;
     }
-    case Format::nf4:
-      for (int64_t i = 0; i < count; i++) {
+    case Format::nf4: {
+      int64_t i = 0;
+#ifdef LORAPRO_X86
+      const int64_t head = std::min<int64_t>(count, (16 - e0 % 16) % 16);  // scalar up to a multiple of 16
+      if (wide() && count - head >= 16) {
+        for (; i < head; i++) out[i] = NF4_LEVELS[(e0 + i) & 1 ? w.data[(e0 + i) >> 1] & 15 : w.data[(e0 + i) >> 1] >> 4] * w.scales[(e0 + i) / NF4_BLOCK];
+        i += nf4_avx512(w.data, w.scales, e0 + i, count - i, out + i);
+      }
+#endif
+      for (; i < count; i++) {
         const int64_t e = e0 + i;
         const uint8_t byte = w.data[e >> 1];
         const int code = (e & 1) == 0 ? byte >> 4 : byte & 15;  // first value in the high nibble
         out[i] = NF4_LEVELS[code] * w.scales[e / NF4_BLOCK];
       }
       return;
+    }
   }
 }
 
