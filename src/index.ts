@@ -5,6 +5,10 @@ import { ensureBackend } from './engine/backend.js';
 export { tf } from './engine/tf.js';
 export { useBackend, ensureBackend, engineName, describeEngine, describeEngineChoice, BACKEND_ENV } from './engine/backend.js';
 export { nativeStatus, configureNative, type NativeInfo } from './engine/native.js';
+export { FrozenWeight, frozenBytes } from './engine/frozen.js';
+export { FORMATS as FROZEN_FORMATS, QUANTIZE_MODES, type FrozenFormat, type QuantizeMode } from './quant/formats.js';
+export { quantizeNf4, dequantizeNf4, NF4_LEVELS, type Nf4Blocks } from './quant/nf4.js';
+export { quantizeInt8, dequantizeInt8, type Int8Rows } from './quant/int8.js';
 
 // Importing the package starts its engine (LORAPRO_BACKEND, else native, else wasm, else cpu): TF.js registers
 // wasm but leaves it uninitialised, so a first raw op would otherwise throw. useBackend() still switches.

@@ -16,6 +16,11 @@
 //   swigluGrad(heap, gOff, uOff, dhOff, dgOff, duOff, n)       its backward (ops.h)
 //   geluNew(heap, xOff, yOff, sOff, n, c1, c2)                 y = x·σ(x·(c1 + c2·x²)), s that σ
 //   gram(heap, xOff, yOff, len, r, byRows) -> Float64Array     LoRA-Pro's r×r Gram of x and y in double (ops.h)
+//   frozenMatmul(heap, xOff, yOff, n, weight, scales, format, out, in, mode)
+//     a frozen [out, in] weight held outside the heap (frozen.h; weight any typed array, scales a
+//     Float32Array or null): mode 0 y[n, out] = x[n, in]·Wᵀ, mode 1 dx[n, in] = dy[n, out]·W
+//   frozenGather(heap, idsOff, outOff, count, weight, scales, format, rows, cols)
+//     out[i] = W[ids[i]] as float32 for int32 ids on the heap, each checked against rows
 #include <node_api.h>
 
 #include <cmath>
@@ -25,6 +30,7 @@
 #include <string>
 #include <thread>
 
+#include "frozen.h"
 #include "gemm.h"
 #include "ops.h"
 #include "pool.h"
@@ -434,6 +440,151 @@ napi_value Gram(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// A frozen weight's bytes (any typed array or ArrayBuffer) and scales (Float32Array or null), checked
+// against the sizes its format needs for [rows, cols]. False with an exception pending otherwise.
+bool frozen_arg(napi_env env, const char* name, napi_value weight, napi_value scales, double format, int64_t rows, int64_t cols, Frozen* out) {
+  const auto fail = [&](const std::string& why) {
+    napi_throw_range_error(env, nullptr, (std::string("lorapro native: ") + name + ": " + why).c_str());
+    return false;
+  };
+  if (format != 0 && format != 1 && format != 2 && format != 3 && format != 4) return fail("format must be 0 (f32), 1 (bf16), 2 (f16), 3 (int8) or 4 (nf4)");
+  if (rows < 1 || cols < 1) return fail("the weight needs rows and cols >= 1");
+  const Format f = Format(int(format));
+  void* data = nullptr;
+  size_t bytes = 0;
+  bool is_typed = false, is_buffer = false;
+  napi_is_typedarray(env, weight, &is_typed);
+  napi_is_arraybuffer(env, weight, &is_buffer);
+  if (is_typed) {
+    napi_typedarray_type kind;
+    size_t length, offset;
+    napi_value buffer;
+    if (napi_get_typedarray_info(env, weight, &kind, &length, &data, &buffer, &offset) != napi_ok) return fail("cannot read the weight array");
+    size_t element = 1;
+    if (kind == napi_int16_array || kind == napi_uint16_array) element = 2;
+    else if (kind == napi_int32_array || kind == napi_uint32_array || kind == napi_float32_array) element = 4;
+    else if (kind == napi_float64_array || kind == napi_bigint64_array || kind == napi_biguint64_array) element = 8;
+    bytes = length * element;
+  } else if (is_buffer) {
+    if (napi_get_arraybuffer_info(env, weight, &data, &bytes) != napi_ok) return fail("cannot read the weight buffer");
+  } else {
+    return fail("the weight must be a typed array or an ArrayBuffer");
+  }
+  if (int64_t(bytes) < frozen_data_bytes(f, rows, cols)) return fail("the weight holds fewer bytes than its format needs for [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
+  const float* scale_data = nullptr;
+  const int64_t want = frozen_scale_count(f, rows, cols);
+  napi_valuetype type;
+  napi_typeof(env, scales, &type);
+  if (want > 0) {
+    napi_typedarray_type kind;
+    size_t length, offset;
+    napi_value buffer;
+    void* p;
+    if (type == napi_null || type == napi_undefined || napi_get_typedarray_info(env, scales, &kind, &length, &p, &buffer, &offset) != napi_ok ||
+        kind != napi_float32_array || int64_t(length) < want)
+      return fail("int8 and nf4 weights need a Float32Array of " + std::to_string(want) + " scales");
+    scale_data = static_cast<const float*>(p);
+  }
+  *out = Frozen{static_cast<const uint8_t*>(data), scale_data, f, rows, cols};
+  return true;
+}
+
+napi_value FrozenMatmul(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  void* heap;
+  size_t heap_bytes;
+  if (argc != 10 || napi_get_arraybuffer_info(env, argv[0], &heap, &heap_bytes) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "lorapro native: frozenMatmul takes 10 arguments, the first the heap's ArrayBuffer");
+    return nullptr;
+  }
+  double v[7];
+  const int idx[7] = {1, 2, 3, 6, 7, 8, 9};
+  for (int i = 0; i < 7; i++)
+    if (napi_get_value_double(env, argv[idx[i]], &v[i]) != napi_ok || !std::isfinite(v[i])) {
+      napi_throw_type_error(env, nullptr, "lorapro native: frozenMatmul's offsets, sizes, format and mode must be finite numbers");
+      return nullptr;
+    }
+  const int64_t n = int64_t(v[2]), rows = int64_t(v[4]), cols = int64_t(v[5]);
+  const int mode = int(v[6]);
+  if (n < 0 || (mode != 0 && mode != 1)) {
+    napi_throw_range_error(env, nullptr, "lorapro native: frozenMatmul needs n >= 0 and mode 0 (y = x·Wᵀ) or 1 (dx = dy·W)");
+    return nullptr;
+  }
+  Frozen w{};
+  if (!frozen_arg(env, "frozenMatmul", argv[4], argv[5], v[3], rows, cols, &w)) return nullptr;
+  const int64_t k = mode == 0 ? cols : rows, width = mode == 0 ? rows : cols;
+  float* base = static_cast<float*>(heap);
+  const int64_t floats = int64_t(heap_bytes / 4);
+  float *a, *c;
+  if (!span(env, "frozenMatmul", base, floats, v[0], n * k, false, &a) || !span(env, "frozenMatmul", base, floats, v[1], n * width, false, &c)) return nullptr;
+  if (n == 0) return nullptr;
+  const GemmArgs g = frozen_gemm_args(&w, mode, a, c, n);
+  const Isa isa = current_isa();
+  const int mr = tile_rows(isa, width), nr = tile_cols(isa, width);
+  Pool& workers = pool();
+  const int64_t threads = workers.threads();
+  // Column bands (output features) by default, so each thread converts only its part of W; row bands
+  // only when W has fewer column tiles than threads.
+  const int64_t col_tiles = (width + nr - 1) / nr, row_tiles = (n + mr - 1) / mr;
+  const bool parallel = threads > 1 && n * width * k >= PARALLEL_MACS;
+  const bool by_rows = col_tiles < threads;
+  const int64_t bands = parallel ? std::max<int64_t>(1, std::min(threads, by_rows ? row_tiles : col_tiles)) : 1;
+  const int64_t tile = by_rows ? mr : nr, extent = by_rows ? n : width;
+  const int64_t per_band = ((extent + bands - 1) / bands + tile - 1) / tile * tile;
+  auto task = [&](int64_t band) {
+    const int64_t lo = std::min(extent, band * per_band), hi = std::min(extent, lo + per_band);
+    if (by_rows) gemm_tile(isa, g, lo, hi, 0, width);
+    else gemm_tile(isa, g, 0, n, lo, hi);
+  };
+  const unsigned mxcsr = flush_denormals();
+  if (bands > 1) workers.run(bands, task);
+  else task(0);
+  restore_denormals(mxcsr);
+  return nullptr;
+}
+
+napi_value FrozenGather(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  void* heap;
+  size_t heap_bytes;
+  if (argc != 9 || napi_get_arraybuffer_info(env, argv[0], &heap, &heap_bytes) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "lorapro native: frozenGather takes 9 arguments, the first the heap's ArrayBuffer");
+    return nullptr;
+  }
+  double v[6];
+  const int idx[6] = {1, 2, 3, 6, 7, 8};
+  for (int i = 0; i < 6; i++)
+    if (napi_get_value_double(env, argv[idx[i]], &v[i]) != napi_ok || !std::isfinite(v[i])) {
+      napi_throw_type_error(env, nullptr, "lorapro native: frozenGather's offsets, sizes and format must be finite numbers");
+      return nullptr;
+    }
+  const int64_t count = int64_t(v[2]), rows = int64_t(v[4]), cols = int64_t(v[5]);
+  if (count < 0) {
+    napi_throw_range_error(env, nullptr, "lorapro native: frozenGather needs count >= 0");
+    return nullptr;
+  }
+  Frozen w{};
+  if (!frozen_arg(env, "frozenGather", argv[4], argv[5], v[3], rows, cols, &w)) return nullptr;
+  float* base = static_cast<float*>(heap);
+  const int64_t floats = int64_t(heap_bytes / 4);
+  float *ids_f, *out;
+  if (!span(env, "frozenGather", base, floats, v[0], count, false, &ids_f) || !span(env, "frozenGather", base, floats, v[1], count * cols, false, &out)) return nullptr;
+  const int32_t* ids = reinterpret_cast<const int32_t*>(ids_f);
+  for (int64_t i = 0; i < count; i++)
+    if (ids[i] < 0 || ids[i] >= rows) {
+      napi_throw_range_error(env, nullptr, ("lorapro native: frozenGather: id " + std::to_string(ids[i]) + " at position " + std::to_string(i) + " is outside [0, " + std::to_string(rows) + ")").c_str());
+      return nullptr;
+    }
+  split(count, cols, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) frozen_decode(w, ids[i], 0, cols, out + i * cols);
+  });
+  return nullptr;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -446,6 +597,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"swigluGrad", nullptr, SwigluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"geluNew", nullptr, GeluNew, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gram", nullptr, Gram, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"frozenMatmul", nullptr, FrozenMatmul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"frozenGather", nullptr, FrozenGather, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

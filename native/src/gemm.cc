@@ -291,7 +291,8 @@ void gemm_tile(Isa isa, const GemmArgs& g, int64_t row0, int64_t row1, int64_t c
     for (int64_t pc = 0; pc < g.k; pc += KC) {
       const int64_t kc = std::min(KC, g.k - pc);
       const bool accumulate = g.accumulate || pc > 0;
-      pack_b(s.b.data(), g, pc, kc, jc, nc, kern.nr);
+      if (g.pack_b != nullptr) g.pack_b(g.pack_ctx, s.b.data(), pc, kc, jc, nc, kern.nr);
+      else pack_b(s.b.data(), g, pc, kc, jc, nc, kern.nr);
       for (int64_t ic = row0; ic < row1; ic += mc_max) {
         const int64_t mc = std::min(mc_max, row1 - ic);
         // Full row tiles read A where it lies when its layout allows; only a last, partial tile (and an

@@ -9,6 +9,11 @@ namespace lorapro {
 
 // One matrix product's operands. Element (i, p) of op(A) lies at a[i * a_rs + p * a_cs], element (p, j)
 // of op(B) at b[p * b_rs + j * b_cs]; C is row-major with row stride c_rs.
+// Packs op(B)[p0 : p0+kc, j0 : j0+nc] into nr-wide, zero-padded strips (the layout gemm.cc's
+// pack_strips writes): a B that is not float32 in memory (a frozen bf16 or quantized weight) is
+// converted here, strip by strip, instead of being read through b's strides.
+using PackB = void (*)(const void* ctx, float* dst, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr);
+
 struct GemmArgs {
   const float* a;
   const float* b;
@@ -16,6 +21,8 @@ struct GemmArgs {
   int64_t m, n, k;
   int64_t a_rs, a_cs, b_rs, b_cs, c_rs;
   bool accumulate;  // C += op(A) op(B) instead of C = op(A) op(B)
+  PackB pack_b = nullptr;  // when set, B is packed by it (b and its strides unused)
+  const void* pack_ctx = nullptr;
 };
 
 enum class Isa { portable = 0, avx2 = 1, avx512 = 2 };

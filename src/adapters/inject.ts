@@ -2,6 +2,7 @@
 import { tf } from '../engine/tf.js';
 import { Rng } from '../math/rng.js';
 import { getModule, type Module } from '../models/module.js';
+import { FrozenLinear, FrozenSlot } from '../models/frozen-linear.js';
 import { Linear } from '../models/linear.js';
 import type { LoraPair } from '../optim/optimizer.js';
 import { compileRegex, mutatesBase, type LoraConfig } from './lora-config.js';
@@ -42,7 +43,7 @@ export function patternValue(patterns: Readonly<Record<string, number>>, path: s
 
 /** Module paths of every plain linear layer, with the output head excluded (as PEFT's 'all-linear'). */
 function linearPaths(model: Module, outputHeads: readonly string[]): string[] {
-  return [...model.namedModules()].filter(([p, m]) => p !== '' && m instanceof Linear && !outputHeads.some((h) => p === h || p.startsWith(`${h}.`))).map(([p]) => p);
+  return [...model.namedModules()].filter(([p, m]) => p !== '' && (m instanceof Linear || m instanceof FrozenLinear) && !outputHeads.some((h) => p === h || p.startsWith(`${h}.`))).map(([p]) => p);
 }
 
 /** Output-layer children that 'all-linear' never targets (lm_head, score, classifier). */
@@ -107,10 +108,16 @@ export function injectLora(model: Module, config: LoraConfig, opts: InjectOption
       throw new Error(`modules_to_save "${m}" matches no module; top-level modules: ${[...model.children().keys()].join(', ')}`);
     }
   }
+  for (const [path, m] of modules) {
+    const saved = config.modulesToSave.some((s) => path === s || path.endsWith(`.${s}`));
+    if (saved && [...m.namedModules().values()].some((x) => x instanceof FrozenSlot)) {
+      throw new Error(`modules_to_save "${path}" would train weights that are on the frozen tier (quantized, or kept outside the wasm heap); leave it out, or load with --quantize none on LORAPRO_BACKEND=wasm`);
+    }
+  }
   model.setTrainable(false);
   const rng = new Rng(config.seed);
   for (const path of targets) {
-    const base = modules.get(path) as Linear;
+    const base = modules.get(path) as Linear | FrozenLinear;
     const r = patternValue(config.rankPattern, path) ?? config.r;
     const alpha = patternValue(config.alphaPattern, path) ?? config.loraAlpha;
     let lora: LoraLinear;

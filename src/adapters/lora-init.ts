@@ -15,6 +15,7 @@ import { mat, transpose, type Mat } from '../math/linalg.js';
 import { Rng } from '../math/rng.js';
 import { pissaIterations, type InitLoraWeights } from './lora-config.js';
 import type { LoraLinear } from './lora-linear.js';
+import { FrozenLinear } from '../models/frozen-linear.js';
 
 /** LoRA-GA's stable-scale γ (the paper's and PEFT's LoraGAConfig default). */
 export const LORA_GA_GAMMA = 16;
@@ -84,16 +85,20 @@ export function loraGaFactors(grad: Mat, r: number): { a: Mat; b: Mat } {
  */
 export function initFromBase(layer: LoraLinear, init: InitLoraWeights, gradient?: tf.Tensor2D): void {
   if (layer.isMerged) throw new Error('initFromBase: the adapter is merged');
+  if (layer.base instanceof FrozenLinear) {
+    throw new Error(`init "${String(init)}" rewrites the base weight to W − s·B·A, and this base is on the frozen tier (quantized, or kept outside the wasm heap); use --quantize none with LORAPRO_BACKEND=wasm, or the default init`);
+  }
+  const base = layer.base;
   const r = layer.r;
   let f: { a: Mat; b: Mat };
   if (init === 'lora_ga') {
     if (!gradient) throw new Error('LoRA-GA needs the layer\'s estimated gradient (a gradient pass over training batches)');
-    if (gradient.shape.join() !== layer.base.weight.shape.join()) throw new Error(`LoRA-GA gradient has shape [${gradient.shape}], the layer [${layer.base.weight.shape}]`);
+    if (gradient.shape.join() !== base.weight.shape.join()) throw new Error(`LoRA-GA gradient has shape [${gradient.shape}], the layer [${base.weight.shape}]`);
     f = loraGaFactors(toMat(gradient), r);
   } else if (init === 'olora') {
-    f = oloraFactors(toMat(layer.base.weight), r);
+    f = oloraFactors(toMat(base.weight), r);
   } else if (init === 'pissa' || pissaIterations(init) !== undefined) {
-    f = pissaFactors(toMat(layer.base.weight), r, layer.scale, pissaIterations(init));
+    f = pissaFactors(toMat(base.weight), r, layer.scale, pissaIterations(init));
   } else {
     throw new Error(`initFromBase: "${String(init)}" does not initialise from the base layer`);
   }
@@ -104,7 +109,7 @@ export function initFromBase(layer: LoraLinear, init: InitLoraWeights, gradient?
     const bt = tf.tensor2d(b, [layer.outFeatures, r], 'float32');
     layer.A.assign(at);
     layer.B.assign(bt);
-    layer.base.weight.assign(tf.sub(layer.base.weight, tf.mul(tf.matMul(bt, at), layer.scale)) as tf.Tensor2D); // W_res [out, in]
+    base.weight.assign(tf.sub(base.weight, tf.mul(tf.matMul(bt, at), layer.scale)) as tf.Tensor2D); // W_res [out, in]
   });
   layer.initialFactors = { a, b };
 }

@@ -1,6 +1,8 @@
 import { tf } from '../engine/tf.js';
 import { Rng } from '../math/rng.js';
 import { Module } from '../models/module.js';
+import { FrozenWeight } from '../engine/frozen.js';
+import { FrozenLinear } from '../models/frozen-linear.js';
 import type { Linear, LinearLike } from '../models/linear.js';
 import type { InitLoraWeights } from './lora-config.js';
 
@@ -45,6 +47,9 @@ export interface LoraLinearOptions {
   useDora?: boolean;
 }
 
+const FROZEN_DORA =
+  "DoRA needs the base weight on the heap (its row norms ‖W0 + s·B·A‖ every step), and this base is on the frozen tier (quantized, or kept outside the wasm heap); use --quantize none with LORAPRO_BACKEND=wasm, or another method";
+
 /**
  * A LoRA adapter around a frozen linear layer, with PEFT's semantics and names:
  *   y = x·W0ᵀ + b + s·dropout(x)·Aᵀ·Bᵀ,  A = lora_A.weight [r, in], B = lora_B.weight [out, r],
@@ -67,7 +72,8 @@ export class LoraLinear extends Module implements LinearLike {
   private merged = false;
   /** Seeded source of dropout masks; its `state` is checkpointed so a resumed run draws the same masks. */
   readonly rng: Rng;
-  readonly base: Linear;
+  /** The wrapped layer: a Linear on the heap, or a FrozenLinear whose weight lives outside it (engine/frozen.ts). */
+  readonly base: Linear | FrozenLinear;
   private readonly loraA: Factor;
   private readonly loraB: Factor;
   private readonly magnitudeModule: Magnitude | undefined;
@@ -79,10 +85,11 @@ export class LoraLinear extends Module implements LinearLike {
    */
   initialFactors: { readonly a: Float32Array; readonly b: Float32Array } | undefined;
 
-  constructor(base: Linear, opts: LoraLinearOptions) {
+  constructor(base: Linear | FrozenLinear, opts: LoraLinearOptions) {
     super();
     const { r, alpha } = opts;
-    const [out, inF] = base.weight.shape;
+    const [out, inF] = [base.outFeatures, base.inFeatures];
+    if (opts.useDora && base instanceof FrozenLinear) throw new Error(FROZEN_DORA);
     if (!(Number.isInteger(r) && r >= 1)) throw new Error(`LoRA rank must be a positive integer, got ${r}`);
     if (r > Math.min(out, inF)) throw new Error(`LoRA rank ${r} exceeds min(out, in) = ${Math.min(out, inF)} of a [${out}, ${inF}] layer`);
     this.inFeatures = inF;
@@ -111,9 +118,15 @@ export class LoraLinear extends Module implements LinearLike {
     return this.magnitudeModule?.weight;
   }
 
+  /** The base weight as a heap variable; an error on the frozen tier (DoRA and the base-rewriting inits need it). */
+  get baseWeight(): tf.Variable<tf.Rank.R2> {
+    if (this.base instanceof FrozenLinear) throw new Error(FROZEN_DORA);
+    return this.base.weight;
+  }
+
   /** ‖W0 + s·B·A‖ per output row [out], detached from autodiff. */
   weightNorm(): tf.Tensor1D {
-    return tf.tidy(() => detachedRowNorm(this.base.weight, this.B, this.A, tf.scalar(this.scale)));
+    return tf.tidy(() => detachedRowNorm(this.baseWeight, this.B, this.A, tf.scalar(this.scale)));
   }
 
   get A(): tf.Variable<tf.Rank.R2> {
@@ -141,7 +154,7 @@ export class LoraLinear extends Module implements LinearLike {
       let delta = tf.matMul(xa, this.B, false, true); // [N, out]
       if (this.magnitude) {
         const factor = tf.div(this.magnitude, this.weightNorm()); // [out] m / ‖W0 + s·B·A‖
-        const baseX = tf.matMul(x2, this.base.weight, false, true); // [N, out], on the dropped-out x as PEFT
+        const baseX = tf.matMul(x2, this.baseWeight, false, true); // [N, out], on the dropped-out x as PEFT
         delta = tf.add(tf.mul(baseX, tf.sub(factor, 1)), tf.mul(delta, factor));
       }
       return tf.add(y, tf.reshape(delta, [...lead, this.outFeatures]));
@@ -159,11 +172,17 @@ export class LoraLinear extends Module implements LinearLike {
    */
   merge(safe = false): void {
     if (this.merged) return;
+    if (this.base instanceof FrozenLinear) {
+      this.mergeFrozen(this.base, 1, safe);
+      this.merged = true;
+      return;
+    }
+    const weight = this.base.weight;
     const m = this.magnitude;
     if (m) this.mergedFactor = tf.tidy(() => tf.div(m, this.weightNorm()) as tf.Tensor1D);
     const factor = this.mergedFactor;
     const next = tf.tidy(() => {
-      const w = tf.add(this.base.weight, this.deltaWeight()) as tf.Tensor2D;
+      const w = tf.add(weight, this.deltaWeight()) as tf.Tensor2D;
       return factor ? (tf.mul(w, tf.reshape(factor, [-1, 1])) as tf.Tensor2D) : w;
     });
     if (safe && !tf.tidy(() => tf.all(tf.isFinite(next)).dataSync()[0])) {
@@ -172,17 +191,39 @@ export class LoraLinear extends Module implements LinearLike {
       this.mergedFactor = undefined;
       throw new Error(`safe merge refused: W0 + s·B·A has non-finite values (layer [${this.outFeatures}, ${this.inFeatures}], r ${this.r})`);
     }
-    this.base.weight.assign(next);
+    weight.assign(next);
     next.dispose();
     this.merged = true;
   }
 
+  /**
+   * W0 ± s·B·A on a frozen base: its values (dequantized when quantized) plus the change, kept as a
+   * float32 frozen weight (a quantized base is not requantized: the merge would lose the adapter).
+   */
+  private mergeFrozen(base: FrozenLinear, sign: 1 | -1, safe: boolean): void {
+    const w = base.frozen.toFloat32();
+    const delta = this.deltaWeight();
+    const d = delta.dataSync();
+    delta.dispose();
+    for (let i = 0; i < w.length; i++) w[i] += sign * d[i];
+    if (safe && !w.every(Number.isFinite)) {
+      throw new Error(`safe merge refused: W0 + s·B·A has non-finite values (layer [${this.outFeatures}, ${this.inFeatures}], r ${this.r})`);
+    }
+    base.replaceWeight(FrozenWeight.fromFloat32(w, this.outFeatures, this.inFeatures, 'f32'));
+  }
+
   unmerge(): void {
     if (!this.merged) return;
+    if (this.base instanceof FrozenLinear) {
+      this.mergeFrozen(this.base, -1, false);
+      this.merged = false;
+      return;
+    }
     const factor = this.mergedFactor;
+    const weight = this.base.weight;
     tf.tidy(() => {
-      const w = factor ? tf.div(this.base.weight, tf.reshape(factor, [-1, 1])) : this.base.weight;
-      this.base.weight.assign(tf.sub(w, this.deltaWeight()) as tf.Tensor2D);
+      const w = factor ? tf.div(weight, tf.reshape(factor, [-1, 1])) : weight;
+      weight.assign(tf.sub(w, this.deltaWeight()) as tf.Tensor2D);
     });
     factor?.dispose();
     this.mergedFactor = undefined;

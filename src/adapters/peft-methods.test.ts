@@ -142,8 +142,8 @@ for (const init of ['pissa', 'pissa_niter_4', 'olora'] as const) {
     injectLora(model, config({ initLoraWeights: init }));
     assert.ok(maxAbsDiff(model.run(x), y0) < 1e-5);
     const up = getModule(model, 'model.up') as LoraLinear;
-    assert.ok(maxAbsDiff(up.base.weight, w0) > 1e-2, 'the base weight was rewritten');
-    assert.ok(maxAbsDiff(tf.add(up.base.weight, up.deltaWeight()), w0) < 1e-5, 'W_res + s·B·A = W');
+    assert.ok(maxAbsDiff(up.baseWeight, w0) > 1e-2, 'the base weight was rewritten');
+    assert.ok(maxAbsDiff(tf.add(up.baseWeight, up.deltaWeight()), w0) < 1e-5, 'W_res + s·B·A = W');
     assert.ok(up.initialFactors, 'A0, B0 kept for the converted save');
   });
 }
@@ -155,8 +155,8 @@ test('PiSSA: s·B·A is the top-r part of W (Bᵀ·W_res = 0, W_res·Aᵀ = 0, A
   const sigma = new SingularValueDecomposition(new Matrix(rows(w)), { autoTranspose: true }).diagonal.sort((a, b) => b - a);
   injectLora(model, config({ initLoraWeights: 'pissa' }));
   const up = getModule(model, 'model.up') as LoraLinear;
-  assert.ok(tf.tidy(() => tf.max(tf.abs(tf.matMul(up.B, up.base.weight, true))).dataSync()[0]) < 1e-5);
-  assert.ok(tf.tidy(() => tf.max(tf.abs(tf.matMul(up.base.weight, up.A, false, true))).dataSync()[0]) < 1e-5);
+  assert.ok(tf.tidy(() => tf.max(tf.abs(tf.matMul(up.B, up.baseWeight, true))).dataSync()[0]) < 1e-5);
+  assert.ok(tf.tidy(() => tf.max(tf.abs(tf.matMul(up.baseWeight, up.A, false, true))).dataSync()[0]) < 1e-5);
   const aat = rows(tf.matMul(up.A, up.A, false, true) as tf.Tensor2D);
   const btb = rows(tf.matMul(up.B, up.B, true) as tf.Tensor2D);
   for (let i = 0; i < 2; i++) {
@@ -172,7 +172,7 @@ test('PiSSA: s·B·A is the top-r part of W (Bᵀ·W_res = 0, W_res·Aᵀ = 0, A
   for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) assert.ok(Math.abs(qtq[i][j] - (i === j ? 1 : 0)) < 1e-5);
   assert.equal(rows(o.A)[1][0], 0, 'A = R[:r] is upper triangular');
   // PEFT's olora_init does not divide by s: W_res = W − s·Qᵣ·Rᵣ, so Qᵣᵀ·W_res = Rᵣ − s·Rᵣ = (1 − s)·A
-  assert.ok(maxAbsDiff(tf.matMul(o.B, o.base.weight, true), tf.mul(o.A, 1 - o.scale)) < 1e-5, 'Qᵣᵀ·W_res = (1 − s)·Rᵣ');
+  assert.ok(maxAbsDiff(tf.matMul(o.B, o.baseWeight, true), tf.mul(o.A, 1 - o.scale)) < 1e-5, 'Qᵣᵀ·W_res = (1 − s)·Rᵣ');
 });
 
 test('a PiSSA adapter saves converted for the original base (PEFT: r, alpha, patterns ×2, [A; A0], [B, −B0]); raw saves reload by redoing the init', async () => {

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../train/errors.js';
+import { QUANTIZE_MODES, type QuantizeMode } from '../quant/formats.js';
 
 export type OptionType = 'string' | 'int' | 'number' | 'boolean';
 
@@ -46,7 +47,23 @@ export const flagOf = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${
 const keyOf = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 /** --backend, shared by every command that runs the model. */
+/** --quantize on train, compare, eval and generate (engine/frozen.ts, docs/ARCHITECTURE.md). */
+export const QUANTIZE_OPTION: OptionSpec = {
+  key: 'quantize',
+  type: 'string',
+  arg: 'TYPE',
+  help: 'the frozen base under adapters (Llama family): none (the checkpoint dtype, outside the wasm heap on the native engine), int8 (per-row) or nf4 (QLoRA\'s 4-bit NormalFloat, blocks of 64); block linear layers only, not embeddings or the LM head (default: none; eval and generate: as the adapter was trained)',
+};
+
+/** --quantize's value for eval and generate: given, or 'auto' (as the adapter's run.json says, the frozen tier where it saves memory). */
+export function quantizeOption(value: unknown): QuantizeMode | 'auto' {
+  if (value === undefined) return 'auto';
+  if (typeof value !== 'string' || !(QUANTIZE_MODES as readonly string[]).includes(value)) throw new UsageError(`--quantize must be one of ${QUANTIZE_MODES.join(', ')}, got ${JSON.stringify(value)}`);
+  return value as QuantizeMode;
+}
+
 export const BACKEND_OPTION: OptionSpec = { key: 'backend', type: 'string', arg: 'NAME', help: 'engine: native (C++ kernels on wasm), wasm, cpu or webgpu (a GPU through the optional `webgpu` package; without it, the default) (default: $LORAPRO_BACKEND, else native where it was built, else wasm)' };
+
 
 function convert(spec: OptionSpec, raw: string | boolean): unknown {
   const flag = `--${flagOf(spec.key)}`;

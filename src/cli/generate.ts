@@ -9,7 +9,7 @@ import { loadSeq2SeqLM } from '../models/pretrained.js';
 import { validateSampling, type SamplingOptions } from '../models/sampling.js';
 import { UsageError } from '../train/errors.js';
 import { loadRunTokenizer, loadTrained, requireModelDir } from '../train/run-model.js';
-import { BACKEND_OPTION, type Command, type CliIO } from './args.js';
+import { BACKEND_OPTION, QUANTIZE_OPTION, quantizeOption, type Command, type CliIO } from './args.js';
 import { chooseEngine } from './engine.js';
 
 function samplingOf(values: Record<string, unknown>): SamplingOptions {
@@ -65,6 +65,7 @@ export const generateCommand: Command = {
     { key: 'topK', type: 'int', help: 'sample among the k most likely tokens' },
     { key: 'topP', type: 'number', help: 'nucleus sampling threshold' },
     { key: 'seed', type: 'int', default: '0', help: 'seed of the sampling draws' },
+    QUANTIZE_OPTION,
     BACKEND_OPTION,
   ],
   examples: ['lorapro generate --model models/gpt2 --adapter runs/alpaca-lora-pro --prompt "Q: what is 2+2?" --max-new-tokens 16'],
@@ -73,7 +74,7 @@ export const generateCommand: Command = {
     await chooseEngine(values.backend);
     requireModelDir(values.model as string);
     if ((await readModelConfig(values.model as string)).modelType === 't5') return generateT5(values, io);
-    const trained = await loadTrained({ model: values.model as string, adapter: values.adapter as string | undefined, task: 'causal-lm', log: (l) => io.err(l) });
+    const trained = await loadTrained({ model: values.model as string, adapter: values.adapter as string | undefined, task: 'causal-lm', log: (l) => io.err(l), quantize: quantizeOption(values.quantize) });
     try {
       const { model, tokenizer } = trained;
       if (model.task !== 'causal-lm') throw new UsageError('generate needs a causal LM; this run was trained for classification (use lorapro eval)');

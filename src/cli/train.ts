@@ -9,7 +9,7 @@ import { trainConfig, type TrainConfig } from '../train/config.js';
 import { train, type TrainResult } from '../run/train.js';
 import { builtinDataSpec, builtinSpecString } from '../train/run-data.js';
 import { UsageError } from '../train/errors.js';
-import { BACKEND_OPTION, type Command, type OptionSpec } from './args.js';
+import { BACKEND_OPTION, QUANTIZE_OPTION, type Command, type OptionSpec } from './args.js';
 import { INTERRUPTED_EXIT, resumeCommand, whileInterruptible } from './interrupt.js';
 
 /** --target-modules, as PEFT reads target_modules (adapters/peft-targets.ts). */
@@ -27,6 +27,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { key: 'rawAdapter', type: 'boolean', help: 'pissa/olora/lora-ga: save the adapter as trained, for the residual base (by default it is converted, as PEFT does, to a rank-2r LoRA that loads on the original model)' },
   { key: 'rank', type: 'int', default: '8', help: 'LoRA rank r' },
   { key: 'alpha', type: 'number', default: '16', help: 'LoRA alpha (scale alpha/r; alpha/sqrt(r) for rslora)' },
+  QUANTIZE_OPTION,
   { key: 'targetModules', type: 'string', arg: 'LIST', default: 'all-linear', help: TARGET_MODULES_HELP },
   { key: 'loraDropout', type: 'number', default: '0', help: 'dropout on the adapter input' },
   { key: 'lr', type: 'string', arg: 'LR', default: 'auto', help: "peak learning rate: a number; auto (a short search: trial runs at --lr-grid; of the rates within one standard error of the best validation metric, the lowest); or recommended (the model folder's lorapro.json rate for the method, else a rule by the model's width, without a search)" },

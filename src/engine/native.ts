@@ -32,6 +32,13 @@ export interface NativeAddon {
   geluNew(heap: ArrayBuffer, xOffset: number, yOffset: number, sOffset: number, n: number, c1: number, c2: number): void;
   /** LoRA-Pro's r×r Gram in double: over the rows of two [len, r] arrays (byRows 1) or the columns of two [r, len]. */
   gram(heap: ArrayBuffer, xOffset: number, yOffset: number, len: number, r: number, byRows: number): Float64Array;
+  /**
+   * A frozen [out, in] weight held outside the heap (bytes in its format, scales for int8 / nf4, format
+   * as src/quant/formats.ts numbers it): mode 0 y[n, out] = x[n, in]·Wᵀ, mode 1 dx[n, in] = dy[n, out]·W.
+   */
+  frozenMatmul(heap: ArrayBuffer, xOffset: number, yOffset: number, n: number, weight: ArrayBufferView, scales: Float32Array | null, format: number, out: number, inFeatures: number, mode: number): void;
+  /** out[i] = W[ids[i]] as float32 for `count` int32 ids on the heap; ids outside [0, rows) are refused. */
+  frozenGather(heap: ArrayBuffer, idsOffset: number, outOffset: number, count: number, weight: ArrayBufferView, scales: Float32Array | null, format: number, rows: number, cols: number): void;
 }
 
 export interface NativeInfo {
@@ -65,7 +72,7 @@ function load(): Loaded {
   try {
     const addon = moduleApi.createRequire(import.meta.url)(path) as NativeAddon;
     if (typeof addon.matmul !== 'function') return { addon: null, reason: `${path} is not lorapro's native engine` };
-    if (typeof addon.softmax !== 'function' || typeof addon.adam !== 'function' || typeof addon.swiglu !== 'function' || typeof addon.geluNew !== 'function' || typeof addon.gram !== 'function') return { addon: null, reason: `${path} is an older build of lorapro's native engine (no softmax, adam, swiglu, geluNew or gram kernels); rebuild it with node scripts/build-native.mjs` };
+    if (typeof addon.softmax !== 'function' || typeof addon.adam !== 'function' || typeof addon.swiglu !== 'function' || typeof addon.geluNew !== 'function' || typeof addon.gram !== 'function' || typeof addon.frozenMatmul !== 'function' || typeof addon.frozenGather !== 'function') return { addon: null, reason: `${path} is an older build of lorapro's native engine (no softmax, adam, swiglu, geluNew, gram or frozen-weight kernels); rebuild it with node scripts/build-native.mjs` };
     return { addon, path };
   } catch (error) {
     const message = (error as Error).message.split('\n')[0];

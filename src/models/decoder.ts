@@ -90,14 +90,19 @@ export abstract class DecoderCausalLM<B extends DecoderBackbone> extends Module 
   /** The tied output matrix [V, d] (the input embeddings). */
   protected abstract tiedWeight(): tf.Tensor2D;
 
+  /** h [N, d] → h·Eᵀ [N, V] with the tied matrix (a model whose embeddings are frozen outside the heap overrides it). */
+  protected tiedLogits(h: tf.Tensor2D): tf.Tensor2D {
+    return tf.matMul(h, this.tiedWeight(), false, true);
+  }
+
   logits(ids: tf.Tensor2D, opts: LogitsOptions = {}): tf.Tensor3D {
     checkIds(ids, opts.attentionMask);
     return tf.tidy(() => {
       const h = this.base.forward(ids, opts.attentionMask, opts.cache, this.dropout.settings(opts.training)); // [B, T, d]
       if (this.lmHead) return this.lmHead.forward(h) as tf.Tensor3D; // [B, T, V]
       const [B, T, d] = h.shape;
-      const w = this.tiedWeight(); // [V, d]
-      return tf.reshape(tf.matMul(tf.reshape(h, [B * T, d]), w, false, true), [B, T, w.shape[0]]) as tf.Tensor3D;
+      const logits = this.tiedLogits(tf.reshape(h, [B * T, d]) as tf.Tensor2D); // [B·T, V]
+      return tf.reshape(logits, [B, T, logits.shape[1]]) as tf.Tensor3D;
     });
   }
 

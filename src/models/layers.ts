@@ -3,6 +3,8 @@
 import { tf } from '../engine/tf.js';
 import { geluNewGrad, geluNewWithSigmoid, layerNormForward, layerNormInputGrad, nativeOpsOn, nativeSwiglu, nativeSwigluGrad, rmsNormForward, rmsNormInputGrad } from '../engine/fused.js';
 import { Rng } from '../math/rng.js';
+import type { QuantizeMode } from '../quant/formats.js';
+import { FrozenEmbedding, FrozenLinear } from './frozen-linear.js';
 import { Linear, type LinearLike } from './linear.js';
 import { Module } from './module.js';
 
@@ -14,6 +16,12 @@ export interface Init {
   readonly rng: Rng;
   readonly std: number;
   readonly random: boolean;
+  /**
+   * Set when the model is built for loading with its frozen weights outside the heap (engine/frozen.ts):
+   * the layers that honour it (the Llama family's linear layers and embeddings) are made empty, to be
+   * filled by the checkpoint, and block linear layers quantized as `quantize` says.
+   */
+  readonly frozen?: { readonly quantize: QuantizeMode };
 }
 
 export function randomInit(seed: number, std = 0.02): Init {
@@ -42,6 +50,16 @@ export function initWeight(shape: number[], init: Init): tf.Tensor {
 /** A Linear layer initialised per `init` (std 0 makes Linear allocate zeros). */
 export function linear(inFeatures: number, outFeatures: number, init: Init, opts: { bias?: boolean; transposeOnLoad?: boolean } = {}): Linear {
   return new Linear(inFeatures, outFeatures, { ...opts, rng: init.rng, std: init.random ? init.std : 0 });
+}
+
+/** A linear layer of a model's blocks: frozen (and quantized as `init.frozen` says) when the model is built for the frozen tier. */
+export function blockLinear(inFeatures: number, outFeatures: number, init: Init, opts: { bias?: boolean } = {}): Linear | FrozenLinear {
+  return init.frozen ? new FrozenLinear(inFeatures, outFeatures, { bias: opts.bias, quantize: init.frozen.quantize }) : linear(inFeatures, outFeatures, init, opts);
+}
+
+/** Token embeddings: frozen in the checkpoint's dtype when the model is built for the frozen tier. */
+export function tokenEmbedding(num: number, dim: number, init: Init): Embedding | FrozenEmbedding {
+  return init.frozen ? new FrozenEmbedding(num, dim) : new Embedding(num, dim, init);
 }
 
 /** Narrows a module handed to `onChildReplaced` to a linear layer, naming it when it is not one. */

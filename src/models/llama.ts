@@ -7,7 +7,8 @@ import type { LlamaConfig } from '../io/hf-config.js';
 import { attentionBias, mergeHeads, positionIdsFromMask, positionIdsRange, scaledDotProductAttention, splitHeads } from './attention.js';
 import { DecoderCausalLM, DecoderClassifier, DropoutSource, type DecoderBackbone, type DropoutSettings, type ForwardContext } from './decoder.js';
 import type { KVCache } from './kv-cache.js';
-import { Embedding, ModuleList, RMSNorm, activation, asLinear, gatedActivation, headInit, linear, randomInit, type Activation, type Init } from './layers.js';
+import { Embedding, ModuleList, RMSNorm, activation, asLinear, blockLinear, gatedActivation, headInit, linear, randomInit, tokenEmbedding, type Activation, type Init } from './layers.js';
+import { FrozenEmbedding, FrozenLinear } from './frozen-linear.js';
 import type { LinearLike } from './linear.js';
 import { Module } from './module.js';
 import { applyRope, ropeCosSin, ropeCosSinRange, ropeInvFreq } from './rope.js';
@@ -35,10 +36,10 @@ export class LlamaAttention extends Module {
     this.nKV = config.numKeyValueHeads;
     this.headDim = config.headDim;
     const bias = config.qkvBias;
-    this.qProj = this.child('q_proj', linear(d, this.nHead * this.headDim, init, { bias }));
-    this.kProj = this.child('k_proj', linear(d, this.nKV * this.headDim, init, { bias }));
-    this.vProj = this.child('v_proj', linear(d, this.nKV * this.headDim, init, { bias }));
-    this.oProj = this.child('o_proj', linear(this.nHead * this.headDim, d, init, { bias: config.oBias }));
+    this.qProj = this.child('q_proj', blockLinear(d, this.nHead * this.headDim, init, { bias }));
+    this.kProj = this.child('k_proj', blockLinear(d, this.nKV * this.headDim, init, { bias }));
+    this.vProj = this.child('v_proj', blockLinear(d, this.nKV * this.headDim, init, { bias }));
+    this.oProj = this.child('o_proj', blockLinear(this.nHead * this.headDim, d, init, { bias: config.oBias }));
   }
 
   forward(x: tf.Tensor3D, ctx: LlamaContext): tf.Tensor3D {
@@ -73,9 +74,9 @@ export class LlamaMLP extends Module {
   constructor(config: LlamaConfig, init: Init) {
     super();
     const bias = config.mlpBias;
-    this.gateProj = this.child('gate_proj', linear(config.hiddenSize, config.intermediateSize, init, { bias }));
-    this.upProj = this.child('up_proj', linear(config.hiddenSize, config.intermediateSize, init, { bias }));
-    this.downProj = this.child('down_proj', linear(config.intermediateSize, config.hiddenSize, init, { bias }));
+    this.gateProj = this.child('gate_proj', blockLinear(config.hiddenSize, config.intermediateSize, init, { bias }));
+    this.upProj = this.child('up_proj', blockLinear(config.hiddenSize, config.intermediateSize, init, { bias }));
+    this.downProj = this.child('down_proj', blockLinear(config.intermediateSize, config.hiddenSize, init, { bias }));
     this.act = activation(config.hiddenAct);
   }
 
@@ -120,7 +121,7 @@ export class LlamaDecoderLayer extends Module {
 
 /** The `model` child (Hugging Face's LlamaModel): embeddings, layers, final RMSNorm. */
 export class LlamaModel extends Module implements DecoderBackbone {
-  readonly embedTokens: Embedding;
+  readonly embedTokens: Embedding | FrozenEmbedding;
   readonly layers: ModuleList<LlamaDecoderLayer>;
   readonly norm: RMSNorm;
   /** Rotary inverse frequencies [headDim/2]: a constant, not a parameter (HF's `inv_freq` buffer). */
@@ -128,7 +129,7 @@ export class LlamaModel extends Module implements DecoderBackbone {
 
   constructor(readonly config: LlamaConfig, init: Init) {
     super();
-    this.embedTokens = this.child('embed_tokens', new Embedding(config.vocabSize, config.hiddenSize, init));
+    this.embedTokens = this.child('embed_tokens', tokenEmbedding(config.vocabSize, config.hiddenSize, init));
     this.layers = this.child('layers', new ModuleList(Array.from({ length: config.numHiddenLayers }, (_, i) => new LlamaDecoderLayer(config, i, init))));
     this.norm = this.child('norm', new RMSNorm(config.hiddenSize, config.rmsNormEps));
     this.invFreq = ropeInvFreq(config.headDim, config.ropeTheta, config.ropeScaling);
@@ -177,13 +178,25 @@ export class LlamaForCausalLM extends DecoderCausalLM<LlamaModel> {
 
   constructor(readonly config: LlamaConfig, opts: ModelOptions = {}) {
     const model = new LlamaModel(config, opts.init ?? randomInit(0));
-    const head = config.tieWordEmbeddings ? undefined : linear(config.hiddenSize, config.vocabSize, headInit(opts.init, opts.headSeed), { bias: false });
+    // on the frozen tier the LM head stays in the checkpoint's dtype, never quantized (bitsandbytes' default)
+    const head = config.tieWordEmbeddings
+      ? undefined
+      : opts.init?.frozen
+        ? new FrozenLinear(config.hiddenSize, config.vocabSize, { bias: false, quantize: 'none' })
+        : linear(config.hiddenSize, config.vocabSize, headInit(opts.init, opts.headSeed), { bias: false });
     super('model', model, head, new DropoutSource(opts));
     this.architecture = CAUSAL_LM_NAMES[config.modelType];
   }
 
   protected tiedWeight(): tf.Tensor2D {
-    return this.base.embedTokens.weight;
+    const e = this.base.embedTokens;
+    if (e instanceof FrozenEmbedding) throw new Error('tiedWeight: the embeddings are frozen outside the heap; tiedLogits projects with them');
+    return e.weight;
+  }
+
+  protected override tiedLogits(h: tf.Tensor2D): tf.Tensor2D {
+    const e = this.base.embedTokens;
+    return e instanceof FrozenEmbedding ? e.project(h) : super.tiedLogits(h);
   }
 }
 

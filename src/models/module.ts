@@ -76,9 +76,14 @@ export abstract class Module {
     for (const v of this.namedParameters().values()) v.trainable = trainable;
   }
 
+  /** Frees every parameter below this module and whatever else each module owns (`releaseResources`). */
   dispose(): void {
     for (const v of this.namedParameters().values()) v.dispose();
+    for (const m of this.namedModules().values()) m.releaseResources();
   }
+
+  /** Memory a module owns beside its parameters (frozen weights outside the heap); freed by `dispose`. */
+  protected releaseResources(): void {}
 }
 
 /** Walks a dotted path ("h.0.attn") from a root module. */

@@ -106,7 +106,15 @@ export async function savePretrained(model: AnyModel | PretrainedModel, dir: str
   const named = new Map<string, tf.Tensor>();
   const temporaries: tf.Tensor[] = [];
   try {
-    for (const [name, { variable, transposed }] of checkpointTargets(model)) {
+    for (const [name, target] of checkpointTargets(model)) {
+      if (target.frozen) {
+        // a frozen weight is written from its stored values (dequantized if quantized)
+        const t = tf.tensor2d(target.frozen.frozen.toFloat32(), [...target.frozen.weightShape] as [number, number], 'float32');
+        temporaries.push(t);
+        named.set(name, t);
+        continue;
+      }
+      const { variable, transposed } = target;
       const t = transposed ? tf.transpose(variable) : variable;
       if (transposed) temporaries.push(t);
       named.set(name, t);

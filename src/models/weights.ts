@@ -7,6 +7,8 @@ import { InputFileError } from '../io/input-error.js';
 import { floatWeights } from '../io/float-weights.js';
 import type { RawTensor } from '../io/safetensors-dtype.js';
 import { createModel, defaultTask } from './auto.js';
+import type { QuantizeMode } from '../quant/formats.js';
+import { FrozenSlot } from './frozen-linear.js';
 import { zerosInit } from './layers.js';
 import { Linear } from './linear.js';
 import { mismatchMessage } from './mismatch.js';
@@ -29,6 +31,20 @@ export interface LoadOptions {
   dropout?: { hidden?: number; attention?: number };
   /** Where "newly initialised" / "unused" notices go. Default console.warn. */
   onWarning?: (message: string) => void;
+  /**
+   * Keep the frozen base weights outside the wasm heap (engine/frozen.ts): the linear layers and
+   * embeddings of a Llama-family model, in the checkpoint's dtype or quantized (`quantize`, block
+   * linear layers only). For a model that trains adapters, not its own weights. Other architectures
+   * load as before (`frozenTierSupported`).
+   */
+  frozen?: { quantize: QuantizeMode };
+}
+
+/** Model types whose layers can live on the frozen tier (GPT-2's Conv1D, BERT and T5 stay on the heap). */
+export const FROZEN_TIER_MODEL_TYPES: readonly string[] = ['llama', 'qwen2', 'mistral'];
+
+export function frozenTierSupported(config: ModelConfig): boolean {
+  return FROZEN_TIER_MODEL_TYPES.includes(config.modelType);
 }
 
 export interface LoadReport {
@@ -38,16 +54,20 @@ export interface LoadReport {
   unused: string[];
 }
 
-export interface Target {
-  variable: tf.Variable;
-  /** GPT-2 Conv1D: the checkpoint holds the transpose. */
-  transposed: boolean;
-}
+export type Target =
+  | {
+      variable: tf.Variable;
+      frozen?: undefined;
+      /** GPT-2 Conv1D: the checkpoint holds the transpose. */
+      transposed: boolean;
+    }
+  | { variable?: undefined; frozen: FrozenSlot; transposed: false };
 
-/** Every parameter by Hugging Face name, with whether its checkpoint layout is transposed. */
+/** Every parameter by Hugging Face name (frozen weights outside the heap included), with whether its checkpoint layout is transposed. */
 export function checkpointTargets(model: PretrainedModel): Map<string, Target> {
   const out = new Map<string, Target>();
   for (const [path, m] of model.namedModules()) {
+    if (m instanceof FrozenSlot) out.set(path ? `${path}.weight` : 'weight', { frozen: m, transposed: false });
     for (const [local, variable] of m.localParameters()) {
       const transposed = m instanceof Linear && m.transposeOnLoad && local === 'weight';
       out.set(path ? `${path}.${local}` : local, { variable, transposed });
@@ -55,6 +75,8 @@ export function checkpointTargets(model: PretrainedModel): Map<string, Target> {
   }
   return out;
 }
+
+const targetShape = (t: Target): readonly number[] => (t.frozen ? t.frozen.weightShape : t.transposed ? [...t.variable.shape].reverse() : t.variable.shape);
 
 /** Checkpoint name → model name: old BERT gamma/beta, and the base-model prefix Hub checkpoints omit. */
 function resolveName(name: string, model: PretrainedModel, targets: Map<string, Target>): string | undefined {
@@ -89,8 +111,8 @@ export async function copyCheckpoint(model: PretrainedModel, tensors: Checkpoint
       (OTHER_HEADS.some((re) => re.test(ckptName)) ? unused : unexpected).push(ckptName);
       return;
     }
-    const { variable, transposed } = targets.get(name)!;
-    const want = transposed ? [...variable.shape].reverse() : variable.shape;
+    const target = targets.get(name)!;
+    const want = targetShape(target);
     if (raw.shape.length !== want.length || raw.shape.some((n, i) => n !== want[i])) {
       if (isHead(name)) {
         // a head of another size (numLabels changed): keep the fresh one, as HF's ignore_mismatched_sizes
@@ -101,6 +123,16 @@ export async function copyCheckpoint(model: PretrainedModel, tensors: Checkpoint
       matched.add(name); // reported as mis-shaped, not also as missing
       return;
     }
+    if (target.frozen) {
+      try {
+        target.frozen.load(raw, ckptName); // its bytes as stored (or quantized): no float32 copy on the heap
+      } catch (e) {
+        throw new InputFileError(source, `${source}: ${(e as Error).message}`);
+      }
+      matched.add(name);
+      return;
+    }
+    const { variable, transposed } = target;
     const values = floatWeights(raw, ckptName, file ?? source); // F16 / BF16 widen exactly; NaN, Inf and integer dtypes refused
     tf.tidy(() => {
       const t = tf.tensor(values, raw.shape, 'float32');
@@ -109,6 +141,10 @@ export async function copyCheckpoint(model: PretrainedModel, tensors: Checkpoint
     matched.add(name);
   });
   const notLoaded = [...targets.keys()].filter((n) => !matched.has(n));
+  const frozenHeads = notLoaded.filter((n) => targets.get(n)!.frozen !== undefined && isHead(n));
+  if (frozenHeads.length > 0) {
+    throw new InputFileError(source, `checkpoint in ${source} has no ${frozenHeads.join(', ')}: a head the checkpoint lacks cannot be frozen; load without the frozen tier (--quantize none on the wasm engine, LORAPRO_BACKEND=wasm)`);
+  }
   const missing = notLoaded.filter((n) => !isHead(n));
   if (missing.length + unexpected.length + misShaped.length > 0) {
     const header = `checkpoint in ${source} does not fit the ${model.architecture} its config.json describes:`;
@@ -124,8 +160,11 @@ export async function copyCheckpoint(model: PretrainedModel, tensors: Checkpoint
  */
 export function emptyModel(config: ModelConfig, opts: LoadOptions, configPath: string): AnyModel {
   const task = opts.task ?? defaultTask(config);
+  if (opts.frozen && !frozenTierSupported(config)) {
+    throw new InputFileError(configPath, `${configPath}: model_type "${config.modelType}" cannot keep its weights on the frozen tier (quantized or outside the heap); supported: ${FROZEN_TIER_MODEL_TYPES.join(', ')}`);
+  }
   try {
-    return createModel(config, { task, numLabels: opts.numLabels, init: zerosInit(), headSeed: opts.seed ?? 0, dropout: opts.dropout, dropoutSeed: opts.seed });
+    return createModel(config, { task, numLabels: opts.numLabels, init: { ...zerosInit(), frozen: opts.frozen }, headSeed: opts.seed ?? 0, dropout: opts.dropout, dropoutSeed: opts.seed });
   } catch (e) {
     throw new InputFileError(configPath, `${configPath}: ${(e as Error).message}`);
   }

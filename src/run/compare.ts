@@ -25,6 +25,12 @@ export interface CompareOutcome {
   readonly results: { readonly label: string; readonly config: TrainConfig; readonly result: TrainResult }[];
 }
 
+/** Full fine-tuning trains every weight: a --quantize meant for the adapter methods does not apply to it. */
+function withoutQuantize(base: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const { quantize: _q, ...rest } = base;
+  return rest;
+}
+
 /** The run folder of one method and seed. */
 export const runDir = (out: string, method: string, seed: number): string => join(out, method, `seed-${seed}`);
 
@@ -41,7 +47,7 @@ export async function compareMethods(o: CompareOptions, hooks: { progress?: (con
   const shared = typeof o.base.init === 'string' && o.base.init !== 'default' ? o.base.init : undefined;
   const variants = o.methods.map((v) => (v.label === v.method && shared ? checkVariant(`${v.method}@${shared}`) : v));
   const configs = variants.flatMap((v) =>
-    o.seeds.map((seed) => ({ label: v.label, config: trainConfig({ ...o.base, method: v.method, init: v.init, seed, out: runDir(o.out, v.label, seed), resume: o.resume ? 'if-any' : false }) })),
+    o.seeds.map((seed) => ({ label: v.label, config: trainConfig({ ...(v.method === 'full' ? withoutQuantize(o.base) : o.base), method: v.method, init: v.init, seed, out: runDir(o.out, v.label, seed), resume: o.resume ? 'if-any' : false }) })),
   );
   const lock = lockOut(o.out, (line) => hooks.log?.(line)); // each run locks its own folder too
   try {

@@ -5,6 +5,8 @@ import type { ScheduleKind } from './schedule.js';
 import { checkInit, checkMethod, type MethodName } from './methods.js';
 import { UsageError } from './errors.js';
 import { parseTargetModules } from '../adapters/peft-targets.js';
+import { mutatesBase } from '../adapters/lora-config.js';
+import { QUANTIZE_MODES, type QuantizeMode } from '../quant/formats.js';
 
 export type TaskName = 'classification' | 'causal-lm';
 export const TASKS: readonly TaskName[] = ['classification', 'causal-lm'];
@@ -66,6 +68,12 @@ export interface TrainConfig {
   readonly rawAdapter: boolean;
   readonly rank: number;
   readonly alpha: number;
+  /**
+   * The frozen base's storage (engine/frozen.ts): 'none' keeps the checkpoint's dtype (outside the
+   * wasm heap under the native engine), 'int8' / 'nf4' quantize every linear layer of the blocks at
+   * load (QLoRA with nf4). Adapter methods only.
+   */
+  readonly quantize: QuantizeMode;
   readonly targetModules: readonly string[] | string; // names, a regex, 'all-linear', or 'peft' (PEFT's default for the model type)
   readonly loraDropout: number;
   readonly lr: LrRequest;
@@ -107,7 +115,7 @@ export type ResolvedTrainConfig = TrainConfig & { readonly lr: number };
 
 /** Option names in the order --help lists them. */
 export const TRAIN_OPTION_NAMES = [
-  'model', 'train', 'eval', 'task', 'method', 'init', 'gaBatches', 'rawAdapter', 'rank', 'alpha', 'targetModules', 'loraDropout', 'lr', 'lrGrid', 'lrSearchSteps', 'epochs', 'maxSteps',
+  'model', 'train', 'eval', 'task', 'method', 'init', 'gaBatches', 'rawAdapter', 'rank', 'alpha', 'quantize', 'targetModules', 'loraDropout', 'lr', 'lrGrid', 'lrSearchSteps', 'epochs', 'maxSteps',
   'batchSize', 'gradAccum', 'maxLength', 'schedule', 'warmupSteps', 'weightDecay', 'clipNorm', 'evalEvery', 'saveEvery',
   'logEvery', 'bestMetric', 'keepCheckpoints', 'diagnostics', 'validationFraction', 'loraPlusRatio', 'momentum', 'damping', 'seed', 'divergenceGuard', 'out', 'resume', 'allowDataChange',
 ] as const satisfies readonly (keyof TrainConfig)[];
@@ -220,6 +228,10 @@ export function trainConfig(input: Readonly<Record<string, unknown>>): TrainConf
     const searchOnly = (['lrGrid', 'lrSearchSteps'] as const).find((k) => f.has(k));
     if (searchOnly) throw new UsageError(`${flagName(searchOnly)} sets the learning-rate search, which --lr ${lr} skips; give --lr or ${flagName(searchOnly)}, not both`);
   }
+  const quantize = f.oneOf<QuantizeMode>('quantize', QUANTIZE_MODES, 'none');
+  if (quantize !== 'none' && method === 'full') throw new UsageError(`--quantize ${quantize} keeps a frozen base quantized under trained adapters; --method full trains every weight (use an adapter method, e.g. --method lora)`);
+  if (quantize !== 'none' && method === 'dora') throw new UsageError(`--quantize ${quantize}: DoRA reads the base weight's row norms every step, which a quantized base outside the heap does not offer; use another adapter method or --quantize none`);
+  if (quantize !== 'none' && mutatesBase(checkInit(init))) throw new UsageError(`--quantize ${quantize}: --init ${init} rewrites the base weight to W − s·B·A, which a quantized base cannot hold; use --init default or --quantize none`);
   const config: TrainConfig = {
     model: f.string('model'),
     train: f.string('train'),
@@ -231,6 +243,7 @@ export function trainConfig(input: Readonly<Record<string, unknown>>): TrainConf
     rawAdapter: f.boolean('rawAdapter', false),
     rank: f.int('rank', 8, 1),
     alpha: f.number('alpha', 16, (v) => v > 0, 'a positive number'),
+    quantize,
     targetModules: f.targets('targetModules', 'all-linear'),
     loraDropout: f.number('loraDropout', 0, prob, 'in [0, 1)'),
     lr,

@@ -5,6 +5,7 @@ import { freeAsBackpropGoes } from '../engine/tape.js';
 import { setTraining } from '../adapters/inject.js';
 import { LoraLinear } from '../adapters/lora-linear.js';
 import { getModule } from '../models/module.js';
+import { FrozenLinear } from '../models/frozen-linear.js';
 import type { AnyModel } from '../models/types.js';
 import { gradientApproximation, type ApproximationQuality } from '../optim/diagnostics.js';
 import type { LoraPair } from '../optim/optimizer.js';
@@ -37,6 +38,14 @@ function fullGradients(model: AnyModel, bases: tf.Variable[], batch: HostBatch):
   }
 }
 
+/** The most float32 copies of frozen base weights the diagnostic makes on the heap for one pass. */
+export const DIAGNOSTIC_COPY_BYTES = 256 * 2 ** 20;
+
+/** Whether float32 copies of these frozen bases fit DIAGNOSTIC_COPY_BYTES. */
+export function frozenDiagnosticFits(bases: readonly FrozenLinear[]): boolean {
+  return bases.reduce((n, b) => n + 4 * b.inFeatures * b.outFeatures, 0) <= DIAGNOSTIC_COPY_BYTES;
+}
+
 /**
  * Relative error and cosine of each adapted layer's LoRA and LoRA-Pro equivalent gradients
  * against its full gradient on `batch`, dropout off.
@@ -46,13 +55,25 @@ function fullGradients(model: AnyModel, bases: tf.Variable[], batch: HostBatch):
  */
 export async function layerDiagnostics(model: AnyModel, pairs: readonly LoraPair[], batch: HostBatch): Promise<LayerDiagnostic[]> {
   if (pairs.length === 0) return [];
-  setTraining(model, false);
-  const bases = pairs.map((p) => {
+  const layers = pairs.map((p) => {
     const m = getModule(model, p.module);
     if (!(m instanceof LoraLinear)) throw new Error(`layerDiagnostics: "${p.module}" is not a LoRA layer`);
-    return m.base.weight as tf.Variable;
+    return m;
   });
-  const grads = fullGradients(model, bases, batch);
+  // The full gradient of W needs W as a heap variable: a base on the frozen tier (engine/frozen.ts)
+  // lends a float32 copy for this pass, when the copies fit DIAGNOSTIC_COPY_BYTES; else no diagnostic.
+  const frozen = layers.map((m) => m.base).filter((b): b is FrozenLinear => b instanceof FrozenLinear);
+  if (!frozenDiagnosticFits(frozen)) return [];
+  const copies = new Map(frozen.map((b) => [b, tf.variable(tf.tensor2d(b.frozen.toFloat32(), [b.outFeatures, b.inFeatures], 'float32'), false)]));
+  for (const [b, w] of copies) b.useDenseWeight(w);
+  setTraining(model, false);
+  const bases = layers.map((m) => (m.base instanceof FrozenLinear ? copies.get(m.base)! : m.baseWeight));
+  let grads: tf.Tensor2D[];
+  try {
+    grads = fullGradients(model, bases, batch);
+  } finally {
+    for (const [b, w] of copies) (b.useDenseWeight(undefined), w.dispose());
+  }
   try {
     const out: LayerDiagnostic[] = [];
     for (const [i, p] of pairs.entries()) out.push({ module: p.module, ...(await gradientApproximation({ A: p.A, B: p.B, scale: p.scale, fullGrad: grads[i] })) });

@@ -120,7 +120,8 @@ export async function readRunFile(dir: string): Promise<RunFile | undefined> {
 
 /** resumeKey with the path-valued settings as resolved paths. */
 function comparedSettings(config: TrainConfig, paths: RunPaths): Record<string, unknown> {
-  return { ...resumeKey(config), model: paths.model, train: paths.train, eval: paths.eval };
+  // quantize: a run.json written before --quantize existed trained on the base as stored
+  return { quantize: 'none', ...resumeKey(config), model: paths.model, train: paths.train, eval: paths.eval };
 }
 
 /**

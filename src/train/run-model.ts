@@ -3,10 +3,14 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAdapter, readAdapterConfig } from '../adapters/peft-files.js';
+import { mutatesBase } from '../adapters/lora-config.js';
 import { readModelConfig, type ModelConfig } from '../io/hf-config.js';
 import { loadTokenizer, type Tokenizer } from '../io/tokenizer.js';
 import { defaultTask } from '../models/auto.js';
 import { loadPretrained } from '../models/pretrained.js';
+import { frozenTierSupported, FROZEN_TIER_MODEL_TYPES } from '../models/weights.js';
+import { frozenTierNative } from '../engine/frozen.js';
+import type { QuantizeMode } from '../quant/formats.js';
 import { setTextToTextLabels } from '../models/t5-classifier.js';
 import { isTextToText, type AnyModel, type Task } from '../models/types.js';
 import type { LabelOrigin } from '../data/examples.js';
@@ -33,6 +37,26 @@ export function padIdOf(tok: Tokenizer, dir: string): number {
   return tok.padTokenId;
 }
 
+/** Where a model's frozen base lives: on the frozen tier (engine/frozen.ts), or undefined for float32 parameters on the heap as before. */
+export type FrozenTier = { readonly quantize: QuantizeMode } | undefined;
+
+/**
+ * Whether a base model's weights go on the frozen tier. `quantize` int8 / nf4 asks for it (Llama family
+ * only; refused where the method needs the base weight itself); 'none' takes it by default where it
+ * saves memory: the native engine is loaded, the model is of the Llama family, and nothing needs W on
+ * the heap (full fine-tuning, DoRA, the PiSSA / OLoRA / LoRA-GA inits). Without the native engine a
+ * quantized base is dequantized to float32 on the heap (same numbers, no memory saved), said once.
+ */
+export function frozenTierFor(config: ModelConfig, o: { adapters: boolean; needsBaseWeight: boolean; quantize: QuantizeMode; option?: string }, log: (line: string) => void): FrozenTier {
+  const option = o.option ?? '--quantize';
+  if (o.quantize === 'none') return o.adapters && !o.needsBaseWeight && frozenTierSupported(config) && frozenTierNative() ? { quantize: 'none' } : undefined;
+  if (!o.adapters) throw new UsageError(`${option} ${o.quantize} quantizes a frozen base under adapters; full fine-tuning trains every weight`);
+  if (!frozenTierSupported(config)) throw new UsageError(`${option} ${o.quantize}: model_type "${config.modelType}" is not supported (supported: ${FROZEN_TIER_MODEL_TYPES.join(', ')}); use ${option} none`);
+  if (o.needsBaseWeight) throw new UsageError(`${option} ${o.quantize}: this method reads or rewrites the base weight itself (DoRA, PiSSA, OLoRA, LoRA-GA), which a quantized base does not allow; use ${option} none`);
+  if (!frozenTierNative()) log(`${option} ${o.quantize} without the native engine: the base is quantized and dequantized to float32 on the heap (the same numbers, no memory saved)`);
+  return { quantize: o.quantize };
+}
+
 /**
  * The model for `task`: a classifier gets a head of `numLabels` (newly initialised with `seed`
  * when the checkpoint has none, as Hugging Face does); a T5 classifier instead gets each label's
@@ -41,10 +65,10 @@ export function padIdOf(tok: Tokenizer, dir: string): number {
 export async function loadRunModel(
   dir: string,
   task: TaskName,
-  opts: { numLabels?: number; labels?: readonly string[]; tokenizer?: Tokenizer; seed: number; log: (line: string) => void },
+  opts: { numLabels?: number; labels?: readonly string[]; tokenizer?: Tokenizer; seed: number; log: (line: string) => void; frozen?: FrozenTier },
 ): Promise<AnyModel> {
   requireModelDir(dir);
-  const model = await loadPretrained(dir, { task: MODEL_TASK[task], numLabels: opts.numLabels ?? opts.labels?.length, seed: opts.seed, onWarning: opts.log });
+  const model = await loadPretrained(dir, { task: MODEL_TASK[task], numLabels: opts.numLabels ?? opts.labels?.length, seed: opts.seed, onWarning: opts.log, frozen: opts.frozen });
   try {
     if (isTextToText(model)) {
       if (!opts.tokenizer) throw new UsageError(`--model: ${dir} is a T5 text-to-text classifier; its label targets need the tokenizer`);
@@ -86,7 +110,14 @@ const TASK_OF_PEFT: Readonly<Record<string, TaskName>> = { SEQ_CLS: 'classificat
  * @example
  *   const { model, tokenizer, labels } = await loadTrained({ model: 'models/gpt2', adapter: 'runs/a', log: console.error });
  */
-export async function loadTrained(o: { model: string; adapter?: string; task?: TaskName; log: (line: string) => void }): Promise<TrainedModel> {
+export async function loadTrained(o: {
+  model: string;
+  adapter?: string;
+  task?: TaskName;
+  log: (line: string) => void;
+  /** The frozen base's storage (--quantize); default: the adapter's run.json, else the base on the heap. 'auto' also takes the frozen tier where it saves memory. */
+  quantize?: QuantizeMode | 'auto';
+}): Promise<TrainedModel> {
   requireModelDir(o.model);
   if (o.adapter !== undefined && !existsSync(join(o.adapter, 'adapter_config.json'))) {
     throw new UsageError(`--adapter: ${o.adapter} is not a PEFT adapter folder (no adapter_config.json)`);
@@ -95,12 +126,16 @@ export async function loadTrained(o: { model: string; adapter?: string; task?: T
   const runDir = adapterRun ? o.adapter! : o.model;
   const run = adapterRun ?? (await readRunFile(o.model));
   const config = await readModelConfig(o.model);
-  const peftTask = o.adapter !== undefined ? TASK_OF_PEFT[(await readAdapterConfig(o.adapter)).taskType ?? ''] : undefined;
+  const adapterConfig = o.adapter !== undefined ? await readAdapterConfig(o.adapter) : undefined;
+  const peftTask = adapterConfig !== undefined ? TASK_OF_PEFT[adapterConfig.taskType ?? ''] : undefined;
   const [task, taskSource] = resolveTask(run, o.task, peftTask, config);
   const { labels, labelOrigin } = task === 'classification' ? trainedLabels(run, runDir, config, o.model) : {};
   const tokenizer = await loadRunTokenizer(o.model);
   // With an adapter, a head the base checkpoint lacks comes from the adapter: no "newly initialised" notice.
-  const model = await loadRunModel(o.model, task, { labels, tokenizer, seed: run?.config.seed ?? 0, log: o.adapter === undefined ? o.log : () => {} });
+  const quantize = o.quantize === 'auto' ? (adapterRun?.config.quantize ?? 'none') : o.quantize; // a merged folder's run.json does not re-quantize it
+  const needsBaseWeight = adapterConfig !== undefined && (adapterConfig.useDora || mutatesBase(adapterConfig.initLoraWeights));
+  const frozen = quantize === undefined ? undefined : frozenTierFor(config, { adapters: true, needsBaseWeight, quantize }, o.log);
+  const model = await loadRunModel(o.model, task, { labels, tokenizer, seed: run?.config.seed ?? 0, log: o.adapter === undefined ? o.log : () => {}, frozen });
   try {
     if (o.adapter !== undefined) await loadAdapter(model, o.adapter);
   } catch (e) {

@@ -10,7 +10,14 @@ import { setupForConfig } from './method-setup.js';
 import type { ResolvedTrainConfig, TrainConfig } from './config.js';
 import { maxPositionsOf } from './session.js';
 import { loadRunData, type RunData } from './run-data.js';
-import { loadRunModel, loadRunTokenizer, padIdOf, requireModelDir } from './run-model.js';
+import { frozenTierFor, loadRunModel, loadRunTokenizer, padIdOf, requireModelDir } from './run-model.js';
+import { checkInit, hasDiagnostic, usesAdapters } from './methods.js';
+import { mutatesBase } from '../adapters/lora-config.js';
+import { frozenBytes, frozenTierNative } from '../engine/frozen.js';
+import { humanBytes } from './run-memory.js';
+import { DIAGNOSTIC_COPY_BYTES, frozenDiagnosticFits } from './diagnostics.js';
+import { FrozenLinear } from '../models/frozen-linear.js';
+import type { QuantizeMode } from '../quant/formats.js';
 
 export interface PreparedRun {
   readonly config: ResolvedTrainConfig;
@@ -45,7 +52,15 @@ export async function loadRunInputs(config: TrainConfig, log: (line: string) => 
  */
 export async function prepareRun(config: ResolvedTrainConfig, log: (line: string) => void): Promise<PreparedRun> {
   const { tokenizer, padId, maxLength, data } = await loadRunInputs(config, log);
-  const model = await loadRunModel(config.model, config.task, { labels: data.labels, tokenizer, seed: config.seed, log });
+  const needsBaseWeight = config.method === 'dora' || mutatesBase(checkInit(config.init));
+  const frozen = frozenTierFor(await readModelConfig(config.model), { adapters: usesAdapters(config.method), needsBaseWeight, quantize: config.quantize }, log);
+  const before = frozenBytes();
+  const model = await loadRunModel(config.model, config.task, { labels: data.labels, tokenizer, seed: config.seed, log, frozen });
+  if (frozen) log(frozenTierLine(frozen.quantize, frozenBytes() - before));
+  const frozenLinears = [...model.namedModules().values()].filter((m): m is FrozenLinear => m instanceof FrozenLinear);
+  if (config.diagnostics && hasDiagnostic(config.method) && !frozenDiagnosticFits(frozenLinears)) {
+    log(`diagnostics: skipped, the base is on the frozen tier and float32 copies of its layers for the full gradient would pass ${humanBytes(DIAGNOSTIC_COPY_BYTES)}; --no-diagnostics silences this`);
+  }
   try {
     const setup = setupForConfig(model, config, { data, padId });
     return { config, tokenizer, model, setup, data, padId, maxLength };
@@ -53,6 +68,12 @@ export async function prepareRun(config: ResolvedTrainConfig, log: (line: string
     model.dispose();
     throw e;
   }
+}
+
+/** The log line of a base on the frozen tier: what it holds and where. */
+export function frozenTierLine(quantize: QuantizeMode, bytes: number): string {
+  const how = quantize === 'none' ? 'in the checkpoint dtype' : `block linear layers quantized to ${quantize} (embeddings and LM head in the checkpoint dtype)`;
+  return frozenTierNative() ? `frozen base ${how}: ${humanBytes(bytes)} outside the wasm heap` : `frozen base ${how}, held as float32 on the heap (no native engine)`;
 }
 
 /** Frees the model's weights and the optimiser's state. */

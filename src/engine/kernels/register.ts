@@ -6,6 +6,7 @@ import { engine, getKernel, registerKernel, unregisterKernel } from '@tensorflow
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm'; // the stock kernels must be registered before they are replaced
 import { batchMatMulConfig } from './batch-mat-mul.js';
+import { frozenKernelConfigs } from './frozen.js';
 import { gatherConfig } from './gather.js';
 import { geluArgConfig, geluGradConfig } from './gelu.js';
 import { layerNormConfigs } from './layer-norm.js';
@@ -18,7 +19,7 @@ import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 
 const BACKEND = 'wasm';
 
-const OURS: readonly KernelConfig[] = [batchMatMulConfig, unsortedSegmentSumConfig, identityConfig, castConfig, sliceConfig, splitVConfig, sumConfig, gatherConfig, transposeConfig, geluArgConfig, geluGradConfig, ...layerNormConfigs, ...nativeOpConfigs];
+const OURS: readonly KernelConfig[] = [batchMatMulConfig, unsortedSegmentSumConfig, identityConfig, castConfig, sliceConfig, splitVConfig, sumConfig, gatherConfig, transposeConfig, geluArgConfig, geluGradConfig, ...layerNormConfigs, ...nativeOpConfigs, ...frozenKernelConfigs];
 
 // The kernels ours replaced, by name, so a benchmark can put them back.
 const stock = new Map<string, KernelConfig>();
