@@ -52,8 +52,8 @@ async function runWithEnv(env: Record<string, string>, ...argv: string[]): Promi
 }
 
 const ENGINE_CHOICES: { name: string; env: Record<string, string>; args: string[]; message: RegExp }[] = [
-  { name: '--backend cuda', env: {}, args: ['--backend', 'cuda'], message: /--backend must be one of native, wasm, cpu, got "cuda"/ },
-  { name: 'LORAPRO_BACKEND=bogus', env: { LORAPRO_BACKEND: 'bogus' }, args: [], message: /LORAPRO_BACKEND must be one of native, wasm, cpu, got "bogus"; unset LORAPRO_BACKEND/ },
+  { name: '--backend cuda', env: {}, args: ['--backend', 'cuda'], message: /--backend must be one of native, wasm, cpu, webgpu, got "cuda"/ },
+  { name: 'LORAPRO_BACKEND=bogus', env: { LORAPRO_BACKEND: 'bogus' }, args: [], message: /LORAPRO_BACKEND must be one of native, wasm, cpu, webgpu, got "bogus"; unset LORAPRO_BACKEND/ },
   { name: 'LORAPRO_THREADS=0', env: { LORAPRO_THREADS: '0' }, args: [], message: /LORAPRO_THREADS must be a whole number of threads ≥ 1, got "0"/ },
   { name: 'LORAPRO_THREADS=abc', env: { LORAPRO_THREADS: 'abc' }, args: [], message: /LORAPRO_THREADS must be a whole number of threads ≥ 1, got "abc"/ },
 ];
