@@ -105,6 +105,17 @@ export function runBlocks<C extends ForwardContext>(blocks: readonly Block<C>[],
   return x;
 }
 
+/**
+ * Switches gradient checkpointing on or off for a decoder (GPT-2, Llama, Qwen2, Mistral); other
+ * models throw, naming their architecture.
+ */
+export function setGradientCheckpointing(model: Module & { readonly architecture?: string }, on: boolean): void {
+  if (!(model instanceof DecoderCausalLM || model instanceof DecoderClassifier)) {
+    throw new Error(`gradient checkpointing is implemented for the decoders (GPT-2, Llama, Qwen2, Mistral), not ${model.architecture ?? model.constructor.name}`);
+  }
+  model.gradientCheckpointing = on;
+}
+
 /** The random generators modules below `root` draw dropout masks from (a LoRA layer's `rng`). */
 function moduleRngs(root: Module): Rng[] {
   const found = new Set<Rng>();
