@@ -1,6 +1,7 @@
 // The lorapro command line as a function (main.ts is the executable). Exit codes: 0 ok, 1 the run
 // failed, 2 bad usage or input.
 import { readFileSync } from 'node:fs';
+import { isHeapExhausted, wasmHeapBytes } from '../engine/heap.js';
 import { isUsageError, UsageError } from '../train/errors.js';
 import { renderHelp, resolveOptions, type CliIO, type Command } from './args.js';
 import { benchCommand } from './bench.js';
@@ -65,6 +66,11 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   } catch (e) {
     if (isUsageError(e)) {
       io.err(`lorapro ${name}: ${(e as Error).message}`);
+      return 2;
+    }
+    if (isHeapExhausted(e)) {
+      const heap = wasmHeapBytes();
+      io.err(`lorapro ${name}: out of memory${heap === undefined ? '' : ` (the wasm heap at ${(heap / 2 ** 30).toFixed(2)} GiB of its 4 GiB ceiling)`}: ${(e as Error).message}\n\`lorapro info --model DIR --method M --batch-size B --max-length T\` estimates what a run needs; a smaller --batch-size or --max-length, --gradient-checkpointing, or a smaller model fit in less`);
       return 2;
     }
     io.err(`lorapro ${name} failed: ${process.env.LORAPRO_DEBUG ? (e as Error).stack : (e as Error).message}`);

@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { checkVariant, type MethodVariant } from '../train/methods.js';
 import type { Progress } from '../train/progress.js';
+import { checkRunMemory } from './memory-check.js';
 import { readComparedRun, writeCompareReport, type ComparedRun } from '../report/compare.js';
 import { trainConfig, type TrainConfig } from '../train/config.js';
 import { train, type TrainResult } from './train.js';
@@ -42,6 +43,8 @@ export async function compareMethods(o: CompareOptions, hooks: { progress?: (con
   const configs = variants.flatMap((v) =>
     o.seeds.map((seed) => ({ label: v.label, config: trainConfig({ ...o.base, method: v.method, init: v.init, seed, out: runDir(o.out, v.label, seed), resume: o.resume ? 'if-any' : false }) })),
   );
+  // every method's memory before the first run, so a comparison is not refused half-way
+  for (const { config } of configs.filter((c, i) => configs.findIndex((d) => d.config.method === c.config.method) === i)) await checkRunMemory(config, () => {});
   const results: CompareOutcome['results'] = [];
   for (const { label, config } of configs) {
     hooks.log?.(`== ${label}, seed ${config.seed} → ${config.out}`);
