@@ -27,10 +27,20 @@ export function frozenTierFor(method: MethodName): boolean {
   return false;
 }
 
-/** The checkpoint's float format: the dtype holding most of its values (F64 loads as float32). Headers only. */
-export async function checkpointFormat(dir: string): Promise<MemoryRequest['checkpointFormat']> {
+/**
+ * The checkpoint's float format: the dtype holding most of its values (F64 loads as float32), from
+ * the safetensors headers only; a folder without weights falls back to config.json's torch_dtype.
+ */
+export async function checkpointFormat(dir: string, config?: ModelConfig): Promise<MemoryRequest['checkpointFormat']> {
+  let files: string[];
+  try {
+    files = await listCheckpointFiles(dir);
+  } catch {
+    const dtype = config?.raw.torch_dtype ?? config?.raw.dtype;
+    return dtype === 'bfloat16' ? 'bf16' : dtype === 'float16' ? 'f16' : 'f32';
+  }
   const counts = new Map<string, number>();
-  for (const file of await listCheckpointFiles(dir)) {
+  for (const file of files) {
     for (const info of (await readSafetensorsHeader(file)).tensors.values()) {
       counts.set(info.dtype, (counts.get(info.dtype) ?? 0) + info.shape.reduce((a, b) => a * b, 1));
     }
@@ -57,9 +67,10 @@ export async function machineLimits(): Promise<MemoryLimits> {
 
 /** A model folder's shape, request and limits: undefined for models the estimate does not cover (BERT, T5). */
 export async function estimateFor(dir: string, request: Omit<MemoryRequest, 'checkpointFormat' | 'frozenTier'> & { frozenTier?: boolean }, config?: ModelConfig): Promise<{ shape: DecoderShape; estimate: MemoryEstimate; limits: MemoryLimits } | undefined> {
-  const shape = decoderShape(config ?? (await readModelConfig(dir)));
+  const modelConfig = config ?? (await readModelConfig(dir));
+  const shape = decoderShape(modelConfig);
   if (shape === undefined) return undefined;
-  const full: MemoryRequest = { ...request, checkpointFormat: await checkpointFormat(dir), frozenTier: request.frozenTier ?? frozenTierFor(request.method) };
+  const full: MemoryRequest = { ...request, checkpointFormat: await checkpointFormat(dir, modelConfig), frozenTier: request.frozenTier ?? frozenTierFor(request.method) };
   return { shape, estimate: estimateMemory(shape, full), limits: await machineLimits() };
 }
 
@@ -104,7 +115,7 @@ export async function heapRanOut(config: TrainConfig, e: unknown): Promise<OutOf
   return new OutOfMemoryError(refusal(`${config.model} with ${config.method} ${what}`, found.shape, found.estimate, found.limits));
 }
 
-function refusal(first: string, shape: DecoderShape, estimate: MemoryEstimate, limits: MemoryLimits): string {
+export function refusal(first: string, shape: DecoderShape, estimate: MemoryEstimate, limits: MemoryLimits): string {
   const ways = waysOut(shape, estimate.request, limits);
   return [
     first,

@@ -244,7 +244,9 @@ export function estimateMemory(shape: DecoderShape, request: MemoryRequest): Mem
   // activations at B × T
   const adaptedPerBlock = counts.adaptedLayers / L;
   const { perToken, perPair } = blockActivations(shape, adapters ? adaptedPerBlock : 0, rank);
-  const block = B * (T * perToken + perPair * T * T) * F + (method === 'dora' ? (counts.adaptedWeightParams / L) * F : 0);
+  const block = B * (T * perToken + perPair * T * T) * F;
+  // DoRA's row norms ‖W0 + s·B·A‖ are detached: one layer's m×n sum and product at a time
+  if (method === 'dora') add('DoRA: one layer\'s W0 + s·B·A', 2 * counts.maxAdaptedWeight * F, 'heap');
   if (request.gradientCheckpointing) {
     add('activations: each block\'s input', L * B * T * d * F, 'heap');
     add('activations: one block recomputed, and its gradients', 2 * block, 'heap');
@@ -252,7 +254,7 @@ export function estimateMemory(shape: DecoderShape, request: MemoryRequest): Mem
     add(`activations: ${L} blocks kept, one block's gradients`, (L + 1) * block, 'heap');
   }
   const outputs = request.task === 'causal-lm' ? V : request.numLabels ?? 2;
-  add('logits, softmax and their gradient', 3 * B * T * outputs * F, 'heap', `${B}·${T}·${outputs} float32, three times`);
+  add('logits, softmax and their gradients', 5 * B * T * outputs * F, 'heap', `${B}·${T}·${outputs} float32, five at the peak (measured)`);
 
   const heapBytes = parts.filter((p) => p.place === 'heap').reduce((n, p) => n + p.bytes, 0);
   const nativeBytes = parts.filter((p) => p.place === 'native').reduce((n, p) => n + p.bytes, 0);
