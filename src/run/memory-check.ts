@@ -12,6 +12,7 @@ import type { TrainConfig } from '../train/config.js';
 import { OutOfMemoryError } from '../train/errors.js';
 import { decoderShape, estimateLines, estimateMemory, gib, memoryProblems, WASM_HEAP_MAX, waysOut, type DecoderShape, type MemoryEstimate, type MemoryLimits, type MemoryRequest, type QuantizeOption } from '../train/memory-estimate.js';
 import { usesAdapters, type MethodName } from '../train/methods.js';
+import { requireModelDir } from '../train/run-model.js';
 
 /** Set to "off" to run without the check (when the estimate is wrong for a model). */
 export const MEMORY_CHECK_ENV = 'LORAPRO_MEMORY_CHECK';
@@ -95,6 +96,7 @@ export function requestOf(config: TrainConfig): Omit<MemoryRequest, 'checkpointF
  */
 export async function checkRunMemory(config: TrainConfig, log: (line: string) => void): Promise<void> {
   if (process.env[MEMORY_CHECK_ENV] === 'off') return;
+  requireModelDir(config.model); // a missing folder is reported as such, not as a missing config.json
   const found = await estimateFor(config.model, requestOf(config));
   if (found === undefined) return;
   const { shape, estimate, limits } = found;

@@ -12,7 +12,7 @@ import { tf } from '../engine/tf.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { readJsonFile } from '../io/json-file.js';
 import { readSafetensors, tensorsToWrite, toFloat32, writeSafetensors } from '../io/safetensors.js';
-import type { Optimizer } from '../optim/optimizer.js';
+import type { HostArray, Optimizer } from '../optim/optimizer.js';
 import type { DataPosition } from '../data/batch.js';
 
 export const TRAINABLE_FILE = 'trainable.safetensors';
@@ -51,7 +51,8 @@ export async function saveCheckpoint(root: string, params: ReadonlyMap<string, t
   const opt = optimizer.getState();
   try {
     await writeSafetensors(join(temp, TRAINABLE_FILE), await tensorsToWrite(new Map(params)));
-    await writeSafetensors(join(temp, OPTIMIZER_FILE), await tensorsToWrite(opt.tensors));
+    const host = Object.fromEntries([...(opt.host ?? [])].map(([name, a]) => [name, { dtype: 'F32' as const, shape: a.shape, data: a.data }]));
+    await writeSafetensors(join(temp, OPTIMIZER_FILE), { ...(await tensorsToWrite(opt.tensors)), ...host });
     await writeJsonAtomic(join(temp, STATE_FILE), { ...state, optimizer: { name: optimizer.name, step: opt.step } });
     await rm(final, { recursive: true, force: true });
     await rename(temp, final);
@@ -115,9 +116,11 @@ export async function loadCheckpoint(dir: string, params: ReadonlyMap<string, tf
   }
   await loadTrainable(dir, params);
   const file = await readSafetensors(join(dir, OPTIMIZER_FILE));
-  const tensors = new Map([...file.tensors].map(([name, raw]) => [name, tf.tensor(toFloat32(raw, name), raw.shape, 'float32')] as const));
+  const onHost = (name: string) => optimizer.isHostSlot?.(name) === true; // kept off the wasm heap: never a tensor
+  const host = new Map<string, HostArray>([...file.tensors].filter(([name]) => onHost(name)).map(([name, raw]) => [name, { shape: [...raw.shape], data: toFloat32(raw, name) }]));
+  const tensors = new Map([...file.tensors].filter(([name]) => !onHost(name)).map(([name, raw]) => [name, tf.tensor(toFloat32(raw, name), raw.shape, 'float32')] as const));
   try {
-    optimizer.setState({ step: state.optimizer.step, tensors });
+    optimizer.setState({ step: state.optimizer.step, tensors, ...(host.size > 0 ? { host } : {}) });
   } finally {
     tf.dispose([...tensors.values()]);
   }

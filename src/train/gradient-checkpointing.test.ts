@@ -1,4 +1,4 @@
-// Gradient checkpointing (decoder.ts runBlocks, engine/checkpoint.ts): the same loss and gradients as
+// Gradient checkpointing (models/decoder.ts runBlocks, engine/checkpoint.ts): the same loss and gradients as
 // the run that keeps every activation, on GPT-2 (with hidden, attention and LoRA dropout, whose masks
 // the recomputation must replay) and Llama, for LoRA and full fine-tuning; the forward pass holds
 // fewer bytes under the tape; a steady-state step leaves no tensor behind.
@@ -10,10 +10,10 @@ import { freeAsBackpropGoes } from '../engine/tape.js';
 import { injectLora, setTraining } from '../adapters/inject.js';
 import { loraConfig } from '../adapters/lora-config.js';
 import { parseModelConfig } from '../io/hf-config.js';
-import { createModel } from './auto.js';
-import { randomInit } from './layers.js';
-import type { CausalLM } from './types.js';
-import { int2d } from './testing.js';
+import { createModel } from '../models/auto.js';
+import { randomInit } from '../models/layers.js';
+import type { CausalLM } from '../models/types.js';
+import { int2d } from '../models/testing.js';
 
 const CONFIGS = {
   gpt2: () => parseModelConfig({ model_type: 'gpt2', vocab_size: 40, n_positions: 24, n_embd: 16, n_layer: 4, n_head: 2, pad_token_id: 0 }, 'tiny gpt2'),
