@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { freemem } from 'node:os';
 import { engineName } from '../engine/backend.js';
+import { hostAdamOn } from '../engine/fused.js';
 import { wasmHeapBytes } from '../engine/heap.js';
 import { readModelConfig, type ModelConfig } from '../io/hf-config.js';
 import { listCheckpointFiles } from '../io/safetensors-shards.js';
@@ -71,7 +72,12 @@ export async function estimateFor(dir: string, request: Omit<MemoryRequest, 'che
   const modelConfig = config ?? (await readModelConfig(dir));
   const shape = decoderShape(modelConfig);
   if (shape === undefined) return undefined;
-  const full: MemoryRequest = { ...request, checkpointFormat: await checkpointFormat(dir, modelConfig), frozenTier: request.frozenTier ?? frozenTierFor(request.method) };
+  const full: MemoryRequest = {
+    ...request,
+    checkpointFormat: await checkpointFormat(dir, modelConfig),
+    frozenTier: request.frozenTier ?? frozenTierFor(request.method),
+    momentsOutsideHeap: request.momentsOutsideHeap ?? hostAdamOn(), // LoraProAdamW's default (optim/host-moments.ts)
+  };
   return { shape, estimate: estimateMemory(shape, full), limits: await machineLimits() };
 }
 
