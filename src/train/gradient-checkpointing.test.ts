@@ -61,37 +61,39 @@ async function step(model: CausalLM): Promise<{ loss: number; grads: Map<string,
   return { loss, grads: out, forwardBytes };
 }
 
-for (const arch of ['gpt2', 'llama'] as const) {
-  for (const method of ['lora', 'full'] as const) {
-    test(`${arch} ${method}: checkpointed gradients equal the kept-activation ones, with fewer bytes held after the forward`, async () => {
-      await useBackend('wasm');
-      const plain = makeModel(arch, method, false);
-      const ckpt = makeModel(arch, method, true);
-      try {
-        for (let s = 0; s < 2; s++) {
-          // two steps: the second draws dropout masks from where the first left the generators
-          const a = await step(plain);
-          const b = await step(ckpt);
-          assert.equal(b.loss, a.loss, 'loss');
-          assert.equal(b.grads.size, a.grads.size);
-          for (const [name, g] of a.grads) {
-            const h = b.grads.get(name)!;
-            const scale = Math.max(...g.map(Math.abs));
-            assert.ok(scale > 0, `${name} has a gradient`);
-            const worst = Math.max(...g.map((x, i) => Math.abs(x - h[i]))) / scale;
-            assert.ok(worst <= 1e-6, `${name}: relative difference ${worst}`);
+for (const engine of ['default', 'wasm'] as const) {
+  for (const arch of ['gpt2', 'llama'] as const) {
+    for (const method of ['lora', 'full'] as const) {
+      test(`[${engine}] ${arch} ${method}: checkpointed gradients equal the kept-activation ones, with fewer bytes held after the forward`, async () => {
+        await useBackend(engine === 'default' ? undefined : engine);
+        const plain = makeModel(arch, method, false);
+        const ckpt = makeModel(arch, method, true);
+        try {
+          for (let s = 0; s < 2; s++) {
+            // two steps: the second draws dropout masks from where the first left the generators
+            const a = await step(plain);
+            const b = await step(ckpt);
+            assert.equal(b.loss, a.loss, 'loss');
+            assert.equal(b.grads.size, a.grads.size);
+            for (const [name, g] of a.grads) {
+              const h = b.grads.get(name)!;
+              const scale = Math.max(...g.map(Math.abs));
+              assert.ok(scale > 0, `${name} has a gradient`);
+              const worst = Math.max(...g.map((x, i) => Math.abs(x - h[i]))) / scale;
+              assert.ok(worst <= 1e-6, `${name}: relative difference ${worst}`);
+            }
+            assert.ok(b.forwardBytes < 0.7 * a.forwardBytes, `forward keeps ${b.forwardBytes} bytes with checkpointing vs ${a.forwardBytes}`);
           }
-          assert.ok(b.forwardBytes < 0.7 * a.forwardBytes, `forward keeps ${b.forwardBytes} bytes with checkpointing vs ${a.forwardBytes}`);
+          const n = tf.memory().numTensors;
+          await step(ckpt);
+          assert.equal(tf.memory().numTensors, n, 'a steady-state checkpointed step leaves tensors behind');
+        } finally {
+          plain.dispose();
+          ckpt.dispose();
+          await useBackend();
         }
-        const n = tf.memory().numTensors;
-        await step(ckpt);
-        assert.equal(tf.memory().numTensors, n, 'a steady-state checkpointed step leaves tensors behind');
-      } finally {
-        plain.dispose();
-        ckpt.dispose();
-        await useBackend();
-      }
-    });
+      });
+    }
   }
 }
 
