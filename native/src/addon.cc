@@ -12,6 +12,9 @@
 //   softmaxGrad(heap, yOff, dyOff, dxOff, rows, cols)           dx = y·(dy − Σ dy·y) per row
 //   adam(heap, pOff, gOff, mOff, vOff, outOff, mOutOff, vOutOff, n,
 //        gScale, beta1, beta2, eps, bc1, sqrtBc2, lr, decay)    one AdamW step (ops.h); pOff -1: direction only
+//   adamHost(heap, gOff, outOff, m, v, n, gScale, beta1, beta2, eps, bc1, sqrtBc2)
+//     the Adam direction of g (on the heap) into out (on the heap), its moments m and v Float32Arrays
+//     outside the heap, updated in place (LoRA-Pro full mode's m×n moments)
 //   swiglu(heap, gOff, uOff, hOff, n)                          h = silu(g)·u
 //   swigluGrad(heap, gOff, uOff, dhOff, dgOff, duOff, n)       its backward (ops.h)
 //   geluNew(heap, xOff, yOff, sOff, n, c1, c2)                 y = x·σ(x·(c1 + c2·x²)), s that σ
@@ -359,6 +362,60 @@ napi_value Adam(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// A Float32Array of at least `count` floats (outside the heap), or a thrown TypeError.
+bool host_floats(napi_env env, const char* name, napi_value value, int64_t count, float** out) {
+  napi_typedarray_type kind;
+  size_t length, offset;
+  void* data;
+  napi_value buffer;
+  if (napi_get_typedarray_info(env, value, &kind, &length, &data, &buffer, &offset) != napi_ok || kind != napi_float32_array || int64_t(length) < count) {
+    napi_throw_type_error(env, nullptr, (std::string("lorapro native: ") + name + "'s moments must be Float32Arrays of n floats").c_str());
+    return false;
+  }
+  *out = static_cast<float*>(data);
+  return true;
+}
+
+napi_value AdamHost(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value argv[12];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc != 12) {
+    napi_throw_type_error(env, nullptr, "lorapro native: adamHost takes 12 arguments");
+    return nullptr;
+  }
+  void* data;
+  size_t bytes;
+  if (napi_get_arraybuffer_info(env, argv[0], &data, &bytes) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "lorapro native: adamHost's first argument must be an ArrayBuffer");
+    return nullptr;
+  }
+  double v[12];
+  for (int i : {1, 2, 5, 6, 7, 8, 9, 10, 11})
+    if (napi_get_value_double(env, argv[i], &v[i]) != napi_ok || !std::isfinite(v[i])) {
+      napi_throw_type_error(env, nullptr, "lorapro native: adamHost's offsets, size and scalars must be finite numbers");
+      return nullptr;
+    }
+  const int64_t n = int64_t(v[5]);
+  if (n < 0) {
+    napi_throw_range_error(env, nullptr, "lorapro native: adamHost needs n >= 0");
+    return nullptr;
+  }
+  float* heap = static_cast<float*>(data);
+  const int64_t heap_floats = int64_t(bytes / 4);
+  float *g, *out, *m, *s;
+  if (!span(env, "adamHost", heap, heap_floats, v[1], n, false, &g) || !span(env, "adamHost", heap, heap_floats, v[2], n, false, &out) ||
+      !host_floats(env, "adamHost", argv[3], n, &m) || !host_floats(env, "adamHost", argv[4], n, &s))
+    return nullptr;
+  AdamArgs a{};
+  // moments in place: adam_range reads m[i], v[i] before it writes them, lane by lane
+  a.p = nullptr, a.g = g, a.m = m, a.v = s, a.out = out, a.m_out = m, a.v_out = s;
+  a.g_scale = float(v[6]), a.beta1 = float(v[7]), a.one_minus_beta1 = float(1 - v[7]), a.beta2 = float(v[8]), a.one_minus_beta2 = float(1 - v[8]);
+  a.eps = float(v[9]), a.bc1 = float(v[10]), a.sqrt_bc2 = float(v[11]), a.lr = 0, a.decay = 1;
+  const Isa isa = current_isa();
+  split(n, 1, [&](int64_t lo, int64_t hi) { adam_range(isa, a, lo, hi); });
+  return nullptr;
+}
+
 napi_value Swiglu(napi_env env, napi_callback_info info) {
   float* heap;
   int64_t floats;
@@ -593,6 +650,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmaxGrad", nullptr, SoftmaxGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamHost", nullptr, AdamHost, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"swiglu", nullptr, Swiglu, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"swigluGrad", nullptr, SwigluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"geluNew", nullptr, GeluNew, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -1,6 +1,7 @@
 // The lorapro command line as a function (main.ts is the executable). Exit codes (EXIT_CODES): 0 ok,
 // 2 what the user can fix (options, input files, the file system), 1 a failure of the run itself.
 import { readFileSync } from 'node:fs';
+import { isHeapExhausted, wasmHeapBytes } from '../engine/heap.js';
 import { isUsageError, UsageError } from '../train/errors.js';
 import { EXIT_CODES, renderHelp, resolveOptions, type CliIO, type Command } from './args.js';
 import { benchCommand } from './bench.js';
@@ -81,6 +82,11 @@ export function reportFailure(e: unknown, name: string, io: CliIO): number {
   const refused = fileSystemMessage(e, name);
   if (refused !== undefined) {
     io.err(`lorapro ${name}: ${refused}`);
+    return 2;
+  }
+  if (isHeapExhausted(e)) {
+    const heap = wasmHeapBytes();
+    io.err(`lorapro ${name}: out of memory${heap === undefined ? '' : ` (the wasm heap at ${(heap / 2 ** 30).toFixed(2)} GiB of its 4 GiB ceiling)`}: ${(e as Error).message}\n\`lorapro info --model DIR --method M --batch-size B --max-length T\` estimates what a run needs; a smaller --batch-size or --max-length, --gradient-checkpointing, --quantize nf4, or a smaller model fit in less`);
     return 2;
   }
   io.err(`lorapro ${name} failed: ${process.env.LORAPRO_DEBUG ? (e as Error).stack : (e as Error).message}`);

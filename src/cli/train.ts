@@ -38,6 +38,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { key: 'batchSize', type: 'int', default: '8', help: 'examples per micro-batch' },
   { key: 'gradAccum', type: 'int', default: '1', help: 'micro-batches per optimiser step (gradient accumulation)' },
   { key: 'maxLength', type: 'int', default: '128', help: 'tokens per example (longer ones are cut)' },
+  { key: 'gradientCheckpointing', type: 'boolean', help: "recompute each transformer block's activations in the backward pass instead of keeping them: activation memory of one block plus each block's input, about a third more compute, the same gradients (GPT-2, Llama, Qwen2, Mistral)" },
   { key: 'schedule', type: 'string', arg: 'KIND', default: 'linear', help: 'learning-rate schedule: constant, linear or cosine' },
   { key: 'warmupSteps', type: 'int', default: '0', help: 'linear warmup steps' },
   { key: 'weightDecay', type: 'number', default: '0', help: 'decoupled weight decay' },

@@ -1,4 +1,5 @@
 import { tf } from './tf.js';
+import { guardWasmHeap } from './heap.js';
 import { nativeKernelsOn, nativeStatus, useNativeKernels } from './native.js';
 import { describeAdapter, webgpuAdapter } from './gpu-adapter.js';
 
@@ -24,6 +25,7 @@ function inNode(): boolean {
 function quietCpu(): void {
   const backend = tf.backend() as unknown as { firstUse?: boolean };
   if (tf.getBackend() === 'cpu' && backend.firstUse) backend.firstUse = false;
+  guardWasmHeap(); // a wasm heap that cannot grow throws a clear error rather than handing out offset 0
 }
 
 function envBackend(): string | undefined {
@@ -63,6 +65,7 @@ export async function useBackend(name?: string): Promise<string> {
     if (!status.available) throw new Error(`the native engine was requested (from ${source}) but is unavailable: ${status.reason}`);
     if (!(await tf.setBackend('wasm'))) throw new Error('TF.js backend "wasm" (under the native engine) failed to start');
     await tf.ready();
+    guardWasmHeap();
     useNativeKernels(true);
     choice = 'asked for';
     return engineName();

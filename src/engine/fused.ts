@@ -4,8 +4,9 @@
 import { tf } from './tf.js';
 import { GELU_C1, GELU_C2, GELU_NEW_ARG, GELU_NEW_GRAD } from './kernels/gelu.js';
 import { LAYER_NORM, LAYER_NORM_GRAD, RMS_NORM, RMS_NORM_GRAD, layerNormFits } from './kernels/layer-norm.js';
-import { NATIVE_ADAM, NATIVE_SOFTMAX, NATIVE_SOFTMAX_GRAD, NATIVE_GELU_NEW, NATIVE_SWIGLU, NATIVE_SWIGLU_GRAD, biasLayout, nativeHeap, nativeOpsEnabled, type AdamAttrs } from './kernels/native-ops.js';
+import { NATIVE_ADAM, NATIVE_ADAM_HOST, type HostAdamAttrs, NATIVE_SOFTMAX, NATIVE_SOFTMAX_GRAD, NATIVE_GELU_NEW, NATIVE_SWIGLU, NATIVE_SWIGLU_GRAD, biasLayout, nativeHeap, nativeOpsEnabled, type AdamAttrs } from './kernels/native-ops.js';
 import { simdSupported } from './kernels/wasm-asm.js';
+import { nativeAddon } from './native.js';
 import { asWasmBackend, heapMemory, wasmData } from './kernels/wasm-backend.js';
 
 /**
@@ -121,6 +122,16 @@ export function softmaxGrad(y: tf.Tensor, dy: tf.Tensor): tf.Tensor {
 export function nativeAdam(inputs: { p?: tf.Tensor; g: tf.Tensor; m: tf.Tensor; v: tf.Tensor }, attrs: AdamAttrs): [tf.Tensor, tf.Tensor, tf.Tensor] {
   const named = inputs.p === undefined ? { g: inputs.g, m: inputs.m, v: inputs.v } : inputs;
   return tf.engine().runKernel(NATIVE_ADAM, named, attrs as unknown as tf.NamedAttrMap) as [tf.Tensor, tf.Tensor, tf.Tensor];
+}
+
+/** Whether Adam's moments can live outside the wasm heap: the native engine on, with its adamHost kernel. */
+export function hostAdamOn(): boolean {
+  return nativeOpsOn() && typeof nativeAddon()?.adamHost === 'function';
+}
+
+/** g's Adam direction, the moments in attrs.m / attrs.v (outside the heap) updated in place; callers check hostAdamOn first. */
+export function nativeAdamHost(g: tf.Tensor, attrs: HostAdamAttrs): tf.Tensor {
+  return tf.engine().runKernel(NATIVE_ADAM_HOST, { g }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
 }
 
 /** silu(gate)·up (Llama's gated MLP), one native pass; callers check nativeOpsOn first. */

@@ -24,6 +24,11 @@ export interface NativeAddon {
     heap: ArrayBuffer, pOffset: number, gOffset: number, mOffset: number, vOffset: number, outOffset: number, mOutOffset: number, vOutOffset: number, n: number,
     gScale: number, beta1: number, beta2: number, eps: number, bc1: number, sqrtBc2: number, lr: number, decay: number,
   ): void;
+  /**
+   * The Adam direction of g (on the heap) into out (on the heap), with moments m and v in Float32Arrays
+   * outside the heap, updated in place. Absent from builds before it (callers fall back to heap moments).
+   */
+  adamHost?(heap: ArrayBuffer, gOffset: number, outOffset: number, m: Float32Array, v: Float32Array, n: number, gScale: number, beta1: number, beta2: number, eps: number, bc1: number, sqrtBc2: number): void;
   /** h = silu(g)·u on n floats. */
   swiglu(heap: ArrayBuffer, gOffset: number, uOffset: number, hOffset: number, n: number): void;
   /** dg, du of h = silu(g)·u from dh, on n floats. */

@@ -9,6 +9,13 @@ export class Rng {
     this.state = seed >>> 0;
   }
 
+  /** A generator that draws, from now on, the numbers this one will draw next. */
+  clone(): Rng {
+    const r = new Rng(0);
+    r.state = this.state;
+    return r;
+  }
+
   /** Uniform in [0, 1). */
   next(): number {
     let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);

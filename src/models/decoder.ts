@@ -1,5 +1,6 @@
 // What GPT-2 and the Llama family share above their transformer stacks: the causal-LM head and
 // loss, and Hugging Face's *ForSequenceClassification (score the last real token of each row).
+import { checkpoint } from '../engine/checkpoint.js';
 import { tf } from '../engine/tf.js';
 import type { ModelConfig } from '../io/hf-config.js';
 import { Rng } from '../math/rng.js';
@@ -22,6 +23,8 @@ export interface ForwardContext {
 export interface DecoderBackbone extends Module {
   readonly numLayers: number;
   readonly maxPositions: number;
+  /** Recompute each block's activations in the backward pass instead of keeping them (see runBlocks). */
+  gradientCheckpointing: boolean;
   forward(ids: tf.Tensor2D, attentionMask: tf.Tensor2D | undefined, cache: KVCache | undefined, dropout: DropoutSettings): tf.Tensor3D;
 }
 
@@ -30,7 +33,11 @@ export interface DropoutSettings {
   drop: Dropout;
   hidden: number;
   attention: number;
+  /** Settings that drop, from now on, the units this one will drop next (a checkpointed block's recomputation). */
+  replay(): DropoutSettings;
 }
+
+const NO_DROPOUT: DropoutSettings = { drop: noDropout, hidden: 0, attention: 0, replay: () => NO_DROPOUT };
 
 /** Dropout state a model keeps: rates from options, masks from a seeded stream. */
 export class DropoutSource {
@@ -45,8 +52,78 @@ export class DropoutSource {
   }
 
   settings(training: boolean | undefined): DropoutSettings {
-    return training ? { drop: seededDropout(this.rng), hidden: this.hidden, attention: this.attention } : { drop: noDropout, hidden: 0, attention: 0 };
+    return training ? this.seeded(this.rng) : NO_DROPOUT;
   }
+
+  private seeded(rng: Rng): DropoutSettings {
+    return { drop: seededDropout(rng), hidden: this.hidden, attention: this.attention, replay: () => this.seeded(rng.clone()) };
+  }
+}
+
+/** A transformer block: [B, T, d] → [B, T, d] under this forward's context. */
+export interface Block<C extends ForwardContext> extends Module {
+  forward(x: tf.Tensor3D, ctx: C): tf.Tensor3D;
+}
+
+/**
+ * x through `blocks` in order. With `checkpointing`, while a gradient tape records and without a KV
+ * cache, each block keeps only its input for the backward pass, which runs the block again
+ * (engine/checkpoint.ts): one block's activations live at a time instead of every block's. The
+ * recomputation replays the dropout masks of the first run, so the gradients are the same.
+ */
+export function runBlocks<C extends ForwardContext>(blocks: readonly Block<C>[], x: tf.Tensor3D, ctx: C, checkpointing: boolean): tf.Tensor3D {
+  if (!checkpointing || ctx.cache !== undefined) {
+    for (const block of blocks) x = block.forward(x, ctx);
+    return x;
+  }
+  // the context's tensors (attention bias, rotary tables) are kept for the recomputation with the input
+  const keys = Object.keys(ctx).filter((k) => ctx[k as keyof C] instanceof tf.Tensor) as (keyof C)[];
+  const consts = keys.map((k) => ctx[k] as unknown as tf.Tensor);
+  for (const block of blocks) {
+    const params = [...block.trainableParameters().values()];
+    const masks = ctx.dropout.replay(); // the dropout state before the block's first run
+    const rngs = moduleRngs(block); // LoRA dropout's generators, rewound for the recomputation
+    const states = rngs.map((r) => r.state);
+    let first = true;
+    const run = (h: tf.Tensor3D, kept: tf.Tensor[]): tf.Tensor3D => {
+      const again: C = { ...ctx, dropout: first ? ctx.dropout : masks.replay() };
+      keys.forEach((k, i) => (again[k] = kept[i] as C[keyof C]));
+      if (first) {
+        first = false;
+        return block.forward(h, again);
+      }
+      const now = rngs.map((r) => r.state);
+      rngs.forEach((r, i) => (r.state = states[i]));
+      try {
+        return block.forward(h, again);
+      } finally {
+        rngs.forEach((r, i) => (r.state = now[i]));
+      }
+    };
+    x = checkpoint(run, x, consts, params);
+  }
+  return x;
+}
+
+/**
+ * Switches gradient checkpointing on or off for a decoder (GPT-2, Llama, Qwen2, Mistral); other
+ * models throw, naming their architecture.
+ */
+export function setGradientCheckpointing(model: Module & { readonly architecture?: string }, on: boolean): void {
+  if (!(model instanceof DecoderCausalLM || model instanceof DecoderClassifier)) {
+    throw new Error(`gradient checkpointing is implemented for the decoders (GPT-2, Llama, Qwen2, Mistral), not ${model.architecture ?? model.constructor.name}`);
+  }
+  model.gradientCheckpointing = on;
+}
+
+/** The random generators modules below `root` draw dropout masks from (a LoRA layer's `rng`). */
+function moduleRngs(root: Module): Rng[] {
+  const found = new Set<Rng>();
+  for (const m of root.namedModules().values()) {
+    const rng = (m as { rng?: unknown }).rng;
+    if (rng instanceof Rng) found.add(rng);
+  }
+  return [...found];
 }
 
 /** Checks ids (and mask) are int32 [B, T] before they reach a gather. */
@@ -85,6 +162,15 @@ export abstract class DecoderCausalLM<B extends DecoderBackbone> extends Module 
 
   get maxPositions(): number {
     return this.base.maxPositions;
+  }
+
+  /** Recompute each block's activations in the backward pass instead of keeping them (Hugging Face's gradient_checkpointing_enable). */
+  get gradientCheckpointing(): boolean {
+    return this.base.gradientCheckpointing;
+  }
+
+  set gradientCheckpointing(on: boolean) {
+    this.base.gradientCheckpointing = on;
   }
 
   /** The tied output matrix [V, d] (the input embeddings). */
@@ -137,6 +223,15 @@ export abstract class DecoderClassifier<B extends DecoderBackbone> extends Modul
 
   get numLabels(): number {
     return this.score.outFeatures;
+  }
+
+  /** Recompute each block's activations in the backward pass instead of keeping them. */
+  get gradientCheckpointing(): boolean {
+    return this.base.gradientCheckpointing;
+  }
+
+  set gradientCheckpointing(on: boolean) {
+    this.base.gradientCheckpointing = on;
   }
 
   classify(ids: tf.Tensor2D, attentionMask: tf.Tensor2D, opts: ClassifyOptions = {}): tf.Tensor2D {

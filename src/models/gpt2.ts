@@ -4,7 +4,7 @@
 import { tf } from '../engine/tf.js';
 import type { Gpt2Config } from '../io/hf-config.js';
 import { attentionBias, mergeHeads, positionIdsFromMask, positionIdsRange, scaledDotProductAttention, splitQkvHeads } from './attention.js';
-import { DecoderCausalLM, DecoderClassifier, DropoutSource, type DecoderBackbone, type ForwardContext, type DropoutSettings } from './decoder.js';
+import { DecoderCausalLM, DecoderClassifier, DropoutSource, runBlocks, type DecoderBackbone, type ForwardContext, type DropoutSettings } from './decoder.js';
 import type { KVCache } from './kv-cache.js';
 import { Embedding, LayerNorm, ModuleList, activation, asLinear, headInit, linear, randomInit, type Activation, type Init } from './layers.js';
 import type { LinearLike } from './linear.js';
@@ -100,6 +100,7 @@ export class GPT2Model extends Module implements DecoderBackbone {
   readonly wpe: Embedding;
   readonly h: ModuleList<GPT2Block>;
   readonly lnF: LayerNorm;
+  gradientCheckpointing = false;
 
   constructor(readonly config: Gpt2Config, init: Init) {
     super();
@@ -127,7 +128,7 @@ export class GPT2Model extends Module implements DecoderBackbone {
       let x = tf.add(this.wte.forward(ids), this.wpe.forward(pos)) as tf.Tensor3D; // [B, T, C]
       x = dropout.drop(x, dropout.hidden) as tf.Tensor3D;
       const ctx: ForwardContext = { bias: attentionBias(T, past, true, attentionMask), cache, dropout };
-      for (const block of this.h.items) x = block.forward(x, ctx);
+      x = runBlocks(this.h.items, x, ctx, this.gradientCheckpointing);
       return this.lnF.forward(x) as tf.Tensor3D;
     });
   }

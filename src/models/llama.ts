@@ -5,7 +5,7 @@
 import { tf } from '../engine/tf.js';
 import type { LlamaConfig } from '../io/hf-config.js';
 import { attentionBias, mergeHeads, positionIdsFromMask, positionIdsRange, scaledDotProductAttention, splitHeads } from './attention.js';
-import { DecoderCausalLM, DecoderClassifier, DropoutSource, type DecoderBackbone, type DropoutSettings, type ForwardContext } from './decoder.js';
+import { DecoderCausalLM, DecoderClassifier, DropoutSource, runBlocks, type DecoderBackbone, type DropoutSettings, type ForwardContext } from './decoder.js';
 import type { KVCache } from './kv-cache.js';
 import { Embedding, ModuleList, RMSNorm, activation, asLinear, blockLinear, gatedActivation, headInit, linear, randomInit, tokenEmbedding, type Activation, type Init } from './layers.js';
 import { FrozenEmbedding, FrozenLinear } from './frozen-linear.js';
@@ -126,6 +126,7 @@ export class LlamaModel extends Module implements DecoderBackbone {
   readonly norm: RMSNorm;
   /** Rotary inverse frequencies [headDim/2]: a constant, not a parameter (HF's `inv_freq` buffer). */
   private readonly invFreq: Float32Array;
+  gradientCheckpointing = false;
 
   constructor(readonly config: LlamaConfig, init: Init) {
     super();
@@ -152,7 +153,7 @@ export class LlamaModel extends Module implements DecoderBackbone {
       const bias = attentionBias(T, past, true, attentionMask, this.config.slidingWindow);
       const ctx: LlamaContext = { bias, cache, cos, sin, dropout };
       let x = this.embedTokens.forward(ids) as tf.Tensor3D; // [B, T, d]
-      for (const layer of this.layers.items) x = layer.forward(x, ctx);
+      x = runBlocks(this.layers.items, x, ctx, this.gradientCheckpointing);
       return this.norm.forward(x) as tf.Tensor3D;
     });
   }

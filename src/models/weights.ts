@@ -3,6 +3,7 @@
 // same Hugging Face name, and one report of everything that does not fit. No file system here.
 import { tf } from '../engine/tf.js';
 import type { ModelConfig } from '../io/hf-config.js';
+import { isHeapExhausted } from '../engine/heap.js';
 import { InputFileError } from '../io/input-error.js';
 import { floatWeights } from '../io/float-weights.js';
 import type { RawTensor } from '../io/safetensors-dtype.js';
@@ -166,6 +167,7 @@ export function emptyModel(config: ModelConfig, opts: LoadOptions, configPath: s
   try {
     return createModel(config, { task, numLabels: opts.numLabels, init: { ...zerosInit(), frozen: opts.frozen }, headSeed: opts.seed ?? 0, dropout: opts.dropout, dropoutSeed: opts.seed });
   } catch (e) {
+    if (isHeapExhausted(e)) throw e; // the model does not fit: not config.json's fault (callers report memory)
     throw new InputFileError(configPath, `${configPath}: ${(e as Error).message}`);
   }
 }

@@ -2,7 +2,9 @@ import { tf } from '../engine/tf.js';
 import { adamDirection, adamHyper, adamSlotShapes, adamwStep, applyUpdate, type AdamHyper, type AdamWOptions } from './adamw.js';
 import { adjustedDescent, factorInverses, loraProCoefficients, loraProGradients, projectedGradient, readFactorGrams, readGrams, scaleGradientGrams, type XMode } from './lora-pro.js';
 import { joinPairs, nonLoraParams } from './lora-pro-pairs.js';
-import { disposeMap, prepareGradients, type LoraPair, type StepResult , SlottedOptimizer } from './optimizer.js';
+import { disposeMap, prepareGradients, type LoraPair, type OptimizerState, type StepResult , SlottedOptimizer } from './optimizer.js';
+import { HostMoments } from './host-moments.js';
+import { hostAdamOn } from '../engine/fused.js';
 
 export interface LoraProAdamWOptions extends AdamWOptions {
   /**
@@ -13,6 +15,11 @@ export interface LoraProAdamWOptions extends AdamWOptions {
   mode?: 'full' | 'efficient';
   xMode?: XMode; // default 'sylvester'
   damping?: number; // default 1e-8
+  /**
+   * Full mode: keep the m×n moments in Node memory outside the wasm heap (host-moments.ts), updated
+   * by the native engine. Default: wherever the native engine (with its adamHost kernel) is on.
+   */
+  momentsOutsideHeap?: boolean;
 }
 
 /**
@@ -30,6 +37,7 @@ export class LoraProAdamW extends SlottedOptimizer {
   private readonly others: Map<string, tf.Variable>;
   private readonly h: AdamHyper;
   private readonly mode: 'full' | 'efficient';
+  private readonly host: HostMoments | undefined;
 
   constructor(
     private readonly pairs: readonly LoraPair[],
@@ -43,6 +51,9 @@ export class LoraProAdamW extends SlottedOptimizer {
     this.name = this.mode === 'full' ? 'lora-pro' : 'lora-pro-efficient';
     this.params = joinPairs(pairs, others, 'LoraProAdamW');
     this.others = nonLoraParams(this.params, pairs);
+    // full mode's m×n moments off the wasm heap where the native engine can update them there
+    this.host = this.mode === 'full' && (opts.momentsOutsideHeap ?? hostAdamOn()) ? new HostMoments() : undefined;
+    if (this.host && !hostAdamOn()) throw new Error('LoraProAdamW: momentsOutsideHeap needs the native engine (with its adamHost kernel)');
   }
 
   async step(grads: ReadonlyMap<string, tf.Tensor>, lr = this.opts.lr): Promise<StepResult> {
@@ -79,7 +90,9 @@ export class LoraProAdamW extends SlottedOptimizer {
     const zero = loraProCoefficients(await readGrams(A, B, gA, gB, factors), s, 'zero', damping, inverses);
     const gTilde = projectedGradient({ A, B, gradA: gA, gradB: gB, scale: s }, zero); // [m, n]
     // 2–3. Adam moments of g̃ and the bias-corrected direction ĝ.
-    const dir = adamDirection(gTilde, this.slots.get(`${p.module}.exp_avg`, [m, n]), this.slots.get(`${p.module}.exp_avg_sq`, [m, n]), this.t, this.h);
+    const dir = this.host
+      ? this.host.direction(p.module, gTilde, this.t, this.h) // moments outside the wasm heap
+      : adamDirection(gTilde, this.slots.get(`${p.module}.exp_avg`, [m, n]), this.slots.get(`${p.module}.exp_avg_sq`, [m, n]), this.t, this.h);
     gTilde.dispose();
     // 4. Treat ĝ as a full gradient: its LoRA gradients s·Bᵀ·ĝ and s·ĝ·Aᵀ (s applied in the r×r algebra), adjusted with the chosen X.
     const [dA, dB] = tf.tidy(() => [tf.matMul(B, dir, true, false), tf.matMul(dir, A, false, true)] as [tf.Tensor2D, tf.Tensor2D]);
@@ -101,9 +114,46 @@ export class LoraProAdamW extends SlottedOptimizer {
     tf.dispose([dirA, dirB]);
   }
 
+  /** Where the m×n moments live: outside the heap (`host`), else as heap slots. */
+  get momentsOutsideHeap(): boolean {
+    return this.host !== undefined;
+  }
+
+  override getState(): OptimizerState {
+    const state = super.getState();
+    return this.host ? { ...state, host: this.host.snapshot() } : state;
+  }
+
+  override setState(state: OptimizerState): void {
+    if (this.host) this.host.restore(state.host ?? new Map(), new Map(this.pairs.map((p) => [p.module, [p.B.shape[0], p.A.shape[1]]] as const)), this.name);
+    else if (state.host && state.host.size > 0) {
+      // a checkpoint from a run with the moments outside the heap, resumed where they cannot be: heap slots
+      const tensors = new Map(state.tensors);
+      const made = [...state.host].map(([name, a]) => [name, tf.tensor(a.data, a.shape, 'float32')] as const);
+      for (const [name, t] of made) tensors.set(name, t);
+      try {
+        super.setState({ step: state.step, tensors });
+      } finally {
+        tf.dispose(made.map(([, t]) => t));
+      }
+      return;
+    }
+    super.setState(state);
+  }
+
+  isHostSlot(name: string): boolean {
+    return this.host !== undefined && this.pairs.some((p) => name === `${p.module}.exp_avg` || name === `${p.module}.exp_avg_sq`);
+  }
+
+  override dispose(): void {
+    this.host?.dispose();
+    super.dispose();
+  }
+
   protected slotShapes(): Map<string, number[]> {
     const shapes = adamSlotShapes(this.others);
     for (const p of this.pairs) {
+      if (this.mode === 'full' && this.host) continue; // outside the heap: restored by HostMoments
       if (this.mode === 'full') {
         const mn = [p.B.shape[0], p.A.shape[1]];
         shapes.set(`${p.module}.exp_avg`, mn).set(`${p.module}.exp_avg_sq`, mn);

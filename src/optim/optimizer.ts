@@ -12,9 +12,17 @@ export interface LoraPair {
   scale: number; // the adapter's own s = alpha / r (or alpha / sqrt(r))
 }
 
+/** A slot held outside TF.js (a Node Float32Array), e.g. LoRA-Pro full mode's moments off the wasm heap. */
+export interface HostArray {
+  shape: number[];
+  data: Float32Array;
+}
+
 export interface OptimizerState {
   step: number;
   tensors: Map<string, tf.Tensor>; // slot name ("<param>.exp_avg") → value
+  /** Slots kept outside TF.js, by the same kind of name; checkpoints store both alike. */
+  host?: Map<string, HostArray>;
 }
 
 export interface StepResult {
@@ -31,6 +39,8 @@ export interface Optimizer {
   /** A copy of the state (the caller disposes it), keyed by stable parameter names. */
   getState(): OptimizerState;
   setState(state: OptimizerState): void;
+  /** Whether a checkpoint's slot `name` goes back into `host` (not into tensors) on setState. */
+  isHostSlot?(name: string): boolean;
   dispose(): void;
 }
 

@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { checkVariant, type MethodVariant } from '../train/methods.js';
 import type { Progress } from '../train/progress.js';
+import { checkRunMemory } from './memory-check.js';
 import { readComparedRun, writeCompareReport, type ComparedRun } from '../report/compare.js';
 import { trainConfig, type TrainConfig } from '../train/config.js';
 import { lockOut } from './out-lock.js';
@@ -49,6 +50,8 @@ export async function compareMethods(o: CompareOptions, hooks: { progress?: (con
   const configs = variants.flatMap((v) =>
     o.seeds.map((seed) => ({ label: v.label, config: trainConfig({ ...(v.method === 'full' ? withoutQuantize(o.base) : o.base), method: v.method, init: v.init, seed, out: runDir(o.out, v.label, seed), resume: o.resume ? 'if-any' : false }) })),
   );
+  // every method's memory before the first run, so a comparison is not refused half-way
+  for (const { config } of configs.filter((c, i) => configs.findIndex((d) => d.config.method === c.config.method) === i)) await checkRunMemory(config, () => {});
   const lock = lockOut(o.out, (line) => hooks.log?.(line)); // each run locks its own folder too
   try {
     const results: CompareOutcome['results'] = [];

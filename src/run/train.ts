@@ -13,9 +13,11 @@ import { silentProgress, type Progress } from '../train/progress.js';
 import { checkDataUnchanged, checkResumable, readRunFile } from '../train/run-file.js';
 import { disposeRun, prepareRun } from '../train/run-setup.js';
 import { trainLoop, type OutFolder, type TrainHooks, type TrainResult } from '../train/trainer.js';
+import { isHeapExhausted } from '../engine/heap.js';
 import { chooseLearningRate, SEARCH_DIR } from './lr-search.js';
 import { refuseModelAsOut, refuseModelOverwrite } from './model-guard.js';
 import { lockOut } from './out-lock.js';
+import { checkRunMemory, heapRanOut } from './memory-check.js';
 
 export type { TrainHooks, TrainResult } from '../train/trainer.js';
 
@@ -50,19 +52,33 @@ async function trainLocked(config: TrainConfig, hooks: TrainHooks, progress: Pro
     await checkResumable(config);
     await checkDataUnchanged(config, log);
   }
+  await checkRunMemory(config, log); // from config.json and the checkpoint's headers, before any weight is loaded
   const choice = (await previousChoice(config)) ?? (await chooseLearningRate(config, { runTrial: (c) => train(c, { signal: hooks.signal }), log, signal: hooks.signal }));
   if (choice === 'interrupted') {
     return { status: 'interrupted', message: `interrupted during the learning-rate search; its trials in ${join(config.out, SEARCH_DIR)} continue with --resume`, steps: 0, elapsedS: 0, peakTensorBytes: 0, peakRssBytes: 0 };
   }
   if (choice.source !== 'search') log(choice.note);
-  const run = await prepareRun({ ...config, lr: choice.lr }, log);
+  let run;
+  try {
+    run = await prepareRun({ ...config, lr: choice.lr }, log);
+  } catch (e) {
+    throw isHeapExhausted(e) ? await heapRanOut(config, e) : e;
+  }
+  let failed = false;
   try {
     const result = await trainLoop(run, choice, found, progress, log, hooks);
     if (result.status !== 'interrupted') await writeRunReport(config.out); // a diverged run's too; an interrupted one continues
     return { ...result, learningRate: choice };
+  } catch (e) {
+    failed = true;
+    throw isHeapExhausted(e) ? await heapRanOut(config, e) : e;
   } finally {
     progress.stop();
-    disposeRun(run);
+    try {
+      disposeRun(run);
+    } catch (e) {
+      if (!failed) throw e; // after an aborted heap, freeing fails too: the first error is the one to tell
+    }
   }
 }
 

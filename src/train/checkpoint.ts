@@ -15,7 +15,7 @@ import { writeJsonAtomic } from '../io/atomic.js';
 import { readJsonFile } from '../io/json-file.js';
 import { InputFileError } from '../io/input-error.js';
 import { readSafetensors, tensorsToWrite, toFloat32, writeSafetensors, type SafetensorsFile } from '../io/safetensors.js';
-import type { Optimizer } from '../optim/optimizer.js';
+import type { HostArray, Optimizer } from '../optim/optimizer.js';
 import type { DataPosition } from '../data/batch.js';
 
 export const TRAINABLE_FILE = 'trainable.safetensors';
@@ -54,7 +54,8 @@ export async function saveCheckpoint(root: string, params: ReadonlyMap<string, t
   const opt = optimizer.getState();
   try {
     await writeSafetensors(join(temp, TRAINABLE_FILE), await tensorsToWrite(new Map(params)));
-    await writeSafetensors(join(temp, OPTIMIZER_FILE), await tensorsToWrite(opt.tensors));
+    const host = Object.fromEntries([...(opt.host ?? [])].map(([name, a]) => [name, { dtype: 'F32' as const, shape: a.shape, data: a.data }]));
+    await writeSafetensors(join(temp, OPTIMIZER_FILE), { ...(await tensorsToWrite(opt.tensors)), ...host });
     await writeJsonAtomic(join(temp, STATE_FILE), { ...state, optimizer: { name: optimizer.name, step: opt.step } });
     await rm(final, { recursive: true, force: true });
     await rename(temp, final);
@@ -164,9 +165,12 @@ function applyCheckpoint(files: CheckpointFiles, params: ReadonlyMap<string, tf.
     throw new Error(`${dir} was written by optimiser "${state.optimizer.name}", this run uses "${optimizer.name}"`);
   }
   assignTrainable(join(dir, TRAINABLE_FILE), files.trainable, params);
-  const tensors = new Map([...files.optimizer.tensors].map(([name, raw]) => [name, tf.tensor(toFloat32(raw, name), raw.shape, 'float32')] as const));
+  const onHost = (name: string) => optimizer.isHostSlot?.(name) === true; // kept off the wasm heap: never a tensor
+  const entries = [...files.optimizer.tensors];
+  const host = new Map<string, HostArray>(entries.filter(([name]) => onHost(name)).map(([name, raw]) => [name, { shape: [...raw.shape], data: toFloat32(raw, name) }]));
+  const tensors = new Map(entries.filter(([name]) => !onHost(name)).map(([name, raw]) => [name, tf.tensor(toFloat32(raw, name), raw.shape, 'float32')] as const));
   try {
-    optimizer.setState({ step: state.optimizer.step, tensors });
+    optimizer.setState({ step: state.optimizer.step, tensors, ...(host.size > 0 ? { host } : {}) });
   } finally {
     tf.dispose([...tensors.values()]);
   }

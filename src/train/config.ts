@@ -86,6 +86,8 @@ export interface TrainConfig {
   readonly batchSize: number;
   readonly gradAccum: number; // micro-batches per optimiser step
   readonly maxLength: number; // tokens per example
+  /** Recompute each transformer block's activations in the backward pass instead of keeping them (decoders only). */
+  readonly gradientCheckpointing: boolean;
   readonly schedule: ScheduleKind;
   readonly warmupSteps: number;
   readonly weightDecay: number;
@@ -116,7 +118,7 @@ export type ResolvedTrainConfig = TrainConfig & { readonly lr: number };
 /** Option names in the order --help lists them. */
 export const TRAIN_OPTION_NAMES = [
   'model', 'train', 'eval', 'task', 'method', 'init', 'gaBatches', 'rawAdapter', 'rank', 'alpha', 'quantize', 'targetModules', 'loraDropout', 'lr', 'lrGrid', 'lrSearchSteps', 'epochs', 'maxSteps',
-  'batchSize', 'gradAccum', 'maxLength', 'schedule', 'warmupSteps', 'weightDecay', 'clipNorm', 'evalEvery', 'saveEvery',
+  'batchSize', 'gradAccum', 'maxLength', 'gradientCheckpointing', 'schedule', 'warmupSteps', 'weightDecay', 'clipNorm', 'evalEvery', 'saveEvery',
   'logEvery', 'bestMetric', 'keepCheckpoints', 'diagnostics', 'validationFraction', 'loraPlusRatio', 'momentum', 'damping', 'seed', 'divergenceGuard', 'out', 'resume', 'allowDataChange',
 ] as const satisfies readonly (keyof TrainConfig)[];
 
@@ -254,6 +256,7 @@ export function trainConfig(input: Readonly<Record<string, unknown>>): TrainConf
     batchSize: f.int('batchSize', 8, 1),
     gradAccum: f.int('gradAccum', 1, 1),
     maxLength: f.int('maxLength', 128, 2),
+    gradientCheckpointing: f.boolean('gradientCheckpointing', false),
     schedule: f.oneOf<ScheduleKind>('schedule', ['constant', 'linear', 'cosine'], 'linear'),
     warmupSteps: f.int('warmupSteps', 0, 0),
     weightDecay: f.number('weightDecay', 0, (v) => v >= 0, 'a number ≥ 0'),
@@ -279,6 +282,6 @@ export function trainConfig(input: Readonly<Record<string, unknown>>): TrainConf
 
 /** The fields that must match for `--resume` to continue a run (everything that shapes the numbers). */
 export function resumeKey(c: TrainConfig): Record<string, unknown> {
-  const { resume: _r, out: _o, logEvery: _l, keepCheckpoints: _k, evalEvery: _e, saveEvery: _s, diagnostics: _d, divergenceGuard: _g, rawAdapter: _raw, allowDataChange: _a, ...rest } = c;
+  const { resume: _r, out: _o, logEvery: _l, keepCheckpoints: _k, evalEvery: _e, saveEvery: _s, diagnostics: _d, divergenceGuard: _g, rawAdapter: _raw, allowDataChange: _a, gradientCheckpointing: _gc, ...rest } = c; // checkpointing changes memory, not the numbers
   return rest;
 }

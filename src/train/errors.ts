@@ -11,6 +11,14 @@ export class UsageError extends Error {
   }
 }
 
+/** A run that does not fit in memory: the message carries the figures and the ways out. */
+export class OutOfMemoryError extends UsageError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OutOfMemoryError';
+  }
+}
+
 /**
  * True for errors caused by the user's input (options, datasets, and model, tokenizer or adapter
  * files that are missing, malformed or do not fit) rather than by the run.

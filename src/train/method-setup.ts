@@ -1,10 +1,12 @@
 // A method set up from a run's settings: the bridge from a validated config to setupMethod, with
 // the data an init needs (LoRA-GA's gradient estimate runs over the run's first training batches).
 import type { tf } from '../engine/tf.js';
+import { setGradientCheckpointing } from '../models/decoder.js';
 import type { AnyModel } from '../models/types.js';
 import { BatchStream, batchLoss, type RunExample } from '../data/batches.js';
 import type { ResolvedTrainConfig } from './config.js';
 import { checkInit, headModules, setupMethod, type MethodSetup } from './methods.js';
+import { UsageError } from './errors.js';
 
 /** The training batches of a run's data that feed an init, and the pad id they are padded with. */
 export interface InitData {
@@ -27,6 +29,7 @@ export function gradientLosses(model: AnyModel, config: ResolvedTrainConfig, ini
 
 /** setupMethod with a run's settings (a classifier's head is trained in full alongside adapters). */
 export function setupForConfig(model: AnyModel, config: ResolvedTrainConfig, data?: InitData): MethodSetup {
+  applyGradientCheckpointing(model, config);
   const init = checkInit(config.init);
   return setupMethod(model, {
     method: config.method,
@@ -45,4 +48,14 @@ export function setupForConfig(model: AnyModel, config: ResolvedTrainConfig, dat
     momentum: config.momentum,
     damping: config.damping,
   });
+}
+
+/** --gradient-checkpointing on the model (before LoRA-GA's gradient pass, which it serves too), or a UsageError for a model without it. */
+function applyGradientCheckpointing(model: AnyModel, config: Pick<ResolvedTrainConfig, 'gradientCheckpointing'>): void {
+  if (!config.gradientCheckpointing) return;
+  try {
+    setGradientCheckpointing(model, true);
+  } catch (e) {
+    throw new UsageError(`--gradient-checkpointing: ${(e as Error).message}`);
+  }
 }

@@ -14,6 +14,7 @@ import { asWasmBackend, heapMemory, wasmData, type WasmBackend } from './wasm-ba
 export const NATIVE_SOFTMAX = 'LoraproNativeSoftmax';
 export const NATIVE_SOFTMAX_GRAD = 'LoraproNativeSoftmaxGrad';
 export const NATIVE_ADAM = 'LoraproNativeAdam';
+export const NATIVE_ADAM_HOST = 'LoraproNativeAdamHost';
 export const NATIVE_SWIGLU = 'LoraproNativeSwiglu';
 export const NATIVE_SWIGLU_GRAD = 'LoraproNativeSwigluGrad';
 export const NATIVE_GELU_NEW = 'LoraproNativeGeluNew';
@@ -127,6 +128,32 @@ function adam(args: { inputs: { p?: TensorInfo; g: TensorInfo; m: TensorInfo; v:
   return [out, m1, v1];
 }
 
+/** Adam's moments outside the heap for NATIVE_ADAM_HOST: Float32Arrays updated in place. */
+export interface HostAdamAttrs {
+  m: Float32Array;
+  v: Float32Array;
+  gScale: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  bc1: number;
+  sqrtBc2: number;
+}
+
+function adamHost(args: { inputs: { g: TensorInfo }; backend: unknown; attrs: HostAdamAttrs }): TensorInfo {
+  const backend = asWasmBackend(args.backend);
+  const { g } = args.inputs;
+  const n = sameShapeFloats(NATIVE_ADAM_HOST, { g });
+  const a = args.attrs;
+  if (a.m.length !== n || a.v.length !== n) throw new Error(`${NATIVE_ADAM_HOST}: moments of ${a.m.length} and ${a.v.length} floats for a gradient of ${n}`);
+  const out = backend.makeOutput(g.shape, 'float32');
+  if (n === 0) return out;
+  const { addon, heap } = native(backend, NATIVE_ADAM_HOST);
+  if (addon.adamHost === undefined) throw new Error(`${NATIVE_ADAM_HOST}: this build of the native engine has no adamHost; rebuild it with node scripts/build-native.mjs`);
+  addon.adamHost(heap, offset(backend, g), offset(backend, out), a.m, a.v, n, a.gScale, a.beta1, a.beta2, a.eps, a.bc1, a.sqrtBc2);
+  return out;
+}
+
 function sameShapeFloats(kernel: string, named: Record<string, TensorInfo>): number {
   const first = Object.values(named)[0];
   for (const [name, t] of Object.entries(named)) {
@@ -175,6 +202,7 @@ export const nativeOpConfigs: KernelConfig[] = [
   { kernelName: NATIVE_SOFTMAX, backendName: 'wasm', kernelFunc: softmax as unknown as KernelFunc },
   { kernelName: NATIVE_SOFTMAX_GRAD, backendName: 'wasm', kernelFunc: softmaxGrad as unknown as KernelFunc },
   { kernelName: NATIVE_ADAM, backendName: 'wasm', kernelFunc: adam as unknown as KernelFunc },
+  { kernelName: NATIVE_ADAM_HOST, backendName: 'wasm', kernelFunc: adamHost as unknown as KernelFunc },
   { kernelName: NATIVE_SWIGLU, backendName: 'wasm', kernelFunc: swiglu as unknown as KernelFunc },
   { kernelName: NATIVE_SWIGLU_GRAD, backendName: 'wasm', kernelFunc: swigluGrad as unknown as KernelFunc },
   { kernelName: NATIVE_GELU_NEW, backendName: 'wasm', kernelFunc: geluNew as unknown as KernelFunc },

@@ -1,0 +1,136 @@
+// The memory check before a run (train/memory-estimate.ts's figures against this machine): a run that
+// cannot fit is refused before any weight is loaded, with the figures and the changes that would make
+// it fit; a heap that runs out anyway becomes the same kind of error instead of "Aborted()".
+import { frozenTierNative } from '../engine/frozen.js';
+import { frozenTierSupported } from '../models/weights.js';
+import { readFile } from 'node:fs/promises';
+import { freemem } from 'node:os';
+import { engineName } from '../engine/backend.js';
+import { hostAdamOn } from '../engine/fused.js';
+import { wasmHeapBytes } from '../engine/heap.js';
+import { readModelConfig, type ModelConfig } from '../io/hf-config.js';
+import { listCheckpointFiles } from '../io/safetensors-shards.js';
+import { readSafetensorsHeader } from '../io/safetensors-read.js';
+import type { TrainConfig } from '../train/config.js';
+import { OutOfMemoryError } from '../train/errors.js';
+import { decoderShape, estimateLines, estimateMemory, gib, memoryProblems, WASM_HEAP_MAX, waysOut, type DecoderShape, type MemoryEstimate, type MemoryLimits, type MemoryRequest, type QuantizeOption } from '../train/memory-estimate.js';
+import { usesAdapters, type MethodName } from '../train/methods.js';
+import { requireModelDir } from '../train/run-model.js';
+
+/** Set to "off" to run without the check (when the estimate is wrong for a model). */
+export const MEMORY_CHECK_ENV = 'LORAPRO_MEMORY_CHECK';
+
+/**
+ * Whether the frozen base sits outside the wasm heap for `method` on this model: the rule of
+ * train/run-model.ts `frozenTierFor` (native engine loaded, Llama family, an adapter method that does
+ * not read W itself). An init that rewrites the base (PiSSA, OLoRA, LoRA-GA) keeps it on the heap,
+ * which this estimate, not knowing the init, does not see.
+ */
+export function frozenTierFor(config: ModelConfig, method: MethodName): boolean {
+  return usesAdapters(method) && method !== 'dora' && frozenTierSupported(config) && frozenTierNative();
+}
+
+/**
+ * The checkpoint's float format: the dtype holding most of its values (F64 loads as float32), from
+ * the safetensors headers only; a folder without weights falls back to config.json's torch_dtype.
+ */
+export async function checkpointFormat(dir: string, config?: ModelConfig): Promise<MemoryRequest['checkpointFormat']> {
+  let files: string[];
+  try {
+    files = await listCheckpointFiles(dir);
+  } catch {
+    const dtype = config?.raw.torch_dtype ?? config?.raw.dtype;
+    return dtype === 'bfloat16' ? 'bf16' : dtype === 'float16' ? 'f16' : 'f32';
+  }
+  const counts = new Map<string, number>();
+  for (const file of files) {
+    for (const info of (await readSafetensorsHeader(file)).tensors.values()) {
+      counts.set(info.dtype, (counts.get(info.dtype) ?? 0) + info.shape.reduce((a, b) => a * b, 1));
+    }
+  }
+  const [top] = [...counts].sort((a, b) => b[1] - a[1]);
+  return top?.[0] === 'BF16' ? 'bf16' : top?.[0] === 'F16' ? 'f16' : 'f32';
+}
+
+/** /proc/meminfo's MemAvailable (what can be allocated without swapping), else os.freemem(). */
+export async function availableMemory(): Promise<number> {
+  try {
+    const m = /^MemAvailable:\s+(\d+) kB/m.exec(await readFile('/proc/meminfo', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return freemem();
+}
+
+/** The heap's ceiling on the engine in use (the cpu backend has none) and the machine's available memory. */
+export async function machineLimits(): Promise<MemoryLimits> {
+  return { heapBytes: engineName() === 'cpu' ? Number.POSITIVE_INFINITY : WASM_HEAP_MAX, machineBytes: await availableMemory() };
+}
+
+/** A model folder's shape, request and limits: undefined for models the estimate does not cover (BERT, T5). */
+export async function estimateFor(dir: string, request: Omit<MemoryRequest, 'checkpointFormat' | 'frozenTier'> & { frozenTier?: boolean }, config?: ModelConfig): Promise<{ shape: DecoderShape; estimate: MemoryEstimate; limits: MemoryLimits } | undefined> {
+  const modelConfig = config ?? (await readModelConfig(dir));
+  const shape = decoderShape(modelConfig);
+  if (shape === undefined) return undefined;
+  const full: MemoryRequest = {
+    ...request,
+    checkpointFormat: await checkpointFormat(dir, modelConfig),
+    frozenTier: request.frozenTier ?? frozenTierFor(modelConfig, request.method),
+    momentsOutsideHeap: request.momentsOutsideHeap ?? hostAdamOn(), // LoraProAdamW's default (optim/host-moments.ts)
+  };
+  return { shape, estimate: estimateMemory(shape, full), limits: await machineLimits() };
+}
+
+/** The memory request of a training config. */
+export function requestOf(config: TrainConfig): Omit<MemoryRequest, 'checkpointFormat' | 'frozenTier'> {
+  const quantize: QuantizeOption = config.quantize;
+  return {
+    method: config.method,
+    rank: config.rank,
+    targetModules: config.targetModules,
+    task: config.task === 'causal-lm' ? 'causal-lm' : 'sequence-classification',
+    quantize,
+    batchSize: config.batchSize,
+    maxLength: config.maxLength,
+    gradientCheckpointing: config.gradientCheckpointing,
+  };
+}
+
+/**
+ * Refuses `config` (OutOfMemoryError, exit 2) when its estimate exceeds the wasm heap or the machine,
+ * before anything is loaded; logs the estimate's summary otherwise. LORAPRO_MEMORY_CHECK=off skips it.
+ */
+export async function checkRunMemory(config: TrainConfig, log: (line: string) => void): Promise<void> {
+  if (process.env[MEMORY_CHECK_ENV] === 'off') return;
+  requireModelDir(config.model); // a missing folder is reported as such, not as a missing config.json
+  const found = await estimateFor(config.model, requestOf(config));
+  if (found === undefined) return;
+  const { shape, estimate, limits } = found;
+  const problems = memoryProblems(estimate, limits);
+  if (problems.length === 0) {
+    log(`memory estimate: wasm heap ${gib(estimate.heapBytes)}${Number.isFinite(limits.heapBytes) ? ` of ${gib(limits.heapBytes)}` : ''}, process ${gib(estimate.processBytes)} of ${gib(limits.machineBytes)} available (lorapro info shows the parts)`);
+    return;
+  }
+  throw new OutOfMemoryError(refusal(`${config.model} with ${config.method} cannot fit: ${problems.join('; ')}`, shape, estimate, limits));
+}
+
+/** The error for a heap that ran out during a run the estimate let through (or with the check off). */
+export async function heapRanOut(config: TrainConfig, e: unknown): Promise<OutOfMemoryError> {
+  const heap = wasmHeapBytes();
+  const what = `ran out of memory${heap === undefined ? '' : ` (wasm heap at ${gib(heap)} of its ${gib(WASM_HEAP_MAX)} ceiling)`}: ${(e as Error).message}`;
+  const found = await estimateFor(config.model, requestOf(config)).catch(() => undefined);
+  if (found === undefined) return new OutOfMemoryError(`${config.model} with ${config.method} ${what}`);
+  return new OutOfMemoryError(refusal(`${config.model} with ${config.method} ${what}`, found.shape, found.estimate, found.limits));
+}
+
+export function refusal(first: string, shape: DecoderShape, estimate: MemoryEstimate, limits: MemoryLimits): string {
+  const ways = waysOut(shape, estimate.request, limits);
+  return [
+    first,
+    ...estimateLines(estimate, limits),
+    ways.length > 0 ? 'ways out (each alone, estimated):' : 'no change of batch, length, checkpointing, method or quantization fits this machine by the estimate',
+    ...ways.map((w) => `  ${w}`),
+    `(${MEMORY_CHECK_ENV}=off skips this check)`,
+  ].join('\n');
+}

@@ -1,0 +1,313 @@
+// What a run will hold, estimated from config.json alone (nothing instantiated, so it works for a model
+// that does not fit): the frozen base, adapters, gradients, optimiser state, the activations the forward
+// pass keeps at the batch and length asked, and the logits, each placed where it lives (the wasm heap,
+// or native memory outside it), against what the heap and the machine can hold. run-memory.ts counts
+// the same parameters by building the model; this file serves the decoders (GPT-2, Llama, Qwen2,
+// Mistral), the models big enough to need it. Browser-safe: the limits come from the caller.
+import { FrozenWeight } from '../engine/frozen.js';
+import type { LlamaConfig, ModelConfig } from '../io/hf-config.js';
+import { PEFT_LORA_TARGETS } from '../adapters/peft-targets.js';
+import { usesAdapters, type MethodName } from './methods.js';
+import type { ModelCounts } from './run-memory.js';
+
+/** Weight storage formats: float formats as a checkpoint stores them, and --quantize's block formats. */
+export type WeightFormat = 'f32' | 'bf16' | 'f16' | 'int8' | 'nf4';
+export type QuantizeOption = 'none' | 'int8' | 'nf4';
+export const QUANTIZE_OPTIONS: readonly QuantizeOption[] = ['none', 'int8', 'nf4'];
+
+/** Bytes of a frozen [rows, cols] weight held in `format` (the frozen tier's own table, engine/frozen.ts). */
+export function frozenWeightBytes(format: WeightFormat, rows: number, cols: number): number {
+  return FrozenWeight.bytesFor(format, rows, cols);
+}
+
+/** The wasm backend's heap ceiling: tfjs-backend-wasm 4.22's getHeapMax() (65,536 pages less one: 4 GiB − 64 KiB). */
+export const WASM_HEAP_MAX = 4294901760;
+/** Node, TF.js, the wasm module and the native engine before any tensor (measured ~0.25–0.4 GB RSS). */
+export const RUNTIME_BYTES = 400 * 2 ** 20;
+
+/** One linear layer of a block: its path inside the block ("self_attn.q_proj"), [out, in]. */
+interface LinearShape {
+  readonly path: string;
+  readonly out: number;
+  readonly in: number;
+  readonly bias: boolean;
+}
+
+/** A decoder's shapes, read from its config. */
+export interface DecoderShape {
+  readonly arch: 'gpt2' | 'llama';
+  readonly modelType: string;
+  readonly hidden: number;
+  readonly intermediate: number;
+  readonly layers: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly vocab: number;
+  readonly tied: boolean;
+  /** GPT-2's learned positions (wpe rows); 0 for rotary models. */
+  readonly positions: number;
+  /** Block module path ("model.layers", "transformer.h") and the head's ("lm_head"). */
+  readonly blockPrefix: string;
+  readonly blockLinears: readonly LinearShape[];
+  /** Parameters of a block that are not in its linear layers (norms). */
+  readonly blockOtherParams: number;
+  /** The final norm's parameters. */
+  readonly finalNormParams: number;
+}
+
+/** The decoder shape of `config`, or undefined for a model this estimate does not cover (BERT, T5). */
+export function decoderShape(config: ModelConfig): DecoderShape | undefined {
+  if (config.modelType === 'gpt2') {
+    const C = config.nEmbd;
+    const I = config.nInner;
+    return {
+      arch: 'gpt2', modelType: 'gpt2', hidden: C, intermediate: I, layers: config.nLayer, heads: config.nHead, kvHeads: config.nHead, headDim: C / config.nHead,
+      vocab: config.vocabSize, tied: config.tieWordEmbeddings, positions: config.nPositions, blockPrefix: 'transformer.h',
+      blockLinears: [
+        { path: 'attn.c_attn', out: 3 * C, in: C, bias: true },
+        { path: 'attn.c_proj', out: C, in: C, bias: true },
+        { path: 'mlp.c_fc', out: I, in: C, bias: true },
+        { path: 'mlp.c_proj', out: C, in: I, bias: true },
+      ],
+      blockOtherParams: 4 * C, // ln_1, ln_2 weight and bias
+      finalNormParams: 2 * C,
+    };
+  }
+  if (config.modelType === 'llama' || config.modelType === 'qwen2' || config.modelType === 'mistral') {
+    const c = config as LlamaConfig;
+    const d = c.hiddenSize;
+    const q = c.numAttentionHeads * c.headDim;
+    const kv = c.numKeyValueHeads * c.headDim;
+    const I = c.intermediateSize;
+    return {
+      arch: 'llama', modelType: c.modelType, hidden: d, intermediate: I, layers: c.numHiddenLayers, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, headDim: c.headDim,
+      vocab: c.vocabSize, tied: c.tieWordEmbeddings, positions: 0, blockPrefix: 'model.layers',
+      blockLinears: [
+        { path: 'self_attn.q_proj', out: q, in: d, bias: c.qkvBias },
+        { path: 'self_attn.k_proj', out: kv, in: d, bias: c.qkvBias },
+        { path: 'self_attn.v_proj', out: kv, in: d, bias: c.qkvBias },
+        { path: 'self_attn.o_proj', out: d, in: q, bias: c.oBias },
+        { path: 'mlp.gate_proj', out: I, in: d, bias: c.mlpBias },
+        { path: 'mlp.up_proj', out: I, in: d, bias: c.mlpBias },
+        { path: 'mlp.down_proj', out: d, in: I, bias: c.mlpBias },
+      ],
+      blockOtherParams: 2 * d, // input_layernorm, post_attention_layernorm
+      finalNormParams: d,
+    };
+  }
+  return undefined;
+}
+
+/** Whether adapter targets select the block layer at `path` (PEFT's rules: a name matches the path or its last parts; a regex the whole path). */
+function targeted(targets: readonly string[] | string, shape: DecoderShape, path: string): boolean {
+  if (targets === 'all-linear') return true;
+  const list = targets === 'peft' ? PEFT_LORA_TARGETS[shape.modelType] ?? [] : targets;
+  if (typeof list === 'string') return new RegExp(`^(?:${list})$`).test(`${shape.blockPrefix}.0.${path}`);
+  return list.some((t) => path === t || path.endsWith(`.${t}`));
+}
+
+/** One run's settings, as far as memory goes. */
+export interface MemoryRequest {
+  readonly method: MethodName;
+  readonly rank: number;
+  readonly targetModules: readonly string[] | string;
+  readonly task: 'causal-lm' | 'sequence-classification';
+  readonly numLabels?: number;
+  readonly quantize: QuantizeOption;
+  readonly batchSize: number;
+  readonly maxLength: number;
+  readonly gradientCheckpointing: boolean;
+  /** How the checkpoint stores its weights (its safetensors dtype). */
+  readonly checkpointFormat: 'f32' | 'bf16' | 'f16';
+  /** The native engine's frozen tier holds the frozen base outside the wasm heap (adapter methods only). */
+  readonly frozenTier: boolean;
+  /** LoRA-Pro full mode's m×n moments live outside the wasm heap. */
+  readonly momentsOutsideHeap?: boolean;
+}
+
+export type Place = 'heap' | 'native';
+
+/** One line of the estimate. */
+export interface MemoryPart {
+  readonly name: string;
+  readonly bytes: number;
+  readonly place: Place;
+  readonly note?: string;
+}
+
+export interface MemoryEstimate {
+  readonly request: MemoryRequest;
+  readonly parts: readonly MemoryPart[];
+  /** Peak bytes live on the wasm heap. */
+  readonly heapBytes: number;
+  /** Bytes outside the heap (frozen tier, moments). */
+  readonly nativeBytes: number;
+  /** The process at its peak: heap + native + the runtime. */
+  readonly processBytes: number;
+  readonly counts: ModelCounts;
+}
+
+/** Parameter counts of `shape` with rank-`rank` adapters on the targeted layers (run-memory's ModelCounts, from config). */
+export function countsFromShape(shape: DecoderShape, o: { rank: number; targetModules: readonly string[] | string; task: MemoryRequest['task']; numLabels?: number }): ModelCounts & { readonly maxAdaptedWeight: number } {
+  const { hidden: d, vocab: V, layers: L } = shape;
+  const blockLinear = shape.blockLinears.reduce((n, l) => n + l.out * l.in + (l.bias ? l.out : 0), 0);
+  const head = o.task === 'causal-lm' ? (shape.tied ? 0 : V * d) : (o.numLabels ?? 2) * d;
+  const totalParams = V * d + shape.positions * d + L * (blockLinear + shape.blockOtherParams) + shape.finalNormParams + head;
+  const adapted = shape.blockLinears.filter((l) => targeted(o.targetModules, shape, l.path));
+  const r = o.rank;
+  return {
+    totalParams,
+    adapterParams: L * adapted.reduce((n, l) => n + r * (l.in + l.out), 0),
+    headParams: o.task === 'sequence-classification' ? head : 0,
+    adaptedWeightParams: L * adapted.reduce((n, l) => n + l.out * l.in, 0),
+    adaptedLayers: L * adapted.length,
+    adapterAParams: L * adapted.reduce((n, l) => n + r * l.in, 0),
+    adaptedOutputs: L * adapted.reduce((n, l) => n + l.out, 0),
+    maxAdaptedWeight: Math.max(0, ...adapted.map((l) => l.out * l.in)),
+  };
+}
+
+/**
+ * Float32 values one block keeps for the backward pass, per token and per (token, key) pair, with
+ * the project's kernels (engine/shape-grads.ts: sums and reshapes save nothing; attention's softmax
+ * saves its output; SwiGLU saves gate and up): the norms' inputs and outputs, q (scaled), k, v, the
+ * attention probabilities, the heads' output, the MLP's hidden activations, and each LoRA layer's
+ * x·(s·A)ᵀ.
+ */
+function blockActivations(shape: DecoderShape, adaptedPerBlock: number, rank: number): { perToken: number; perPair: number } {
+  const d = shape.hidden;
+  const q = shape.heads * shape.headDim;
+  const kv = shape.kvHeads * shape.headDim;
+  const mlp = shape.arch === 'llama' ? 3 * shape.intermediate : 2 * shape.intermediate;
+  return { perToken: 4 * d + 2 * q + 2 * kv + mlp + adaptedPerBlock * rank, perPair: shape.heads };
+}
+
+/**
+ * The estimate for `request` on the model `shape` describes.
+ *
+ * @example
+ *   const est = estimateMemory(decoderShape(config)!, { method: 'lora', rank: 8, targetModules: 'all-linear', task: 'causal-lm', quantize: 'nf4', batchSize: 1, maxLength: 128, gradientCheckpointing: true, checkpointFormat: 'bf16', frozenTier: true });
+ */
+export function estimateMemory(shape: DecoderShape, request: MemoryRequest): MemoryEstimate {
+  const { method, rank, batchSize: B, maxLength: T } = request;
+  const counts = countsFromShape(shape, request);
+  const adapters = usesAdapters(method);
+  const F = 4;
+  const parts: MemoryPart[] = [];
+  const add = (name: string, bytes: number, place: Place, note?: string) => parts.push({ name, bytes, place, note });
+
+  // the base
+  const { hidden: d, vocab: V, layers: L } = shape;
+  const tier = adapters && request.frozenTier;
+  if (tier) {
+    const linearFormat: WeightFormat = request.quantize === 'none' ? request.checkpointFormat : request.quantize;
+    const linears = L * shape.blockLinears.reduce((n, l) => n + frozenWeightBytes(linearFormat, l.out, l.in), 0);
+    const embed = frozenWeightBytes(request.checkpointFormat, V + shape.positions, d);
+    const head = request.task === 'causal-lm' && !shape.tied ? frozenWeightBytes(request.checkpointFormat, V, d) : 0;
+    add('base: block linear weights', linears, 'native', linearFormat);
+    add('base: embeddings and LM head', embed + head, 'native', request.checkpointFormat);
+    const onHeap = L * (shape.blockOtherParams + shape.blockLinears.reduce((n, l) => n + (l.bias ? l.out : 0), 0)) + shape.finalNormParams + counts.headParams;
+    add('base: norms, biases, head', onHeap * F, 'heap', 'f32');
+  } else {
+    add('base: every weight', counts.totalParams * F, 'heap', request.quantize === 'none' ? 'f32' : `f32 (--quantize ${request.quantize} needs the native engine's frozen tier)`);
+  }
+
+  // what trains
+  const dora = method === 'dora' ? counts.adaptedOutputs : 0;
+  const trainable = adapters ? counts.adapterParams + counts.headParams + dora - (method === 'lora-fa' ? counts.adapterAParams : 0) : counts.totalParams;
+  if (adapters) add('adapters', (counts.adapterParams + dora) * F, 'heap', `r ${rank} on ${counts.adaptedLayers} layers`);
+  add('gradients', trainable * F, 'heap');
+  if (method === 'lora-pro') {
+    add('optimizer: m×n Adam moments', 2 * (counts.adaptedWeightParams + counts.headParams) * F, request.momentsOutsideHeap ? 'native' : 'heap', 'two float32 m×n per adapted layer');
+    add('optimizer step: one layer\'s m×n temporaries', 4 * counts.maxAdaptedWeight * F, 'heap');
+  } else if (method === 'lora-pro-sgd') {
+    add('optimizer state', 0, 'heap', 'none without momentum');
+  } else {
+    add('optimizer: Adam moments', 2 * trainable * F, 'heap');
+  }
+
+  // activations at B × T
+  const adaptedPerBlock = counts.adaptedLayers / L;
+  const { perToken, perPair } = blockActivations(shape, adapters ? adaptedPerBlock : 0, rank);
+  const block = B * (T * perToken + perPair * T * T) * F;
+  // DoRA's row norms ‖W0 + s·B·A‖ are detached: one layer's m×n sum and product at a time
+  if (method === 'dora') add('DoRA: one layer\'s W0 + s·B·A', 2 * counts.maxAdaptedWeight * F, 'heap');
+  if (request.gradientCheckpointing) {
+    add('activations: each block\'s input', L * B * T * d * F, 'heap');
+    add('activations: one block recomputed, and its gradients', 2 * block, 'heap');
+  } else {
+    add(`activations: ${L} blocks kept, one block's gradients`, (L + 1) * block, 'heap');
+  }
+  const outputs = request.task === 'causal-lm' ? V : request.numLabels ?? 2;
+  add('logits, softmax and their gradients', 5 * B * T * outputs * F, 'heap', `${B}·${T}·${outputs} float32, five at the peak (measured)`);
+
+  const heapBytes = parts.filter((p) => p.place === 'heap').reduce((n, p) => n + p.bytes, 0);
+  const nativeBytes = parts.filter((p) => p.place === 'native').reduce((n, p) => n + p.bytes, 0);
+  return { request, parts, heapBytes, nativeBytes, processBytes: heapBytes + nativeBytes + RUNTIME_BYTES, counts };
+}
+
+/** What a run can use: the wasm heap's ceiling (Infinity on the cpu backend) and the machine's available memory. */
+export interface MemoryLimits {
+  readonly heapBytes: number;
+  readonly machineBytes: number;
+}
+
+/** The limits `est` exceeds, each as one line; empty when it fits. */
+export function memoryProblems(est: MemoryEstimate, limits: MemoryLimits): string[] {
+  const out: string[] = [];
+  if (est.heapBytes > limits.heapBytes) out.push(`the wasm heap needs ${gib(est.heapBytes)} of its ${gib(limits.heapBytes)} ceiling`);
+  if (est.processBytes > limits.machineBytes) out.push(`the process needs ${gib(est.processBytes)}, the machine has ${gib(limits.machineBytes)} available`);
+  return out;
+}
+
+/** The changes to `request` that would make it fit, each with its estimate ("--quantize nf4: heap 2.1 GiB, process 3.0 GiB"). */
+export function waysOut(shape: DecoderShape, request: MemoryRequest, limits: MemoryLimits): string[] {
+  const candidates: [string, Partial<MemoryRequest>][] = [];
+  if (usesAdapters(request.method) && request.frozenTier && request.quantize !== 'nf4') candidates.push(['--quantize nf4', { quantize: 'nf4' }]);
+  if (!request.gradientCheckpointing) candidates.push(['--gradient-checkpointing', { gradientCheckpointing: true }]);
+  if (request.method === 'lora-pro') candidates.push(['--method lora-pro-efficient', { method: 'lora-pro-efficient' }]);
+  if (request.method === 'full') candidates.push(['--method lora', { method: 'lora' }]);
+  for (let b = Math.floor(request.batchSize / 2); b >= 1; b = Math.floor(b / 2)) {
+    candidates.push([`--batch-size ${b} (and --grad-accum ${Math.ceil(request.batchSize / b)} for the same batch)`, { batchSize: b }]);
+    if (b === 1) break;
+  }
+  if (request.maxLength > 64) candidates.push([`--max-length ${Math.max(64, Math.floor(request.maxLength / 2))}`, { maxLength: Math.max(64, Math.floor(request.maxLength / 2)) }]);
+  // every candidate alone, then all the memory savers together
+  const all: Partial<MemoryRequest> = Object.assign({}, ...candidates.filter(([flag]) => !flag.startsWith('--batch-size') && !flag.startsWith('--max-length')).map(([, c]) => c), { batchSize: 1 });
+  candidates.push([`all of: ${describe(all)}`, all]);
+  const lines: string[] = [];
+  for (const [flag, change] of candidates) {
+    const est = estimateMemory(shape, { ...request, ...change });
+    if (memoryProblems(est, limits).length === 0) lines.push(`${flag}: heap ${gib(est.heapBytes)}, process ${gib(est.processBytes)}`);
+  }
+  return lines;
+}
+
+function describe(change: Partial<MemoryRequest>): string {
+  const flags: string[] = [];
+  if (change.quantize) flags.push(`--quantize ${change.quantize}`);
+  if (change.gradientCheckpointing) flags.push('--gradient-checkpointing');
+  if (change.method) flags.push(`--method ${change.method}`);
+  if (change.batchSize) flags.push(`--batch-size ${change.batchSize}`);
+  return flags.join(' ');
+}
+
+/** Bytes as GiB with two decimals (MiB below one GiB). */
+export function gib(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+/** The estimate as lines: one per part, then the totals against the limits. */
+export function estimateLines(est: MemoryEstimate, limits: MemoryLimits): string[] {
+  const r = est.request;
+  const width = Math.max(...est.parts.map((p) => p.name.length));
+  const head = `memory estimate: ${r.method}, batch ${r.batchSize} × ${r.maxLength} tokens, ${r.gradientCheckpointing ? 'gradient checkpointing' : 'activations kept'}, base ${r.quantize === 'none' ? r.checkpointFormat : r.quantize}${r.frozenTier && usesAdapters(r.method) ? ' outside the wasm heap (native frozen tier)' : ' float32 on the wasm heap'}`;
+  const rows = est.parts.filter((p) => p.bytes > 0).map((p) => `  ${p.name.padEnd(width)}  ${gib(p.bytes).padStart(10)}  ${p.place === 'heap' ? 'wasm heap' : 'native'}${p.note ? `  (${p.note})` : ''}`);
+  const heapLimit = Number.isFinite(limits.heapBytes) ? ` of ${gib(limits.heapBytes)}` : '';
+  return [
+    head,
+    ...rows,
+    `  wasm heap at its peak: ${gib(est.heapBytes)}${heapLimit}; outside it: ${gib(est.nativeBytes)}; process: ${gib(est.processBytes)} (with ${gib(RUNTIME_BYTES)} of runtime) of ${gib(limits.machineBytes)} available`,
+  ];
+}
