@@ -8,7 +8,7 @@ import type { KVCache } from './kv-cache.js';
 import { asLinear, noDropout, seededDropout, type Dropout } from './layers.js';
 import type { LinearLike } from './linear.js';
 import { Module } from './module.js';
-import { causalLmLoss, classificationLoss, gatherRows, lastTokenIndex } from './heads.js';
+import { causalLmLoss, chunkedCausalLmLoss, classificationLoss, gatherRows, lastTokenIndex, type FrozenHead } from './heads.js';
 import type { CausalLM, ClassifyOptions, LogitsOptions, ModelOptions, SequenceClassifier } from './types.js';
 
 /** Per-forward state handed down the layers. */
@@ -192,8 +192,19 @@ export abstract class DecoderCausalLM<B extends DecoderBackbone> extends Module 
     });
   }
 
+  /** The output layer when it is frozen outside the heap (models/frozen-linear.ts), for a loss that never holds all the logits. */
+  protected frozenOutput(): FrozenHead | undefined {
+    return undefined;
+  }
+
   loss(ids: tf.Tensor2D, labels: tf.Tensor2D, attentionMask?: tf.Tensor2D, opts: { training?: boolean } = {}): tf.Scalar {
-    return tf.tidy(() => causalLmLoss(this.logits(ids, { attentionMask, training: opts.training }), labels));
+    const head = this.frozenOutput();
+    if (head === undefined) return tf.tidy(() => causalLmLoss(this.logits(ids, { attentionMask, training: opts.training }), labels));
+    checkIds(ids, attentionMask);
+    return tf.tidy(() => {
+      const h = this.base.forward(ids, attentionMask, undefined, this.dropout.settings(opts.training)) as tf.Tensor3D; // [B, T, d]
+      return chunkedCausalLmLoss(h, labels, head); // the [B·T, V] logits never whole
+    });
   }
 
   protected override onChildReplaced(name: string, module: Module): void {

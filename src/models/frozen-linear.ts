@@ -5,6 +5,7 @@
 import { tf } from '../engine/tf.js';
 import { FrozenWeight, type StoredTensor } from '../engine/frozen.js';
 import type { QuantizeMode } from '../quant/formats.js';
+import type { FrozenHead } from './heads.js';
 import type { LinearLike } from './linear.js';
 import { Module } from './module.js';
 
@@ -76,6 +77,10 @@ export class FrozenLinear extends FrozenSlot implements LinearLike {
     this.dense = w;
   }
 
+  get usesDenseWeight(): boolean {
+    return this.dense !== undefined;
+  }
+
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
@@ -104,3 +109,18 @@ export class FrozenEmbedding extends FrozenSlot {
 }
 
 export { FrozenSlot };
+
+/**
+ * The frozen output layer of a causal LM as a `FrozenHead` (heads.ts `chunkedCausalLmLoss`): a bias-free
+ * FrozenLinear lm_head, or the frozen embeddings of a tied head. Undefined for anything else (a head on
+ * the heap, a LoRA-wrapped head, one on its float32 copy for the gradient diagnostic).
+ */
+export function frozenHead(m: unknown): FrozenHead | undefined {
+  if (m instanceof FrozenLinear && m.bias === undefined && !m.usesDenseWeight) return productsOf(m.frozen, m.outFeatures);
+  if (m instanceof FrozenEmbedding) return productsOf(m.frozen, m.numEmbeddings);
+  return undefined;
+}
+
+function productsOf(w: FrozenWeight, vocab: number): FrozenHead {
+  return { vocab, logits: (h) => w.matmul(h, 0), inputGrad: (dz) => w.matmul(dz, 1) };
+}

@@ -4,7 +4,7 @@ import { tf } from '../engine/tf.js';
 import { useBackend } from '../engine/backend.js';
 import { nativeStatus } from '../engine/native.js';
 import { createModel } from './auto.js';
-import { crossEntropy, IGNORE_INDEX } from './heads.js';
+import { causalLmLoss, chunkedCausalLmLoss, crossEntropy, IGNORE_INDEX } from './heads.js';
 import { randomInit } from './layers.js';
 import { TINY, assertClose, int2d } from './testing.js';
 
@@ -164,3 +164,27 @@ test('cross-entropy gradients leave no tensor behind', async () => {
   assert.equal(tf.memory().numTensors, before);
   tf.dispose([logits, labels]);
 });
+
+// The chunked loss of a frozen head against the hand-derived loss of its whole logits, and its input
+// gradient against autodiff through the ordinary loss; chunks of 3 rows split batches mid-sequence.
+for (const backend of BACKENDS) {
+  test(`chunkedCausalLmLoss equals the loss of the whole logits, value and dL/dh (${backend})`, async () => {
+    await useBackend(backend);
+    const [B, T, d, V] = [2, 5, 4, 7];
+    const h = tf.tensor3d(Array.from({ length: B * T * d }, (_, i) => Math.sin(i * 1.3)), [B, T, d]);
+    const w = tf.tensor2d(Array.from({ length: V * d }, (_, i) => Math.cos(i * 0.7)), [V, d]); // [V, d]
+    const labels = int2d([[1, 6, IGNORE_INDEX, 3, 0], [2, 2, 5, IGNORE_INDEX, 4]]);
+    const head = { vocab: V, logits: (x: tf.Tensor2D) => tf.matMul(x, w, false, true) as tf.Tensor2D, inputGrad: (dz: tf.Tensor2D) => tf.matMul(dz, w) as tf.Tensor2D };
+    const whole = (x: tf.Tensor3D) => causalLmLoss(tf.reshape(head.logits(tf.reshape(x, [B * T, d]) as tf.Tensor2D), [B, T, V]) as tf.Tensor3D, labels);
+    const logits = (await tf.reshape(head.logits(tf.reshape(h, [B * T, d]) as tf.Tensor2D), [B, T, V]).array()) as number[][][];
+    const expected = handLoss(logits, (await labels.array()) as number[][]);
+    for (const rows of [3, 1, 100]) {
+      const value = (await chunkedCausalLmLoss(h, labels, head, rows).data())[0];
+      assert.ok(Math.abs(value - expected) < 1e-5 * Math.max(1, Math.abs(expected)), `${rows} rows a chunk: ${value} vs ${expected}`);
+      const got = await tf.grad((x: tf.Tensor) => chunkedCausalLmLoss(x as tf.Tensor3D, labels, head, rows))(h).data();
+      const want = await tf.grad((x: tf.Tensor) => whole(x as tf.Tensor3D))(h).data();
+      assertClose(Array.from(got), Array.from(want), 1e-5, `dL/dh, ${rows} rows a chunk`);
+    }
+    tf.dispose([h, w, labels]);
+  });
+}

@@ -73,6 +73,88 @@ export function causalLmLoss(logits: tf.Tensor3D, labels: tf.Tensor2D): tf.Scala
   });
 }
 
+/**
+ * An output layer with no trainable parameter whose two products are at hand: logits = h·Wᵀ and the
+ * input gradient dz·W (a frozen head outside the heap: models/frozen-linear.ts `frozenHead`).
+ */
+export interface FrozenHead {
+  readonly vocab: number;
+  logits(h: tf.Tensor2D): tf.Tensor2D; // [n, d] → [n, V]
+  inputGrad(dz: tf.Tensor2D): tf.Tensor2D; // [n, V] → [n, d]
+}
+
+/** Rows of logits a chunk holds: 2^24 floats (64 MiB) a chunk, so its softmax and gradient stay a few hundred MiB at any vocabulary. */
+const CHUNK_FLOATS = 2 ** 24;
+
+/**
+ * `causalLmLoss(h·Wᵀ, labels)` without ever holding the [B·T, V] logits: the forward pass computes
+ * each chunk of rows' logits, its logsumexp and picked logit, and drops them; the backward pass
+ * recomputes each chunk's logits for softmax − onehot and returns dh = dz·W chunk by chunk. No head
+ * gradient: the head is frozen. At Llama-3's vocabulary (128,256) and 4 × 256 tokens the logits, their
+ * softmax and gradients were ~2.5 GB of a 4 GB heap; here a chunk is 64 MiB. h [B, T, d], labels [B, T].
+ */
+export function chunkedCausalLmLoss(h: tf.Tensor3D, labels: tf.Tensor2D, head: FrozenHead, chunkRows = Math.max(1, Math.floor(CHUNK_FLOATS / head.vocab))): tf.Scalar {
+  const [B, T, d] = h.shape;
+  if (labels.shape[0] !== B || labels.shape[1] !== T) throw new Error(`labels shape [${labels.shape}] must match ids [${B}, ${T}]`);
+  const N = B * T;
+  const V = head.vocab;
+  const spans: [number, number][] = [];
+  for (let r = 0; r < N; r += chunkRows) spans.push([r, Math.min(chunkRows, N - r)]);
+  return tf.tidy(() => {
+    const next = tf.concat([tf.slice(tf.cast(labels, 'int32'), [0, 1], [B, T - 1]), tf.fill([B, 1], IGNORE_INDEX, 'int32')], 1); // [B, T]
+    const flat = tf.reshape(next, [N]) as tf.Tensor1D;
+    const keep = tf.notEqual(flat, IGNORE_INDEX);
+    const safe = tf.cast(tf.where(keep, flat, tf.zerosLike(flat)), 'int32') as tf.Tensor1D; // ignored rows point at class 0
+    const w = tf.cast(keep, 'float32');
+    const weight = tf.div(w, tf.maximum(tf.sum(w), 1)) as tf.Tensor1D; // [N]: 1/count on kept rows
+    const f = tf.customGrad(((x: tf.Tensor2D, save: tf.GradSaveFunc) => {
+      let total = tf.scalar(0);
+      for (const [start, rows] of spans) {
+        const next: tf.Scalar = tf.tidy(() => {
+          const z = head.logits(tf.slice(x, [start, 0], [rows, d]) as tf.Tensor2D); // [rows, V]
+          const { nll } = rowNll(z, tf.slice(safe, [start], [rows]) as tf.Tensor1D);
+          return tf.add(total, tf.sum(tf.mul(nll, tf.slice(weight, [start], [rows])))) as tf.Scalar;
+        });
+        total.dispose();
+        total = next;
+      }
+      save([x, safe, weight]);
+      return {
+        value: total,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [xs, ys, ws] = saved;
+          const parts = spans.map(([start, rows]) =>
+            tf.tidy(() => {
+              const z = head.logits(tf.slice(xs, [start, 0], [rows, d]) as tf.Tensor2D); // [rows, V], recomputed
+              const { p } = rowNll(z, tf.slice(ys, [start], [rows]) as tf.Tensor1D);
+              const onehot = tf.cast(tf.oneHot(tf.slice(ys, [start], [rows]) as tf.Tensor1D, V), 'float32'); // [rows, V]
+              const dz = tf.mul(tf.sub(p, onehot), tf.mul(tf.reshape(tf.slice(ws, [start], [rows]), [rows, 1]), dy)) as tf.Tensor2D;
+              return head.inputGrad(dz); // [rows, d]
+            }),
+          );
+          const dx = tf.concat(parts, 0);
+          tf.dispose(parts);
+          return [dx];
+        },
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]);
+    return f(tf.reshape(h, [N, d])) as tf.Scalar;
+  });
+}
+
+/** softmax(z) per row and logsumexp(z) − z[label]: weightedNll's two routes, for one chunk. */
+function rowNll(z: tf.Tensor2D, labels: tf.Tensor1D): { p: tf.Tensor; nll: tf.Tensor } {
+  const [n, V] = z.shape;
+  const flatIdx = tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(V, 'int32')), labels); // [n]
+  if (nativeOpsOn()) {
+    const out = softmaxWithLse(z);
+    return { p: out.p, nll: tf.sub(out.lse, tf.gather(tf.reshape(z, [n * V]), flatIdx)) };
+  }
+  const p = tf.softmax(z);
+  const picked = tf.sub(tf.gather(tf.reshape(z, [n * V]), flatIdx), tf.max(z, -1)); // label logit − max
+  return { p, nll: tf.sub(tf.neg(tf.log(tf.max(p, -1))), picked) };
+}
+
 /** Sequence-classification loss: cross-entropy, or mean squared error for one label (regression). */
 export function classificationLoss(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
   return tf.tidy(() => {

@@ -8,7 +8,8 @@ import { attentionBias, mergeHeads, positionIdsFromMask, positionIdsRange, scale
 import { DecoderCausalLM, DecoderClassifier, DropoutSource, runBlocks, type DecoderBackbone, type DropoutSettings, type ForwardContext } from './decoder.js';
 import type { KVCache } from './kv-cache.js';
 import { Embedding, ModuleList, RMSNorm, activation, asLinear, blockLinear, gatedActivation, headInit, linear, randomInit, tokenEmbedding, type Activation, type Init } from './layers.js';
-import { FrozenEmbedding, FrozenLinear } from './frozen-linear.js';
+import { FrozenEmbedding, FrozenLinear, frozenHead } from './frozen-linear.js';
+import type { FrozenHead } from './heads.js';
 import type { LinearLike } from './linear.js';
 import { Module } from './module.js';
 import { applyRope, ropeCosSin, ropeCosSinRange, ropeInvFreq } from './rope.js';
@@ -198,6 +199,10 @@ export class LlamaForCausalLM extends DecoderCausalLM<LlamaModel> {
   protected override tiedLogits(h: tf.Tensor2D): tf.Tensor2D {
     const e = this.base.embedTokens;
     return e instanceof FrozenEmbedding ? e.project(h) : super.tiedLogits(h);
+  }
+
+  protected override frozenOutput(): FrozenHead | undefined {
+    return this.lmHead ? frozenHead(this.lmHead) : frozenHead(this.base.embedTokens);
   }
 }
 

@@ -240,7 +240,13 @@ export function estimateMemory(shape: DecoderShape, request: MemoryRequest): Mem
     add(`activations: ${L} blocks kept, one block's gradients`, (L + 1) * block, 'heap');
   }
   const outputs = request.task === 'causal-lm' ? V : request.numLabels ?? 2;
-  add('logits, softmax and their gradients', 5 * B * T * outputs * F, 'heap', `${B}·${T}·${outputs} float32, five at the peak (measured)`);
+  if (request.task === 'causal-lm' && request.frozenTier) {
+    // a frozen head's loss goes chunk by chunk (models/heads.ts chunkedCausalLmLoss): 2^24 logits a chunk
+    const rows = Math.min(B * T, Math.max(1, Math.floor(2 ** 24 / V)));
+    add('logits, softmax and their gradients', (5 * rows * V + 2 * B * T * d) * F, 'heap', `in chunks of ${rows} rows of ${V}, never all ${B}·${T} at once`);
+  } else {
+    add('logits, softmax and their gradients', 5 * B * T * outputs * F, 'heap', `${B}·${T}·${outputs} float32, five at the peak (measured)`);
+  }
 
   const heapBytes = parts.filter((p) => p.place === 'heap').reduce((n, p) => n + p.bytes, 0);
   const nativeBytes = parts.filter((p) => p.place === 'native').reduce((n, p) => n + p.bytes, 0);
