@@ -1,6 +1,7 @@
 // lorapro info: parameter counts, weights/gradients/optimiser state per method, and (for the decoders)
 // the full memory estimate of a run at a batch and length, from config.json and the checkpoint's
 // headers alone, so it works for models that do not fit.
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseTargetModules } from '../adapters/peft-targets.js';
 import { describeEngine } from '../engine/backend.js';
@@ -78,7 +79,8 @@ export const infoCommand: Command = {
     requireModelDir(dir);
     await chooseEngine(values.backend);
     const config = await readModelConfig(dir);
-    await checkWeights(dir);
+    const weights = await hasCheckpoint(dir);
+    if (weights) await checkWeights(dir);
     const task = taskOption(values.task);
     const target = targetsOption(values.targetModules);
     const modelTask = task ? MODEL_TASK[task] : defaultTask(config);
@@ -88,7 +90,7 @@ export const infoCommand: Command = {
     const counted = shape ? { counts: countsFromShape(shape, { rank, targetModules: target, task: modelTask, numLabels }), architecture: config.architectures?.[0] ?? config.modelType, task: modelTask } : countByBuilding(config, task, values.numLabels as number | undefined, rank, target);
     const { counts } = counted;
     io.out(`engine: ${describeEngine()}${nativeNote()}`);
-    io.out(`model: ${dir} (${counted.architecture}, ${config.modelType}, ${counted.task})`);
+    io.out(`model: ${dir} (${counted.architecture}, ${config.modelType}, ${counted.task})${weights ? "" : "; config.json only: no weights to check"}`);
     io.out(`parameters: ${humanCount(counts.totalParams)} (${counts.totalParams})`);
     io.out(`LoRA rank ${rank} on ${typeof target === 'string' ? target : target.join(', ')}: ${counts.adaptedLayers} adapted layers, ${humanCount(counts.adapterParams)} adapter parameters${counts.headParams ? `, ${humanCount(counts.headParams)} head parameters trained in full` : ''}`);
     io.out('');
@@ -122,6 +124,11 @@ export function targetsOption(value: unknown): readonly string[] | string {
  * Reads the checkpoint of `dir` one tensor at a time as a load would, without building the model: a
  * truncated file, a missing shard or a NaN / Inf weight is an InputFileError naming the file.
  */
+/** Whether `dir` holds safetensors weights: a folder with config.json alone still gets its estimate. */
+async function hasCheckpoint(dir: string): Promise<boolean> {
+  return (await readdir(dir)).some((f) => f.endsWith('.safetensors') || f.endsWith('.safetensors.index.json'));
+}
+
 async function checkWeights(dir: string): Promise<void> {
   await forEachCheckpointTensor(dir, (name, raw, file) => {
     if (FLOAT_DTYPES.has(raw.dtype)) floatWeights(raw, name, file); // integer tensors may be buffers (position_ids)

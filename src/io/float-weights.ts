@@ -36,3 +36,22 @@ export function floatWeights(raw: RawTensor, name: string, file: string): Float3
   }
   return values;
 }
+
+/**
+ * The same checks as `floatWeights` on a tensor kept as stored (the frozen tier: bf16 / f16 / f32
+ * bytes never widened): the dtype, and every value finite, read from the bits (an all-ones exponent)
+ * without a float32 copy.
+ */
+export function checkStoredFloats(raw: RawTensor, name: string, file: string): void {
+  if (!FLOAT_DTYPES.has(raw.dtype)) floatWeights(raw, name, file); // throws the dtype message
+  if (raw.dtype === 'F64') return void floatWeights(raw, name, file);
+  const half = raw.dtype === 'BF16' || raw.dtype === 'F16';
+  const mask = raw.dtype === 'BF16' ? 0x7f80 : raw.dtype === 'F16' ? 0x7c00 : 0x7f800000;
+  const n = raw.bytes.byteLength / (half ? 2 : 4);
+  const aligned = raw.bytes.byteOffset % (half ? 2 : 4) === 0;
+  const bytes = aligned ? raw.bytes : raw.bytes.slice();
+  const bits = half ? new Uint16Array(bytes.buffer, bytes.byteOffset, n) : new Uint32Array(bytes.buffer, bytes.byteOffset, n);
+  for (let i = 0; i < n; i++) {
+    if ((bits[i] & mask) === mask) return void floatWeights(raw, name, file); // the full scan names the first bad index and the count
+  }
+}

@@ -5,7 +5,7 @@ import { tf } from '../engine/tf.js';
 import type { ModelConfig } from '../io/hf-config.js';
 import { isHeapExhausted } from '../engine/heap.js';
 import { InputFileError } from '../io/input-error.js';
-import { floatWeights } from '../io/float-weights.js';
+import { checkStoredFloats, floatWeights } from '../io/float-weights.js';
 import type { RawTensor } from '../io/safetensors-dtype.js';
 import { createModel, defaultTask } from './auto.js';
 import type { QuantizeMode } from '../quant/formats.js';
@@ -125,6 +125,7 @@ export async function copyCheckpoint(model: PretrainedModel, tensors: Checkpoint
       return;
     }
     if (target.frozen) {
+      checkStoredFloats(raw, ckptName, file ?? source); // NaN, Inf and integer dtypes refused, as below
       try {
         target.frozen.load(raw, ckptName); // its bytes as stored (or quantized): no float32 copy on the heap
       } catch (e) {

@@ -24,6 +24,11 @@ export interface LayerDiagnostic {
 function fullGradients(model: AnyModel, bases: tf.Variable[], batch: HostBatch): tf.Tensor2D[] {
   const wasTrainable = bases.map((v) => v.trainable);
   bases.forEach((v) => (v.trainable = true));
+  // a checkpointed block hands its gradient pass only its own trainable variables: not the float32
+  // copies a frozen base is read through here, so this one small pass keeps its activations instead
+  const checkpointed = model as { gradientCheckpointing?: boolean };
+  const wasCheckpointing = checkpointed.gradientCheckpointing === true;
+  if (wasCheckpointing) checkpointed.gradientCheckpointing = false;
   try {
     const loss = () => {
       const value = batchLoss(model, batch, false);
@@ -35,6 +40,7 @@ function fullGradients(model: AnyModel, bases: tf.Variable[], batch: HostBatch):
     return bases.map((v) => grads[v.name] as tf.Tensor2D);
   } finally {
     bases.forEach((v, i) => (v.trainable = wasTrainable[i]));
+    if (wasCheckpointing) checkpointed.gradientCheckpointing = true;
   }
 }
 
