@@ -13,7 +13,7 @@ import { FROZEN_MATMUL } from './kernels/frozen.js';
 import { gradsAndSaved, values } from './kernels/test-utils.js';
 import { dequantizeInt8, quantizeInt8 } from '../quant/int8.js';
 import { dequantizeNf4, quantizeNf4 } from '../quant/nf4.js';
-import { bf16Value, f16Value } from '../quant/floats.js';
+import { bf16ToFloat32, f16ToFloat32 } from '../quant/float16.js';
 import type { FrozenFormat } from '../quant/formats.js';
 
 const status = nativeStatus();
@@ -32,7 +32,7 @@ function weightCase(format: FrozenFormat, rows: number, cols: number, seed: numb
   const bits = new Uint16Array(rows * cols);
   const u32 = new Uint32Array(x.buffer);
   for (let i = 0; i < bits.length; i++) bits[i] = format === 'bf16' ? u32[i] >>> 16 : (u32[i] & 0x8000) | ((u32[i] >>> 3) % 16 << 10) | (u32[i] >>> 20 & 0x3ff);
-  const dense = Float32Array.from(bits, format === 'bf16' ? bf16Value : f16Value);
+  const dense = Float32Array.from(bits, format === 'bf16' ? bf16ToFloat32 : f16ToFloat32);
   return { make: () => FrozenWeight.fromStored({ dtype: format.toUpperCase(), shape: [rows, cols], bytes: new Uint8Array(bits.buffer) }, 'none', 'w'), dense };
 }
 

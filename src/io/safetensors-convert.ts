@@ -3,7 +3,7 @@
 
 import { readView } from './safetensors-bytes.js';
 import { DTYPE_BYTES, elementCount, show, type RawTensor } from './safetensors-dtype.js';
-import { f16ToFloat32BitsTable } from './safetensors-float.js';
+import { f16ToFloat32BitsTable } from '../quant/float16.js';
 
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;

@@ -9,7 +9,7 @@ import {
   f16FromFloat32Bits,
   float32Bits,
   float32BitsRoundToOdd,
-} from './safetensors-float.js';
+} from '../quant/float16.js';
 
 export type WriteDType = 'F32' | 'F16' | 'BF16' | 'I32' | 'I64' | 'U8' | 'BOOL';
 

@@ -25,7 +25,7 @@ export {
   type OpenSafetensors,
 } from './safetensors-read.js';
 export { toFloat32, toInt32 } from './safetensors-convert.js';
-export { bf16ToFloat32, f16ToFloat32 } from './safetensors-float.js';
+export { bf16ToFloat32, f16ToFloat32 } from '../quant/float16.js';
 export { serializeSafetensors, type TensorToWrite, type TensorsToWrite, type WriteDType } from './safetensors-encode.js';
 export { writeFileAtomic, writeSafetensors, type AtomicWriteHooks } from './safetensors-write.js';
 export { tensorsToWrite, toTensor } from './safetensors-tf.js';

@@ -128,16 +128,10 @@ function adam(args: { inputs: { p?: TensorInfo; g: TensorInfo; m: TensorInfo; v:
   return [out, m1, v1];
 }
 
-/** Adam's moments outside the heap for NATIVE_ADAM_HOST: Float32Arrays updated in place. */
-export interface HostAdamAttrs {
+/** Adam's moments outside the heap for NATIVE_ADAM_HOST: Float32Arrays updated in place (no lr or decay: it returns the direction). */
+export interface HostAdamAttrs extends Omit<AdamAttrs, 'lr' | 'decay'> {
   m: Float32Array;
   v: Float32Array;
-  gScale: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  bc1: number;
-  sqrtBc2: number;
 }
 
 function adamHost(args: { inputs: { g: TensorInfo }; backend: unknown; attrs: HostAdamAttrs }): TensorInfo {

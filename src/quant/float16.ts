@@ -1,3 +1,5 @@
+// One home for the 16-bit float conversions: the safetensors reader and writer (io/), the frozen tier
+// and ggml's block scales (quant/) all use these.
 // Bit-level conversions between float32 and the 16-bit float formats (IEEE binary16 "F16" and
 // bfloat16 "BF16"). Narrowing rounds to nearest, ties to even, like PyTorch's `.half()`/`.bfloat16()`;
 // NaN stays NaN (made quiet), overflow goes to ±Infinity, tiny values to F16 subnormals or ±0.

@@ -7,7 +7,7 @@ import {
   f16ToFloat32,
   float32Bits,
   float32BitsRoundToOdd,
-} from './safetensors-float.js';
+} from './float16.js';
 
 const f16 = (x: number): number => f16FromFloat32Bits(float32Bits(x));
 const f16Exact = (x: number): number => f16FromFloat32Bits(float32BitsRoundToOdd(x));
