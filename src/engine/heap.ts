@@ -14,8 +14,8 @@ const HEAP_FAILURE = /wasm heap cannot allocate|^Aborted\(|memory access out of 
 
 /** Whether `e` is what an exhausted wasm heap (or a refused large allocation) throws. */
 export function isHeapExhausted(e: unknown): boolean {
-  if (e instanceof WebAssembly.RuntimeError) return true;
-  return (e instanceof RangeError || e instanceof Error) && HEAP_FAILURE.test((e as Error).message);
+  // by its message only: a WebAssembly.RuntimeError may also be a real bug ("unreachable", "divide by zero"), not memory
+  return e instanceof Error && HEAP_FAILURE.test(e.message);
 }
 
 /** The wasm backend's heap size in bytes now (it only grows), or undefined on another backend. */

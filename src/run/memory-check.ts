@@ -1,8 +1,6 @@
 // The memory check before a run (train/memory-estimate.ts's figures against this machine): a run that
 // cannot fit is refused before any weight is loaded, with the figures and the changes that would make
 // it fit; a heap that runs out anyway becomes the same kind of error instead of "Aborted()".
-import { frozenTierNative } from '../engine/frozen.js';
-import { frozenTierSupported } from '../models/weights.js';
 import { readFile } from 'node:fs/promises';
 import { freemem } from 'node:os';
 import { engineName } from '../engine/backend.js';
@@ -15,19 +13,18 @@ import type { TrainConfig } from '../train/config.js';
 import { OutOfMemoryError } from '../train/errors.js';
 import { decoderShape, estimateLines, estimateMemory, gib, memoryProblems, WASM_HEAP_MAX, waysOut, type DecoderShape, type MemoryEstimate, type MemoryLimits, type MemoryRequest, type QuantizeOption } from '../train/memory-estimate.js';
 import { usesAdapters, type MethodName } from '../train/methods.js';
-import { requireModelDir } from '../train/run-model.js';
+import { frozenTierFor, requireModelDir } from '../train/run-model.js';
 
 /** Set to "off" to run without the check (when the estimate is wrong for a model). */
 export const MEMORY_CHECK_ENV = 'LORAPRO_MEMORY_CHECK';
 
 /**
- * Whether the frozen base sits outside the wasm heap for `method` on this model: the rule of
- * train/run-model.ts `frozenTierFor` (native engine loaded, Llama family, an adapter method that does
- * not read W itself). An init that rewrites the base (PiSSA, OLoRA, LoRA-GA) keeps it on the heap,
- * which this estimate, not knowing the init, does not see.
+ * Whether the frozen base sits outside the wasm heap for `method` on this model: train/run-model.ts's
+ * rule itself. An init that rewrites the base (PiSSA, OLoRA, LoRA-GA) keeps it on the heap, which this
+ * estimate, not knowing the init, does not see.
  */
-export function frozenTierFor(config: ModelConfig, method: MethodName): boolean {
-  return usesAdapters(method) && method !== 'dora' && frozenTierSupported(config) && frozenTierNative();
+function onFrozenTier(config: ModelConfig, method: MethodName): boolean {
+  return frozenTierFor(config, { adapters: usesAdapters(method), needsBaseWeight: method === 'dora', quantize: 'none' }, () => {}) !== undefined;
 }
 
 /**
@@ -76,7 +73,7 @@ export async function estimateFor(dir: string, request: Omit<MemoryRequest, 'che
   const full: MemoryRequest = {
     ...request,
     checkpointFormat: await checkpointFormat(dir, modelConfig),
-    frozenTier: request.frozenTier ?? frozenTierFor(modelConfig, request.method),
+    frozenTier: request.frozenTier ?? onFrozenTier(modelConfig, request.method),
     momentsOutsideHeap: request.momentsOutsideHeap ?? hostAdamOn(), // LoraProAdamW's default (optim/host-moments.ts)
   };
   return { shape, estimate: estimateMemory(shape, full), limits: await machineLimits() };
