@@ -26,7 +26,7 @@ export const WASM_HEAP_MAX = 4294901760;
 export const RUNTIME_BYTES = 400 * 2 ** 20;
 
 /** One linear layer of a block: its path inside the block ("self_attn.q_proj"), [out, in]. */
-interface LinearShape {
+export interface LinearShape {
   readonly path: string;
   readonly out: number;
   readonly in: number;
@@ -100,7 +100,7 @@ export function decoderShape(config: ModelConfig): DecoderShape | undefined {
 }
 
 /** Whether adapter targets select the block layer at `path` (PEFT's rules: a name matches the path or its last parts; a regex the whole path). */
-function targeted(targets: readonly string[] | string, shape: DecoderShape, path: string): boolean {
+export function targeted(targets: readonly string[] | string, shape: Pick<DecoderShape, 'modelType' | 'blockPrefix'>, path: string): boolean {
   if (targets === 'all-linear') return true;
   const list = targets === 'peft' ? PEFT_LORA_TARGETS[shape.modelType] ?? [] : targets;
   if (typeof list === 'string') return new RegExp(`^(?:${list})$`).test(`${shape.blockPrefix}.0.${path}`);
@@ -183,6 +183,46 @@ function blockActivations(shape: DecoderShape, adaptedPerBlock: number, rank: nu
   return { perToken: 4 * d + 2 * q + 2 * kv + mlp + adaptedPerBlock * rank, perPair: shape.heads };
 }
 
+/** Where the frozen base lives and what it weighs: the frozen tier's formats outside the heap, else float32 on the heap. */
+export function baseParts(shape: DecoderShape, counts: ModelCounts, request: Pick<MemoryRequest, 'quantize' | 'checkpointFormat' | 'frozenTier' | 'task'>): MemoryPart[] {
+  const { hidden: d, vocab: V, layers: L } = shape;
+  if (!request.frozenTier) {
+    return [{ name: 'base: every weight', bytes: counts.totalParams * 4, place: 'heap', note: request.quantize === 'none' ? 'f32' : `f32 (--quantize ${request.quantize} needs the native engine's frozen tier)` }];
+  }
+  const linearFormat: WeightFormat = request.quantize === 'none' ? request.checkpointFormat : request.quantize;
+  const linears = L * shape.blockLinears.reduce((n, l) => n + frozenWeightBytes(linearFormat, l.out, l.in), 0);
+  const embed = frozenWeightBytes(request.checkpointFormat, V + shape.positions, d);
+  const head = request.task === 'causal-lm' && !shape.tied ? frozenWeightBytes(request.checkpointFormat, V, d) : 0;
+  const onHeap = L * (shape.blockOtherParams + shape.blockLinears.reduce((n, l) => n + (l.bias ? l.out : 0), 0)) + shape.finalNormParams + counts.headParams;
+  return [
+    { name: 'base: block linear weights', bytes: linears, place: 'native', note: linearFormat },
+    { name: 'base: embeddings and LM head', bytes: embed + head, place: 'native', note: request.checkpointFormat },
+    { name: 'base: norms, biases, head', bytes: onHeap * 4, place: 'heap', note: 'f32' },
+  ];
+}
+
+/** What training adds to the base whatever the architecture: adapters, gradients and optimiser state of `request.method`. */
+export function trainedStateParts(counts: ModelCounts, request: Pick<MemoryRequest, 'method' | 'rank' | 'momentsOutsideHeap'> & { readonly maxAdaptedWeight?: number }): MemoryPart[] {
+  const { method } = request;
+  const F = 4;
+  const adapters = usesAdapters(method);
+  const parts: MemoryPart[] = [];
+  const add = (name: string, bytes: number, place: Place, note?: string) => parts.push({ name, bytes, place, note });
+  const dora = method === 'dora' ? counts.adaptedOutputs : 0;
+  const trainable = adapters ? counts.adapterParams + counts.headParams + dora - (method === 'lora-fa' ? counts.adapterAParams : 0) : counts.totalParams;
+  if (adapters) add('adapters', (counts.adapterParams + dora) * F, 'heap', `r ${request.rank} on ${counts.adaptedLayers} layers`);
+  add('gradients', trainable * F, 'heap');
+  if (method === 'lora-pro') {
+    add('optimizer: m×n Adam moments', 2 * (counts.adaptedWeightParams + counts.headParams) * F, request.momentsOutsideHeap ? 'native' : 'heap', 'two float32 m×n per adapted layer');
+    add('optimizer step: one layer\'s m×n temporaries', 4 * (request.maxAdaptedWeight ?? 0) * F, 'heap');
+  } else if (method === 'lora-pro-sgd') {
+    add('optimizer state', 0, 'heap', 'none without momentum');
+  } else {
+    add('optimizer: Adam moments', 2 * trainable * F, 'heap');
+  }
+  return parts;
+}
+
 /**
  * The estimate for `request` on the model `shape` describes.
  *
@@ -197,35 +237,9 @@ export function estimateMemory(shape: DecoderShape, request: MemoryRequest): Mem
   const parts: MemoryPart[] = [];
   const add = (name: string, bytes: number, place: Place, note?: string) => parts.push({ name, bytes, place, note });
 
-  // the base
   const { hidden: d, vocab: V, layers: L } = shape;
-  const tier = adapters && request.frozenTier;
-  if (tier) {
-    const linearFormat: WeightFormat = request.quantize === 'none' ? request.checkpointFormat : request.quantize;
-    const linears = L * shape.blockLinears.reduce((n, l) => n + frozenWeightBytes(linearFormat, l.out, l.in), 0);
-    const embed = frozenWeightBytes(request.checkpointFormat, V + shape.positions, d);
-    const head = request.task === 'causal-lm' && !shape.tied ? frozenWeightBytes(request.checkpointFormat, V, d) : 0;
-    add('base: block linear weights', linears, 'native', linearFormat);
-    add('base: embeddings and LM head', embed + head, 'native', request.checkpointFormat);
-    const onHeap = L * (shape.blockOtherParams + shape.blockLinears.reduce((n, l) => n + (l.bias ? l.out : 0), 0)) + shape.finalNormParams + counts.headParams;
-    add('base: norms, biases, head', onHeap * F, 'heap', 'f32');
-  } else {
-    add('base: every weight', counts.totalParams * F, 'heap', request.quantize === 'none' ? 'f32' : `f32 (--quantize ${request.quantize} needs the native engine's frozen tier)`);
-  }
-
-  // what trains
-  const dora = method === 'dora' ? counts.adaptedOutputs : 0;
-  const trainable = adapters ? counts.adapterParams + counts.headParams + dora - (method === 'lora-fa' ? counts.adapterAParams : 0) : counts.totalParams;
-  if (adapters) add('adapters', (counts.adapterParams + dora) * F, 'heap', `r ${rank} on ${counts.adaptedLayers} layers`);
-  add('gradients', trainable * F, 'heap');
-  if (method === 'lora-pro') {
-    add('optimizer: m×n Adam moments', 2 * (counts.adaptedWeightParams + counts.headParams) * F, request.momentsOutsideHeap ? 'native' : 'heap', 'two float32 m×n per adapted layer');
-    add('optimizer step: one layer\'s m×n temporaries', 4 * counts.maxAdaptedWeight * F, 'heap');
-  } else if (method === 'lora-pro-sgd') {
-    add('optimizer state', 0, 'heap', 'none without momentum');
-  } else {
-    add('optimizer: Adam moments', 2 * trainable * F, 'heap');
-  }
+  parts.push(...baseParts(shape, counts, { ...request, frozenTier: adapters && request.frozenTier }));
+  parts.push(...trainedStateParts(counts, { ...request, maxAdaptedWeight: counts.maxAdaptedWeight }));
 
   // activations at B × T
   const adaptedPerBlock = counts.adaptedLayers / L;
@@ -267,7 +281,7 @@ export interface MemoryLimits {
 export const HEAP_USABLE = 0.8;
 
 /** The limits `est` exceeds, each as one line; empty when it fits. */
-export function memoryProblems(est: MemoryEstimate, limits: MemoryLimits): string[] {
+export function memoryProblems(est: Pick<MemoryEstimate, 'heapBytes' | 'processBytes'>, limits: MemoryLimits): string[] {
   const out: string[] = [];
   const usable = HEAP_USABLE * limits.heapBytes;
   if (est.heapBytes > usable) out.push(`the wasm heap needs ${gib(est.heapBytes)} by the estimate, over the ${gib(usable)} it allows itself of the heap's ${gib(limits.heapBytes)} ceiling`);
@@ -277,6 +291,13 @@ export function memoryProblems(est: MemoryEstimate, limits: MemoryLimits): strin
 
 /** The changes to `request` that would make it fit, each with its estimate ("--quantize nf4: heap 2.1 GiB, process 3.0 GiB"). */
 export function waysOut(shape: DecoderShape, request: MemoryRequest, limits: MemoryLimits): string[] {
+  return waysOutOf((r) => estimateMemory(shape, r), request, limits);
+}
+
+/** waysOut for any model `estimate` covers; a change that saves nothing there (checkpointing an encoder) is not offered. */
+export function waysOutOf(estimate: (request: MemoryRequest) => MemoryEstimate, request: MemoryRequest, limits: MemoryLimits): string[] {
+  const asked = estimate(request);
+  const saves = (change: Partial<MemoryRequest>) => estimate({ ...request, ...change }).processBytes < asked.processBytes;
   const candidates: [string, Partial<MemoryRequest>][] = [];
   if (usesAdapters(request.method) && request.frozenTier && request.quantize !== 'nf4') candidates.push(['--quantize nf4', { quantize: 'nf4' }]);
   if (!request.gradientCheckpointing) candidates.push(['--gradient-checkpointing', { gradientCheckpointing: true }]);
@@ -288,11 +309,11 @@ export function waysOut(shape: DecoderShape, request: MemoryRequest, limits: Mem
   }
   if (request.maxLength > 64) candidates.push([`--max-length ${Math.max(64, Math.floor(request.maxLength / 2))}`, { maxLength: Math.max(64, Math.floor(request.maxLength / 2)) }]);
   // every candidate alone, then all the memory savers together
-  const all: Partial<MemoryRequest> = Object.assign({}, ...candidates.filter(([flag]) => !flag.startsWith('--batch-size') && !flag.startsWith('--max-length')).map(([, c]) => c), { batchSize: 1 });
+  const all: Partial<MemoryRequest> = Object.assign({}, ...candidates.filter(([flag, c]) => !flag.startsWith('--batch-size') && !flag.startsWith('--max-length') && saves(c)).map(([, c]) => c), { batchSize: 1 });
   candidates.push([`all of: ${describe(all)}`, all]);
   const lines: string[] = [];
   for (const [flag, change] of candidates) {
-    const est = estimateMemory(shape, { ...request, ...change });
+    const est = estimate({ ...request, ...change });
     if (memoryProblems(est, limits).length === 0) lines.push(`${flag}: heap ${gib(est.heapBytes)}, process ${gib(est.processBytes)}`);
   }
   return lines;
