@@ -4,7 +4,8 @@ import { evaluate } from '../train/evaluate.js';
 import { TASKS, type TaskName } from '../train/config.js';
 import { loadEvalData } from '../train/run-data.js';
 import { UsageError } from '../train/errors.js';
-import { loadTrained, padIdOf } from '../train/run-model.js';
+import { loadTrained, padIdOf, planTrained } from '../train/run-model.js';
+import { checkInferenceMemory } from '../run/memory-check.js';
 import { BACKEND_OPTION, QUANTIZE_OPTION, quantizeOption, type Command } from './args.js';
 
 export function taskOption(value: unknown): TaskName | undefined {
@@ -33,11 +34,14 @@ export const evalCommand: Command = {
   async run(values, io) {
     await startEngine(values.backend, io);
     const log = (line: string) => io.err(line);
-    const trained = await loadTrained({ model: values.model as string, adapter: values.adapter as string | undefined, task: taskOption(values.task), log, quantize: quantizeOption(values.quantize) });
+    const batchSize = (values.batchSize as number | undefined) ?? 16;
+    if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new UsageError(`--batch-size must be a positive integer, got ${batchSize}`);
+    const options = { model: values.model as string, adapter: values.adapter as string | undefined, task: taskOption(values.task), log, quantize: quantizeOption(values.quantize) };
+    const plan = await planTrained({ ...options, log: () => {} });
+    const maxLength = (values.maxLength as number | undefined) ?? plan.run?.maxLength ?? 128;
+    await checkInferenceMemory({ ...options, command: 'eval', batchSize, inputLength: maxLength, newTokens: 0 }, plan); // before any weight is loaded
+    const trained = await loadTrained(options);
     try {
-      const maxLength = (values.maxLength as number | undefined) ?? trained.run?.maxLength ?? 128;
-      const batchSize = (values.batchSize as number | undefined) ?? 16;
-      if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new UsageError(`--batch-size must be a positive integer, got ${batchSize}`);
       // Without --adapter, --task or run.json the architecture chose the task; labelled data then means a mix-up.
       const taskGuessedFrom = trained.taskSource === 'config.json' && values.adapter === undefined ? (values.model as string) : undefined;
       const items = loadEvalData(values.data as string, { task: trained.task, maxLength, labels: trained.labels, labelOrigin: trained.labelOrigin, taskGuessedFrom }, trained.tokenizer);

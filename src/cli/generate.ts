@@ -8,7 +8,9 @@ import { generateSeq2Seq } from '../models/generate-seq2seq.js';
 import { loadSeq2SeqLM } from '../models/pretrained.js';
 import { validateSampling, type SamplingOptions } from '../models/sampling.js';
 import { UsageError } from '../train/errors.js';
-import { loadRunTokenizer, loadTrained, requireModelDir } from '../train/run-model.js';
+import { loadRunTokenizer, loadTrained, planTrained, requireModelDir } from '../train/run-model.js';
+import type { Tokenizer } from '../io/tokenizer.js';
+import { checkInferenceMemory } from '../run/memory-check.js';
 import { BACKEND_OPTION, QUANTIZE_OPTION, quantizeOption, type Command, type CliIO } from './args.js';
 import { chooseEngine } from './engine.js';
 
@@ -39,6 +41,7 @@ async function generateT5(values: Record<string, unknown>, io: CliIO): Promise<n
   const ids = tokenizer.encode(values.prompt as string, { addSpecialTokens: true });
   if (ids.length === 0) throw new UsageError('--prompt encodes to no tokens');
   const sampling = samplingOf(values);
+  await checkInferenceMemory({ model: dir, adapter, log: () => {}, command: 'generate', batchSize: 1, inputLength: ids.length, newTokens: maxNewTokensOf(values) }); // before any weight is loaded
   const model = await loadSeq2SeqLM(dir);
   try {
     if (adapter !== undefined) await loadAdapter(model, adapter);
@@ -48,6 +51,19 @@ async function generateT5(values: Record<string, unknown>, io: CliIO): Promise<n
   } finally {
     model.dispose();
   }
+}
+
+/** The prompt's token ids, wrapped as a user message with the chat template under --chat. */
+function promptIds(values: Record<string, unknown>, tokenizer: Tokenizer): number[] {
+  const prompt = values.prompt as string;
+  if (values.chat && !tokenizer.hasChatTemplate) {
+    throw new UsageError(`--chat: ${values.model} has no chat template (no "chat_template" in tokenizer_config.json, no chat_template.jinja); drop --chat to continue the prompt as plain text`);
+  }
+  const ids = values.chat
+    ? tokenizer.encode(tokenizer.applyChatTemplate([{ role: 'user', content: prompt }], { addGenerationPrompt: true }), { addSpecialTokens: false })
+    : tokenizer.encode(prompt, { addSpecialTokens: true });
+  if (ids.length === 0) throw new UsageError('--prompt encodes to no tokens');
+  return ids;
 }
 
 export const generateCommand: Command = {
@@ -74,18 +90,14 @@ export const generateCommand: Command = {
     await chooseEngine(values.backend);
     requireModelDir(values.model as string);
     if ((await readModelConfig(values.model as string)).modelType === 't5') return generateT5(values, io);
-    const trained = await loadTrained({ model: values.model as string, adapter: values.adapter as string | undefined, task: 'causal-lm', log: (l) => io.err(l), quantize: quantizeOption(values.quantize) });
+    const options = { model: values.model as string, adapter: values.adapter as string | undefined, task: 'causal-lm' as const, log: (l: string) => io.err(l), quantize: quantizeOption(values.quantize) };
+    const plan = await planTrained({ ...options, log: () => {} });
+    const ids = promptIds(values, await loadRunTokenizer(options.model));
+    await checkInferenceMemory({ ...options, command: 'generate', batchSize: 1, inputLength: ids.length, newTokens: maxNewTokensOf(values) }, plan); // before any weight is loaded
+    const trained = await loadTrained(options);
     try {
       const { model, tokenizer } = trained;
       if (model.task !== 'causal-lm') throw new UsageError('generate needs a causal LM; this run was trained for classification (use lorapro eval)');
-      const prompt = values.prompt as string;
-      if (values.chat && !tokenizer.hasChatTemplate) {
-        throw new UsageError(`--chat: ${values.model} has no chat template (no "chat_template" in tokenizer_config.json, no chat_template.jinja); drop --chat to continue the prompt as plain text`);
-      }
-      const ids = values.chat
-        ? tokenizer.encode(tokenizer.applyChatTemplate([{ role: 'user', content: prompt }], { addGenerationPrompt: true }), { addSpecialTokens: false })
-        : tokenizer.encode(prompt, { addSpecialTokens: true });
-      if (ids.length === 0) throw new UsageError('--prompt encodes to no tokens');
       const maxNewTokens = Math.min(maxNewTokensOf(values), model.maxPositions - ids.length);
       if (maxNewTokens < 1) throw new UsageError(`--prompt has ${ids.length} tokens; the model has ${model.maxPositions} positions, leaving none to generate`);
       const sampling = samplingOf(values);

@@ -1,5 +1,5 @@
-// lorapro info: parameter counts, weights/gradients/optimiser state per method, and (for the decoders)
-// the full memory estimate of a run at a batch and length, from config.json and the checkpoint's
+// lorapro info: parameter counts, weights/gradients/optimiser state per method, and the full memory
+// estimate of a run at a batch and length, from config.json and the checkpoint's
 // headers alone, so it works for models that do not fit.
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { allMethodCosts, countParameters, humanBytes, humanCount, methodCost, ty
 import { countsFromShape, decoderShape, estimateLines, gib, memoryProblems, QUANTIZE_OPTIONS, type QuantizeOption } from '../train/memory-estimate.js';
 import type { TaskName } from '../train/config.js';
 import { estimateFor, machineLimits, refusal } from '../run/memory-check.js';
+import { modelShape } from '../train/memory-stacks.js';
 import { defaultTask } from '../models/auto.js';
 import { UsageError } from '../train/errors.js';
 import { MODEL_TASK, requireModelDir } from '../train/run-model.js';
@@ -99,7 +100,7 @@ export const infoCommand: Command = {
     io.out('');
     io.out(`memory: float32 weights, one gradient per trainable parameter, optimizer state (AdamW: 2 moments per trainable parameter; lora-pro full mode: 2 m×n moments per adapted layer = ${humanCount(2 * counts.adaptedWeightParams)} values; lora-pro-sgd without momentum: none). Activations are not included.`);
     io.out('');
-    if (shape) {
+    if (modelShape(config)) {
       for (const line of await runEstimateLines(dir, config, method, { rank, targetModules: target, task: modelTask, numLabels, values })) io.out(line);
       io.out('');
     }

@@ -1,19 +1,25 @@
 // The memory check before a run (train/memory-estimate.ts's figures against this machine): a run that
 // cannot fit is refused before any weight is loaded, with the figures and the changes that would make
 // it fit; a heap that runs out anyway becomes the same kind of error instead of "Aborted()".
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { freemem } from 'node:os';
+import { join } from 'node:path';
+import { ADAPTER_WEIGHTS } from '../adapters/peft-format.js';
 import { engineName } from '../engine/backend.js';
-import { hostAdamOn } from '../engine/fused.js';
+import { frozenTierNative } from '../engine/frozen.js';
+import { hostAdamOn, nativeOpsOn } from '../engine/fused.js';
 import { wasmHeapBytes } from '../engine/heap.js';
 import { readModelConfig, type ModelConfig } from '../io/hf-config.js';
 import { listCheckpointFiles } from '../io/safetensors-shards.js';
 import { readSafetensorsHeader } from '../io/safetensors-read.js';
 import type { TrainConfig } from '../train/config.js';
 import { OutOfMemoryError } from '../train/errors.js';
-import { decoderShape, estimateLines, estimateMemory, gib, memoryProblems, WASM_HEAP_MAX, waysOut, type DecoderShape, type MemoryEstimate, type MemoryLimits, type MemoryRequest, type QuantizeOption } from '../train/memory-estimate.js';
+import { estimateLines, gib, memoryProblems, WASM_HEAP_MAX, waysOutOf, type MemoryEstimate, type MemoryLimits, type MemoryRequest, type QuantizeOption } from '../train/memory-estimate.js';
+import { estimateInference, inferenceLines, inferenceWaysOut, type InferenceEstimate, type InferenceRequest } from '../train/memory-inference.js';
+import { estimateRun, modelShape, type ModelShape } from '../train/memory-stacks.js';
 import { usesAdapters, type MethodName } from '../train/methods.js';
-import { frozenTierFor, requireModelDir } from '../train/run-model.js';
+import { frozenTierFor, planTrained, requireModelDir, type TrainedOptions, type TrainedPlan } from '../train/run-model.js';
 
 /** Set to "off" to run without the check (when the estimate is wrong for a model). */
 export const MEMORY_CHECK_ENV = 'LORAPRO_MEMORY_CHECK';
@@ -65,10 +71,10 @@ export async function machineLimits(): Promise<MemoryLimits> {
   return { heapBytes: engineName() === 'cpu' ? Number.POSITIVE_INFINITY : WASM_HEAP_MAX, machineBytes: await availableMemory() };
 }
 
-/** A model folder's shape, request and limits: undefined for models the estimate does not cover (BERT, T5). */
-export async function estimateFor(dir: string, request: Omit<MemoryRequest, 'checkpointFormat' | 'frozenTier'> & { frozenTier?: boolean }, config?: ModelConfig): Promise<{ shape: DecoderShape; estimate: MemoryEstimate; limits: MemoryLimits } | undefined> {
+/** A model folder's shape, request and limits: undefined for a model the estimate does not cover. */
+export async function estimateFor(dir: string, request: Omit<MemoryRequest, 'checkpointFormat' | 'frozenTier'> & { frozenTier?: boolean }, config?: ModelConfig): Promise<{ shape: ModelShape; estimate: MemoryEstimate; limits: MemoryLimits } | undefined> {
   const modelConfig = config ?? (await readModelConfig(dir));
-  const shape = decoderShape(modelConfig);
+  const shape = modelShape(modelConfig);
   if (shape === undefined) return undefined;
   const full: MemoryRequest = {
     ...request,
@@ -76,7 +82,7 @@ export async function estimateFor(dir: string, request: Omit<MemoryRequest, 'che
     frozenTier: request.frozenTier ?? onFrozenTier(modelConfig, request.method),
     momentsOutsideHeap: request.momentsOutsideHeap ?? hostAdamOn(), // LoraProAdamW's default (optim/host-moments.ts)
   };
-  return { shape, estimate: estimateMemory(shape, full), limits: await machineLimits() };
+  return { shape, estimate: estimateRun(shape, full), limits: await machineLimits() };
 }
 
 /** The memory request of a training config. */
@@ -121,13 +127,63 @@ export async function heapRanOut(config: TrainConfig, e: unknown): Promise<OutOf
   return new OutOfMemoryError(refusal(`${config.model} with ${config.method} ${what}`, found.shape, found.estimate, found.limits));
 }
 
-export function refusal(first: string, shape: DecoderShape, estimate: MemoryEstimate, limits: MemoryLimits): string {
-  const ways = waysOut(shape, estimate.request, limits);
-  return [
-    first,
-    ...estimateLines(estimate, limits),
-    ways.length > 0 ? 'ways out (each alone, estimated):' : 'no change of batch, length, checkpointing, method or quantization fits this machine by the estimate',
-    ...ways.map((w) => `  ${w}`),
-    `(${MEMORY_CHECK_ENV}=off skips this check)`,
-  ].join('\n');
+export function refusal(first: string, shape: ModelShape, estimate: MemoryEstimate, limits: MemoryLimits): string {
+  const ways = waysOutOf((r) => estimateRun(shape, r), estimate.request, limits);
+  return refusalText(first, estimateLines(estimate, limits), ways, 'no change of batch, length, checkpointing, method or quantization fits this machine by the estimate');
+}
+
+function refusalText(first: string, lines: readonly string[], ways: readonly string[], none: string): string {
+  return [first, ...lines, ways.length > 0 ? 'ways out (each alone, estimated):' : none, ...ways.map((w) => `  ${w}`), `(${MEMORY_CHECK_ENV}=off skips this check)`].join('\n');
+}
+
+/** An eval or generate run, before anything is loaded: the folders, and the batch and lengths asked. */
+export interface InferenceRun extends TrainedOptions {
+  readonly command: InferenceRequest['command'];
+  readonly batchSize: number;
+  readonly inputLength: number;
+  readonly newTokens: number;
+}
+
+/** Bytes of the adapter's tensors as float32 (how loadAdapter holds them), from its safetensors header. */
+async function adapterBytes(dir: string | undefined): Promise<number> {
+  if (dir === undefined || !existsSync(join(dir, ADAPTER_WEIGHTS))) return 0; // loadAdapter reports a missing file
+  const { tensors } = await readSafetensorsHeader(join(dir, ADAPTER_WEIGHTS));
+  return 4 * [...tensors.values()].reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
+}
+
+/** The estimate of an eval or generate run, with the base placed as loadTrained will place it; undefined for a model the estimate does not cover. */
+export async function inferenceEstimateFor(run: InferenceRun, planned?: TrainedPlan): Promise<{ shape: ModelShape; estimate: InferenceEstimate; limits: MemoryLimits } | undefined> {
+  const plan = planned ?? (await planTrained({ ...run, log: () => {} })); // loadTrained says what it logs when it loads
+  const shape = modelShape(plan.config);
+  if (shape === undefined) return undefined;
+  const request: InferenceRequest = {
+    command: run.command,
+    task: plan.task === 'causal-lm' ? 'causal-lm' : 'sequence-classification',
+    numLabels: plan.labels?.length,
+    quantize: plan.frozen?.quantize ?? 'none',
+    checkpointFormat: await checkpointFormat(run.model, plan.config),
+    frozenTier: plan.frozen !== undefined && frozenTierNative(),
+    batchSize: run.batchSize,
+    inputLength: run.inputLength,
+    newTokens: run.newTokens,
+    adapterBytes: await adapterBytes(run.adapter),
+    fused: nativeOpsOn(),
+  };
+  return { shape, estimate: estimateInference(shape, request), limits: await machineLimits() };
+}
+
+/**
+ * Refuses an eval or generate run (OutOfMemoryError, exit 2) whose estimate exceeds the wasm heap or
+ * the machine, before any weight is loaded, with the figures and the options that would fit.
+ * LORAPRO_MEMORY_CHECK=off skips it.
+ */
+export async function checkInferenceMemory(run: InferenceRun, plan?: TrainedPlan): Promise<void> {
+  if (process.env[MEMORY_CHECK_ENV] === 'off') return;
+  const found = await inferenceEstimateFor(run, plan);
+  if (found === undefined) return;
+  const { shape, estimate, limits } = found;
+  const problems = memoryProblems(estimate, limits);
+  if (problems.length === 0) return;
+  const ways = inferenceWaysOut(shape, estimate.request, limits);
+  throw new OutOfMemoryError(refusalText(`${run.model}${run.adapter ? ` with ${run.adapter}` : ''} cannot fit: ${problems.join('; ')}`, inferenceLines(estimate, limits), ways, 'no change of batch, length or quantization fits this machine by the estimate'));
 }

@@ -336,12 +336,16 @@ export function gib(bytes: number): string {
 /** The estimate as lines: one per part, then the totals against the limits. */
 export function estimateLines(est: MemoryEstimate, limits: MemoryLimits): string[] {
   const r = est.request;
-  const width = Math.max(...est.parts.map((p) => p.name.length));
   const head = `memory estimate: ${r.method}, batch ${r.batchSize} × ${r.maxLength} tokens, ${r.gradientCheckpointing ? 'gradient checkpointing' : 'activations kept'}, base ${r.quantize === 'none' ? r.checkpointFormat : r.quantize}${r.frozenTier && usesAdapters(r.method) ? ' outside the wasm heap (native frozen tier)' : ' float32 on the wasm heap'}`;
+  return [head, ...partLines(est, limits)];
+}
+
+/** One line per part that holds anything, then the totals against the limits. */
+export function partLines(est: Pick<MemoryEstimate, 'parts' | 'heapBytes' | 'nativeBytes' | 'processBytes'>, limits: MemoryLimits): string[] {
+  const width = Math.max(...est.parts.map((p) => p.name.length));
   const rows = est.parts.filter((p) => p.bytes > 0).map((p) => `  ${p.name.padEnd(width)}  ${gib(p.bytes).padStart(10)}  ${p.place === 'heap' ? 'wasm heap' : 'native'}${p.note ? `  (${p.note})` : ''}`);
   const heapLimit = Number.isFinite(limits.heapBytes) ? ` of ${gib(limits.heapBytes)}` : '';
   return [
-    head,
     ...rows,
     `  wasm heap at its peak: ${gib(est.heapBytes)}${heapLimit}; outside it: ${gib(est.nativeBytes)}; process: ${gib(est.processBytes)} (with ${gib(RUNTIME_BYTES)} of runtime) of ${gib(limits.machineBytes)} available`,
   ];

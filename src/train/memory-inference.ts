@@ -4,7 +4,7 @@
 // frees its tensors only when it ends: a stack's tidy holds every block's output until the last block
 // has run, and a block's tidy holds its projections, transposed heads and (for one attention at a time)
 // the scores [B, nH, T, S], their masked sum and softmax. Then the logits, and generate's KV cache.
-import { baseParts, type DecoderShape, type MemoryPart, type QuantizeOption } from './memory-estimate.js';
+import { baseParts, gib, memoryProblems, partLines, type DecoderShape, type MemoryLimits, type MemoryPart, type QuantizeOption } from './memory-estimate.js';
 import { countsOf, isDecoderShape, T5_TARGET_TOKENS, withTotals, type ModelShape, type StackShape } from './memory-stacks.js';
 import type { ModelCounts } from './run-memory.js';
 
@@ -150,4 +150,50 @@ function stackParts(shape: StackShape, counts: ModelCounts, r: InferenceRequest)
   const decode = B * K * (T * d + stackForward(shape, decoder.layers, L, T, r.fused)) + 2 * B * K * L * V;
   parts.push({ name: `activations: encoder (${B} × ${T}) or decoder (${B}·${K} labels × ${L})`, bytes: Math.max(encode, decode + B * T * d) * F, place: 'heap', note: 'the larger phase' });
   return parts;
+}
+
+/**
+ * The changes that would make `request` fit, each with its estimate: the base quantized to nf4 (on the
+ * frozen tier only), half the batch (eval), the longest --max-length (eval) or most --max-new-tokens
+ * (generate) that fits, then these together.
+ */
+export function inferenceWaysOut(shape: ModelShape, request: InferenceRequest, limits: MemoryLimits): string[] {
+  const fits = (r: InferenceRequest) => memoryProblems(estimateInference(shape, r), limits).length === 0;
+  const quantize: Partial<InferenceRequest> = request.frozenTier && request.quantize !== 'nf4' ? { quantize: 'nf4' } : {};
+  const candidates: [string, Partial<InferenceRequest>][] = quantize.quantize ? [['--quantize nf4', quantize]] : [];
+  for (let b = Math.floor(request.batchSize / 2); b >= 1; b = Math.floor(b / 2)) candidates.push([`--batch-size ${b}`, { batchSize: b }]);
+  for (const base of [{}, { ...quantize, batchSize: 1 }] as Partial<InferenceRequest>[]) {
+    const length = longestThatFits(request.command === 'eval' ? 'inputLength' : 'newTokens', { ...request, ...base }, fits);
+    if (length === undefined) continue;
+    const flag = request.command === 'eval' ? `--max-length ${length.inputLength}` : `--max-new-tokens ${length.newTokens}`;
+    const others = [base.quantize && `--quantize ${base.quantize}`, base.batchSize !== undefined && base.batchSize !== request.batchSize && `--batch-size ${base.batchSize}`].filter(Boolean);
+    candidates.push([others.length > 0 ? `all of: ${[...others, flag].join(' ')} (the most that fits)` : `${flag} (the most that fits)`, { ...base, ...length }]);
+    if (others.length === 0) break; // the length alone is enough
+  }
+  const lines: string[] = [];
+  for (const [flag, change] of candidates) {
+    const est = estimateInference(shape, { ...request, ...change });
+    if (memoryProblems(est, limits).length === 0) lines.push(`${flag}: heap ${gib(est.heapBytes)}, process ${gib(est.processBytes)}`);
+  }
+  return lines;
+}
+
+/** The largest value of `field` below the request's that fits (the estimate grows with it), by bisection; undefined when even 1 does not. */
+function longestThatFits(field: 'inputLength' | 'newTokens', request: InferenceRequest, fits: (r: InferenceRequest) => boolean): Partial<InferenceRequest> | undefined {
+  let [lo, hi] = [field === 'inputLength' ? 2 : 1, request[field] - 1];
+  if (hi < lo || !fits({ ...request, [field]: lo })) return undefined;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (fits({ ...request, [field]: mid })) lo = mid;
+    else hi = mid - 1;
+  }
+  return { [field]: lo };
+}
+
+/** The estimate as lines: one per part, then the totals against the limits. */
+export function inferenceLines(est: InferenceEstimate, limits: MemoryLimits): string[] {
+  const r = est.request;
+  const what = r.command === 'generate' ? `a ${r.inputLength}-token prompt and ${r.newTokens} new tokens` : `batch ${r.batchSize} × ${r.inputLength} tokens`;
+  const base = `base ${r.quantize === 'none' ? r.checkpointFormat : r.quantize}${r.frozenTier ? ' outside the wasm heap (native frozen tier)' : ' float32 on the wasm heap'}`;
+  return [`memory estimate: ${r.command}, ${what}, ${base}`, ...partLines(est, limits)];
 }

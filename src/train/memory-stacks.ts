@@ -131,13 +131,18 @@ export function modelShape(config: ModelConfig): ModelShape | undefined {
   return decoderShape(config);
 }
 
+/** The linear layers of one of `part`'s blocks that `targets` adapt. */
+function adaptedIn(shape: StackShape, part: StackPart, targets: readonly string[] | string): LinearShape[] {
+  return part.linears.filter((l) => targeted(targets, { modelType: shape.modelType, blockPrefix: part.prefix }, l.path));
+}
+
 /** Parameter counts of `shape` with rank-`rank` adapters on the targeted layers (run-memory's ModelCounts, from config). */
 export function countsFromStack(shape: StackShape, o: { rank: number; targetModules: readonly string[] | string; numLabels?: number }): ModelCounts & { readonly maxAdaptedWeight: number } {
   const size = (l: LinearShape) => l.out * l.in + (l.bias ? l.out : 0);
   const head = shape.headParams(o.numLabels ?? 2);
   const blocks = shape.stacks.reduce((n, s) => n + s.layers * (s.linears.reduce((m, l) => m + size(l), 0) + s.otherParams), 0);
   const adapted = [
-    ...shape.stacks.flatMap((s) => Array.from({ length: s.layers }, () => s.linears.filter((l) => targeted(o.targetModules, { modelType: shape.modelType, blockPrefix: s.prefix }, l.path))).flat()),
+    ...shape.stacks.flatMap((s) => Array.from({ length: s.layers }, () => adaptedIn(shape, s, o.targetModules)).flat()),
     ...shape.extraLinears.filter((l) => o.targetModules === 'all-linear' || targeted(o.targetModules, { modelType: shape.modelType, blockPrefix: '' }, l.path)),
   ];
   const r = o.rank;
@@ -189,8 +194,7 @@ export function estimateStackMemory(shape: StackShape, request: MemoryRequest): 
   let kept = 0;
   let largest = 0;
   for (const part of shape.stacks) {
-    const perBlock = adapters ? counts.adaptedLayers / shape.stacks.reduce((n, s) => n + s.layers, 0) : 0;
-    const a = stackBlockActivations(shape, part, perBlock, rank);
+    const a = stackBlockActivations(shape, part, adapters ? adaptedIn(shape, part, request.targetModules).length : 0, rank);
     const tokens = part.cross ? Td : T;
     const block = B * (tokens * a.perToken + a.perPair * tokens * tokens + S * a.perSourceToken + a.perCrossPair * tokens * S) * F;
     kept += part.layers * block;

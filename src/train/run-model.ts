@@ -102,22 +102,33 @@ export interface TrainedModel {
 // SEQ_2_SEQ_LM (a T5 adapter) is absent on purpose: the T5 model's own default task, classification, decides.
 const TASK_OF_PEFT: Readonly<Record<string, TaskName>> = { SEQ_CLS: 'classification', CAUSAL_LM: 'causal-lm' };
 
-/**
- * Loads `modelDir` (with the adapter in `adapterDir`, if given) for evaluation, generation or
- * merging. The task and labels come from run.json next to the adapter or model, else `task`,
- * else adapter_config.json's task_type, else the model's config.
- *
- * @example
- *   const { model, tokenizer, labels } = await loadTrained({ model: 'models/gpt2', adapter: 'runs/a', log: console.error });
- */
-export async function loadTrained(o: {
+/** What loadTrained decides before it loads anything: the task, labels and where the base goes. */
+export interface TrainedPlan {
+  readonly config: ModelConfig;
+  readonly adapterConfig?: Awaited<ReturnType<typeof readAdapterConfig>>;
+  readonly task: TaskName;
+  readonly taskSource: TaskSource;
+  readonly labels?: string[];
+  readonly labelOrigin?: LabelOrigin;
+  readonly run?: RunFile;
+  readonly frozen: FrozenTier;
+}
+
+/** The options of loadTrained. */
+export interface TrainedOptions {
   model: string;
   adapter?: string;
   task?: TaskName;
   log: (line: string) => void;
   /** The frozen base's storage (--quantize); default: the adapter's run.json, else the base on the heap. 'auto' also takes the frozen tier where it saves memory. */
   quantize?: QuantizeMode | 'auto';
-}): Promise<TrainedModel> {
+}
+
+/**
+ * loadTrained's decisions from the folders' JSON files alone (config.json, adapter_config.json,
+ * run.json): a memory estimate reads them before any weight is loaded.
+ */
+export async function planTrained(o: TrainedOptions): Promise<TrainedPlan> {
   requireModelDir(o.model);
   if (o.adapter !== undefined && !existsSync(join(o.adapter, 'adapter_config.json'))) {
     throw new UsageError(`--adapter: ${o.adapter} is not a PEFT adapter folder (no adapter_config.json)`);
@@ -130,11 +141,24 @@ export async function loadTrained(o: {
   const peftTask = adapterConfig !== undefined ? TASK_OF_PEFT[adapterConfig.taskType ?? ''] : undefined;
   const [task, taskSource] = resolveTask(run, o.task, peftTask, config);
   const { labels, labelOrigin } = task === 'classification' ? trainedLabels(run, runDir, config, o.model) : {};
-  const tokenizer = await loadRunTokenizer(o.model);
-  // With an adapter, a head the base checkpoint lacks comes from the adapter: no "newly initialised" notice.
   const quantize = o.quantize === 'auto' ? (adapterRun?.config.quantize ?? 'none') : o.quantize; // a merged folder's run.json does not re-quantize it
   const needsBaseWeight = adapterConfig !== undefined && (adapterConfig.useDora || mutatesBase(adapterConfig.initLoraWeights));
   const frozen = quantize === undefined ? undefined : frozenTierFor(config, { adapters: true, needsBaseWeight, quantize }, o.log);
+  return { config, adapterConfig, task, taskSource, labels, labelOrigin, run, frozen };
+}
+
+/**
+ * Loads `modelDir` (with the adapter in `adapterDir`, if given) for evaluation, generation or
+ * merging. The task and labels come from run.json next to the adapter or model, else `task`,
+ * else adapter_config.json's task_type, else the model's config.
+ *
+ * @example
+ *   const { model, tokenizer, labels } = await loadTrained({ model: 'models/gpt2', adapter: 'runs/a', log: console.error });
+ */
+export async function loadTrained(o: TrainedOptions): Promise<TrainedModel> {
+  const { task, taskSource, labels, labelOrigin, run, frozen } = await planTrained(o);
+  const tokenizer = await loadRunTokenizer(o.model);
+  // With an adapter, a head the base checkpoint lacks comes from the adapter: no "newly initialised" notice.
   const model = await loadRunModel(o.model, task, { labels, tokenizer, seed: run?.config.seed ?? 0, log: o.adapter === undefined ? o.log : () => {}, frozen });
   try {
     if (o.adapter !== undefined) await loadAdapter(model, o.adapter);
