@@ -168,7 +168,6 @@ export function inferenceWaysOut(shape: ModelShape, request: InferenceRequest, l
     const flag = request.command === 'eval' ? `--max-length ${length.inputLength}` : `--max-new-tokens ${length.newTokens}`;
     const others = [base.quantize && `--quantize ${base.quantize}`, base.batchSize !== undefined && base.batchSize !== request.batchSize && `--batch-size ${base.batchSize}`].filter(Boolean);
     candidates.push([others.length > 0 ? `all of: ${[...others, flag].join(' ')} (the most that fits)` : `${flag} (the most that fits)`, { ...base, ...length }]);
-    if (others.length === 0) break; // the length alone is enough
   }
   const lines: string[] = [];
   for (const [flag, change] of candidates) {

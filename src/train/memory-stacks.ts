@@ -201,7 +201,7 @@ export function estimateStackMemory(shape: StackShape, request: MemoryRequest): 
     largest = Math.max(largest, block);
   }
   const stacks = shape.stacks.map((s) => `${s.layers}`).join(' + ');
-  parts.push({ name: `activations: ${stacks} blocks kept, one block's gradients`, bytes: kept + largest + B * T * shape.hidden * 2 * F, place: 'heap', note: 'embeddings\' LayerNorm and the encoder output included' });
+  parts.push({ name: `activations: ${stacks} blocks kept, one block's gradients`, bytes: kept + largest + B * T * shape.hidden * 2 * F, place: 'heap', note: shape.arch === 't5' ? 'with the encoder output the decoder reads' : 'with the embeddings\' LayerNorm' });
   const logits = shape.arch === 't5' ? B * Td * shape.vocab : B * (request.numLabels ?? 2);
   parts.push({ name: 'logits, softmax and their gradients', bytes: 5 * logits * F, place: 'heap', note: shape.arch === 't5' ? `${B}·${Td}·${shape.vocab} float32: ${Td} target tokens an example` : undefined });
   return withTotals(request, parts, counts);
