@@ -1,6 +1,7 @@
-// The memory check before a run (train/memory-estimate.ts's figures against this machine): a run that
-// cannot fit is refused before any weight is loaded, with the figures and the changes that would make
-// it fit; a heap that runs out anyway becomes the same kind of error instead of "Aborted()".
+// The memory check before a run (train/memory-estimate.ts's figures against this machine; for eval and
+// generate, memory-inference.ts's): a run that cannot fit is refused before any weight is loaded, with
+// the figures and the changes that would make it fit; a heap that runs out anyway becomes the same kind
+// of error instead of "Aborted()".
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { freemem } from 'node:os';

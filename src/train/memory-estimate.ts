@@ -3,7 +3,8 @@
 // pass keeps at the batch and length asked, and the logits, each placed where it lives (the wasm heap,
 // or native memory outside it), against what the heap and the machine can hold. run-memory.ts counts
 // the same parameters by building the model; this file serves the decoders (GPT-2, Llama, Qwen2,
-// Mistral), the models big enough to need it. Browser-safe: the limits come from the caller.
+// Mistral), memory-stacks.ts BERT and T5, memory-inference.ts eval and generate. Browser-safe: the
+// limits come from the caller.
 import { FrozenWeight } from '../engine/frozen.js';
 import type { LlamaConfig, ModelConfig } from '../io/hf-config.js';
 import { PEFT_LORA_TARGETS } from '../adapters/peft-targets.js';
@@ -56,7 +57,7 @@ export interface DecoderShape {
   readonly finalNormParams: number;
 }
 
-/** The decoder shape of `config`, or undefined for a model this estimate does not cover (BERT, T5). */
+/** The decoder shape of `config`, or undefined for another model (BERT and T5: memory-stacks.ts modelShape). */
 export function decoderShape(config: ModelConfig): DecoderShape | undefined {
   if (config.modelType === 'gpt2') {
     const C = config.nEmbd;
