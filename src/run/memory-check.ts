@@ -91,6 +91,7 @@ export function requestOf(config: TrainConfig): Omit<MemoryRequest, 'checkpointF
     batchSize: config.batchSize,
     maxLength: config.maxLength,
     gradientCheckpointing: config.gradientCheckpointing,
+    loraDropout: config.loraDropout,
   };
 }
 
