@@ -58,6 +58,11 @@ test('frozen weight bytes per format: float sizes, int8 with a float32 scale per
   assert.equal(frozenWeightBytes('bf16', 3, 128), 3 * 128 * 2);
   assert.equal(frozenWeightBytes('int8', 3, 128), 3 * 128 + 3 * 4);
   assert.equal(frozenWeightBytes('nf4', 3, 128), (3 * 128) / 2 + (3 * 128 / 64) * 4);
+  // NF4-DQ: one byte per 64 values, one float32 per 256 blocks (here 1), the float32 offset
+  assert.equal(frozenWeightBytes('nf4-dq', 3, 128), (3 * 128) / 2 + 3 * 128 / 64 + 4 + 4);
+  // a 4096 × 4096 layer: 8 MiB of codes, 256 KiB of absmax codes, 1,024 absmax2 and the offset, against nf4's 1 MiB of absmax
+  assert.equal(frozenWeightBytes('nf4-dq', 4096, 4096), 2 ** 23 + 2 ** 18 + 4 * 1024 + 4);
+  assert.equal(frozenWeightBytes('nf4', 4096, 4096), 2 ** 23 + 2 ** 20);
 });
 
 const B = 4;

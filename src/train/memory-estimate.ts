@@ -5,15 +5,16 @@
 // the same parameters by building the model; this file serves the decoders (GPT-2, Llama, Qwen2,
 // Mistral), the models big enough to need it. Browser-safe: the limits come from the caller.
 import { FrozenWeight } from '../engine/frozen.js';
+import { QUANTIZE_MODES, type FrozenFormat, type QuantizeMode } from '../quant/formats.js';
 import type { LlamaConfig, ModelConfig } from '../io/hf-config.js';
 import { PEFT_LORA_TARGETS } from '../adapters/peft-targets.js';
 import { usesAdapters, type MethodName } from './methods.js';
 import type { ModelCounts } from './run-memory.js';
 
-/** Weight storage formats: float formats as a checkpoint stores them, and --quantize's block formats. */
-export type WeightFormat = 'f32' | 'bf16' | 'f16' | 'int8' | 'nf4';
-export type QuantizeOption = 'none' | 'int8' | 'nf4';
-export const QUANTIZE_OPTIONS: readonly QuantizeOption[] = ['none', 'int8', 'nf4'];
+/** Weight storage formats: float formats as a checkpoint stores them, and --quantize's block formats (quant/formats.ts's table). */
+export type WeightFormat = FrozenFormat;
+export type QuantizeOption = QuantizeMode;
+export const QUANTIZE_OPTIONS: readonly QuantizeOption[] = QUANTIZE_MODES;
 
 /** Bytes of a frozen [rows, cols] weight held in `format` (the frozen tier's own table, engine/frozen.ts). */
 export function frozenWeightBytes(format: WeightFormat, rows: number, cols: number): number {
@@ -313,7 +314,7 @@ export function memoryProblems(est: MemoryEstimate, limits: MemoryLimits): strin
 /** The changes to `request` that would make it fit, each with its estimate ("--quantize nf4: heap 2.1 GiB, process 3.0 GiB"). */
 export function waysOut(shape: DecoderShape, request: MemoryRequest, limits: MemoryLimits): string[] {
   const candidates: [string, Partial<MemoryRequest>][] = [];
-  if (usesAdapters(request.method) && request.frozenTier && request.quantize !== 'nf4') candidates.push(['--quantize nf4', { quantize: 'nf4' }]);
+  if (usesAdapters(request.method) && request.frozenTier && request.quantize !== 'nf4' && request.quantize !== 'nf4-dq') candidates.push(['--quantize nf4', { quantize: 'nf4' }]);
   if (!request.gradientCheckpointing) candidates.push(['--gradient-checkpointing', { gradientCheckpointing: true }]);
   if (request.method === 'lora-pro') candidates.push(['--method lora-pro-efficient', { method: 'lora-pro-efficient' }]);
   if (request.method === 'full') candidates.push(['--method lora', { method: 'lora' }]);
