@@ -7,7 +7,7 @@
       "sources": ["src/addon.cc", "src/gemm.cc", "src/pool.cc", "src/ops.cc", "src/frozen.cc"],
       "cflags!": ["-O2", "-O0"],
       "cflags_cc!": ["-O2", "-O0"],
-      "cflags_cc": ["-O3", "-std=gnu++17", "-fno-math-errno", "-ffp-contract=off", "-pthread"],
+      "cflags_cc": ["-O3", "-std=gnu++17", "-fno-math-errno", "-pthread"],
       "ldflags": ["-pthread"],
       "defines": ["NAPI_VERSION=8"]
     }

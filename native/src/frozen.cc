@@ -163,9 +163,9 @@ thread_local std::vector<float> block_scratch;
 
 // NF4-DQ's scales of blocks [b0, b1), as `dequantize_4bit` recovers them from a nested state and
 // src/quant/nf4-dq.ts computes them: code[q_b]·absmax2[b / 256] rounded to float32, plus the offset,
-// rounded again (no FMA: the build passes -ffp-contract=off). `data` holds the packed codes, then one
-// absmax code per block; `scales` the absmax2 values, then the offset.
-const float* nf4dq_scales(const Frozen& w, int64_t b0, int64_t b1) {
+// rounded again (no FMA: contraction is off for this function, as TypeScript rounds twice). `data`
+// holds the packed codes, then one absmax code per block; `scales` the absmax2 values, then the offset.
+__attribute__((optimize("fp-contract=off"))) const float* nf4dq_scales(const Frozen& w, int64_t b0, int64_t b1) {
   const int64_t n = w.rows * w.cols, blocks = (n + NF4_BLOCK - 1) / NF4_BLOCK;
   const uint8_t* q = w.data + (n + 1) / 2;
   const float offset = w.scales[(blocks + DYNAMIC_BLOCK - 1) / DYNAMIC_BLOCK];
