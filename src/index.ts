@@ -8,6 +8,8 @@ export { nativeStatus, configureNative, type NativeInfo } from './engine/native.
 export { FrozenWeight, frozenBytes } from './engine/frozen.js';
 export { FORMATS as FROZEN_FORMATS, QUANTIZE_MODES, type FrozenFormat, type QuantizeMode } from './quant/formats.js';
 export { quantizeNf4, dequantizeNf4, NF4_LEVELS, type Nf4Blocks } from './quant/nf4.js';
+export { quantizeNf4Double, dequantizeNf4Double, type Nf4DqBlocks } from './quant/nf4-dq.js';
+export { DYNAMIC_MAP } from './quant/dynamic-map.js';
 export { quantizeInt8, dequantizeInt8, type Int8Rows } from './quant/int8.js';
 
 // Importing the package starts its engine (LORAPRO_BACKEND, else native, else wasm, else cpu): TF.js registers

@@ -504,7 +504,7 @@ bool frozen_arg(napi_env env, const char* name, napi_value weight, napi_value sc
     napi_throw_range_error(env, nullptr, (std::string("lorapro native: ") + name + ": " + why).c_str());
     return false;
   };
-  if (format != 0 && format != 1 && format != 2 && format != 3 && format != 4) return fail("format must be 0 (f32), 1 (bf16), 2 (f16), 3 (int8) or 4 (nf4)");
+  if (format != 0 && format != 1 && format != 2 && format != 3 && format != 4 && format != 5) return fail("format must be 0 (f32), 1 (bf16), 2 (f16), 3 (int8), 4 (nf4) or 5 (nf4-dq)");
   if (rows < 1 || cols < 1) return fail("the weight needs rows and cols >= 1");
   const Format f = Format(int(format));
   void* data = nullptr;
@@ -539,7 +539,7 @@ bool frozen_arg(napi_env env, const char* name, napi_value weight, napi_value sc
     void* p;
     if (type == napi_null || type == napi_undefined || napi_get_typedarray_info(env, scales, &kind, &length, &p, &buffer, &offset) != napi_ok ||
         kind != napi_float32_array || int64_t(length) < want)
-      return fail("int8 and nf4 weights need a Float32Array of " + std::to_string(want) + " scales");
+      return fail("int8, nf4 and nf4-dq weights need a Float32Array of " + std::to_string(want) + " scales");
     scale_data = static_cast<const float*>(p);
   }
   *out = Frozen{static_cast<const uint8_t*>(data), scale_data, f, rows, cols};

@@ -24,6 +24,45 @@ constexpr float NF4_LEVELS[16] = {
     0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
 constexpr int64_t NF4_BLOCK = 64;
 
+// bitsandbytes' signed 8-bit dynamic map (`create_dynamic_map(signed=True)`), the 256 float32 values of
+// src/quant/dynamic-map.ts DYNAMIC_MAP printed to round-trip; src/engine/frozen.test.ts holds the two
+// decodes equal bit for bit. NF4-DQ stores each block's absmax as an index into it.
+constexpr float DYNAMIC_MAP[256] = {
+    -0.99296874f, -0.9789063f, -0.96484375f, -0.9507812f, -0.93671876f, -0.92265624f, -0.9085938f, -0.89453125f,
+    -0.8804687f, -0.86640626f, -0.85234374f, -0.8382813f, -0.82421875f, -0.8101562f, -0.79609376f, -0.78203124f,
+    -0.7679688f, -0.75390625f, -0.7398438f, -0.72578126f, -0.71171874f, -0.6976563f, -0.68359375f, -0.6695313f,
+    -0.65546876f, -0.64140624f, -0.6273438f, -0.61328125f, -0.5992188f, -0.58515626f, -0.57109374f, -0.5570313f,
+    -0.54296875f, -0.5289062f, -0.51484376f, -0.50078124f, -0.4867187f, -0.47265625f, -0.45859373f, -0.44453123f,
+    -0.43046874f, -0.4164062f, -0.40234375f, -0.38828123f, -0.37421876f, -0.36015624f, -0.3460937f, -0.33203125f,
+    -0.31796873f, -0.30390626f, -0.28984374f, -0.27578124f, -0.26171875f, -0.24765624f, -0.23359375f, -0.21953125f,
+    -0.20546874f, -0.19140625f, -0.17734374f, -0.16328125f, -0.14921875f, -0.13515624f, -0.12109375f, -0.107031256f,
+    -0.09859375f, -0.09578126f, -0.092968754f, -0.09015625f, -0.08734375f, -0.08453125f, -0.08171876f, -0.07890625f,
+    -0.076093756f, -0.07328125f, -0.070468746f, -0.067656256f, -0.06484375f, -0.06203125f, -0.059218753f, -0.05640625f,
+    -0.053593755f, -0.05078125f, -0.04796875f, -0.045156248f, -0.042343747f, -0.03953125f, -0.036718752f, -0.033906247f,
+    -0.03109375f, -0.028281247f, -0.02546875f, -0.02265625f, -0.01984375f, -0.01703125f, -0.01421875f, -0.01140625f,
+    -0.00971875f, -0.009156249f, -0.00859375f, -0.00803125f, -0.00746875f, -0.00690625f, -0.0063437503f, -0.00578125f,
+    -0.0052187503f, -0.0046562497f, -0.00409375f, -0.0035312497f, -0.00296875f, -0.00240625f, -0.00184375f, -0.0012812499f,
+    -0.0009437501f, -0.00083125f, -0.00071875006f, -0.0006062501f, -0.00049375f, -0.00038125f, -0.00026875004f, -0.00015625001f,
+    -0.00008875f, -0.00006625f, -0.00004375f, -0.000021249998f, -0.00000775f, -0.0000032500002f, -5.5000004e-7f, 0.0f,
+    5.5000004e-7f, 0.0000032500002f, 0.00000775f, 0.000021249998f, 0.00004375f, 0.00006625f, 0.00008875f, 0.00015625001f,
+    0.00026875004f, 0.00038125f, 0.00049375f, 0.0006062501f, 0.00071875006f, 0.00083125f, 0.0009437501f, 0.0012812499f,
+    0.00184375f, 0.00240625f, 0.00296875f, 0.0035312497f, 0.00409375f, 0.0046562497f, 0.0052187503f, 0.00578125f,
+    0.0063437503f, 0.00690625f, 0.00746875f, 0.00803125f, 0.00859375f, 0.009156249f, 0.00971875f, 0.01140625f,
+    0.01421875f, 0.01703125f, 0.01984375f, 0.02265625f, 0.02546875f, 0.028281247f, 0.03109375f, 0.033906247f,
+    0.036718752f, 0.03953125f, 0.042343747f, 0.045156248f, 0.04796875f, 0.05078125f, 0.053593755f, 0.05640625f,
+    0.059218753f, 0.06203125f, 0.06484375f, 0.067656256f, 0.070468746f, 0.07328125f, 0.076093756f, 0.07890625f,
+    0.08171876f, 0.08453125f, 0.08734375f, 0.09015625f, 0.092968754f, 0.09578126f, 0.09859375f, 0.107031256f,
+    0.12109375f, 0.13515624f, 0.14921875f, 0.16328125f, 0.17734374f, 0.19140625f, 0.20546874f, 0.21953125f,
+    0.23359375f, 0.24765624f, 0.26171875f, 0.27578124f, 0.28984374f, 0.30390626f, 0.31796873f, 0.33203125f,
+    0.3460937f, 0.36015624f, 0.37421876f, 0.38828123f, 0.40234375f, 0.4164062f, 0.43046874f, 0.44453123f,
+    0.45859373f, 0.47265625f, 0.4867187f, 0.50078124f, 0.51484376f, 0.5289062f, 0.54296875f, 0.5570313f,
+    0.57109374f, 0.58515626f, 0.5992188f, 0.61328125f, 0.6273438f, 0.64140624f, 0.65546876f, 0.6695313f,
+    0.68359375f, 0.6976563f, 0.71171874f, 0.72578126f, 0.7398438f, 0.75390625f, 0.7679688f, 0.78203124f,
+    0.79609376f, 0.8101562f, 0.82421875f, 0.8382813f, 0.85234374f, 0.86640626f, 0.8804687f, 0.89453125f,
+    0.9085938f, 0.92265624f, 0.93671876f, 0.9507812f, 0.96484375f, 0.9789063f, 0.99296874f, 1.0f,
+};
+constexpr int64_t DYNAMIC_BLOCK = 256;  // absmax values per absmax2
+
 inline float from_bits(uint32_t bits) {
   float x;
   std::memcpy(&x, &bits, 4);
@@ -69,8 +108,9 @@ __attribute__((target("avx512f"))) int64_t int8_avx512(const int8_t* q, float sc
 }
 
 // NF4 values [e, e + 16·k) with e a multiple of 16 (so each 16 lie in one block of 64): 8 bytes
-// give 16 codes, first value in the high nibble; the codes index the 16 levels in a register.
-__attribute__((target("avx512f"))) int64_t nf4_avx512(const uint8_t* codes, const float* absmax, int64_t e, int64_t count, float* out) {
+// give 16 codes, first value in the high nibble; the codes index the 16 levels in a register. The
+// scale of block b is absmax[b − b0].
+__attribute__((target("avx512f"))) int64_t nf4_avx512(const uint8_t* codes, const float* absmax, int64_t b0, int64_t e, int64_t count, float* out) {
   const __m512 levels = _mm512_loadu_ps(NF4_LEVELS);
   const __m512i shifts = _mm512_set_epi32(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4);  // element 0 (high nibble) shifts by 4
   const __m512i low4 = _mm512_set1_epi32(15);
@@ -79,7 +119,7 @@ __attribute__((target("avx512f"))) int64_t nf4_avx512(const uint8_t* codes, cons
     const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + ((e + i) >> 1)));
     const __m512i both = _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(bytes, bytes));  // b0 b0 b1 b1 … b7 b7
     const __m512i idx = _mm512_and_si512(_mm512_srlv_epi32(both, shifts), low4);
-    _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_permutexvar_ps(idx, levels), _mm512_set1_ps(absmax[(e + i) / NF4_BLOCK])));
+    _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_permutexvar_ps(idx, levels), _mm512_set1_ps(absmax[(e + i) / NF4_BLOCK - b0])));
   }
   return i;
 }
@@ -98,6 +138,43 @@ thread_local std::vector<float> row_scratch;
 float* scratch_row(int64_t count) {
   if (row_scratch.size() < size_t(count)) row_scratch.resize(size_t(count));
   return row_scratch.data();
+}
+
+inline float nf4_value(const uint8_t* codes, const float* absmax, int64_t b0, int64_t e) {
+  const uint8_t byte = codes[e >> 1];
+  const int code = (e & 1) == 0 ? byte >> 4 : byte & 15;  // first value in the high nibble
+  return NF4_LEVELS[code] * absmax[e / NF4_BLOCK - b0];
+}
+
+// NF4 values [e0, e0 + count), the scale of block b at absmax[b − b0].
+void nf4_decode(const uint8_t* codes, const float* absmax, int64_t b0, int64_t e0, int64_t count, float* out) {
+  int64_t i = 0;
+#ifdef LORAPRO_X86
+  const int64_t head = std::min<int64_t>(count, (16 - e0 % 16) % 16);  // scalar up to a multiple of 16
+  if (wide() && count - head >= 16) {
+    for (; i < head; i++) out[i] = nf4_value(codes, absmax, b0, e0 + i);
+    i += nf4_avx512(codes, absmax, b0, e0 + i, count - i, out + i);
+  }
+#endif
+  for (; i < count; i++) out[i] = nf4_value(codes, absmax, b0, e0 + i);
+}
+
+thread_local std::vector<float> block_scratch;
+
+// NF4-DQ's scales of blocks [b0, b1), as `dequantize_4bit` recovers them from a nested state and
+// src/quant/nf4-dq.ts computes them: code[q_b]·absmax2[b / 256] rounded to float32, plus the offset,
+// rounded again (no FMA: contraction is off for this function, as TypeScript rounds twice). `data`
+// holds the packed codes, then one absmax code per block; `scales` the absmax2 values, then the offset.
+__attribute__((optimize("fp-contract=off"))) const float* nf4dq_scales(const Frozen& w, int64_t b0, int64_t b1) {
+  const int64_t n = w.rows * w.cols, blocks = (n + NF4_BLOCK - 1) / NF4_BLOCK;
+  const uint8_t* q = w.data + (n + 1) / 2;
+  const float offset = w.scales[(blocks + DYNAMIC_BLOCK - 1) / DYNAMIC_BLOCK];
+  if (block_scratch.size() < size_t(b1 - b0)) block_scratch.resize(size_t(b1 - b0));
+  for (int64_t b = b0; b < b1; b++) {
+    const float centred = DYNAMIC_MAP[q[b]] * w.scales[b / DYNAMIC_BLOCK];
+    block_scratch[size_t(b - b0)] = centred + offset;
+  }
+  return block_scratch.data();
 }
 
 // Mode 0: op(B)(p, j) = W[j0 + j, p0 + p].
@@ -142,6 +219,7 @@ int64_t frozen_data_bytes(Format f, int64_t rows, int64_t cols) {
     case Format::f16: return 2 * n;
     case Format::int8: return n;
     case Format::nf4: return (n + 1) / 2;
+    case Format::nf4_dq: return (n + 1) / 2 + (n + NF4_BLOCK - 1) / NF4_BLOCK;  // codes, then one absmax code per block
   }
   return 0;
 }
@@ -149,6 +227,7 @@ int64_t frozen_data_bytes(Format f, int64_t rows, int64_t cols) {
 int64_t frozen_scale_count(Format f, int64_t rows, int64_t cols) {
   if (f == Format::int8) return rows;
   if (f == Format::nf4) return (rows * cols + NF4_BLOCK - 1) / NF4_BLOCK;
+  if (f == Format::nf4_dq) return ((rows * cols + NF4_BLOCK - 1) / NF4_BLOCK + DYNAMIC_BLOCK - 1) / DYNAMIC_BLOCK + 1;  // absmax2, then the offset
   return 0;
 }
 
@@ -179,21 +258,13 @@ void frozen_decode(const Frozen& w, int64_t row, int64_t col0, int64_t count, fl
       for (; i < count; i++) out[i] = float(q[i]) * scale;
       return;
     }
-    case Format::nf4: {
-      int64_t i = 0;
-#ifdef LORAPRO_X86
-      const int64_t head = std::min<int64_t>(count, (16 - e0 % 16) % 16);  // scalar up to a multiple of 16
-      if (wide() && count - head >= 16) {
-        for (; i < head; i++) out[i] = NF4_LEVELS[(e0 + i) & 1 ? w.data[(e0 + i) >> 1] & 15 : w.data[(e0 + i) >> 1] >> 4] * w.scales[(e0 + i) / NF4_BLOCK];
-        i += nf4_avx512(w.data, w.scales, e0 + i, count - i, out + i);
-      }
-#endif
-      for (; i < count; i++) {
-        const int64_t e = e0 + i;
-        const uint8_t byte = w.data[e >> 1];
-        const int code = (e & 1) == 0 ? byte >> 4 : byte & 15;  // first value in the high nibble
-        out[i] = NF4_LEVELS[code] * w.scales[e / NF4_BLOCK];
-      }
+    case Format::nf4:
+      nf4_decode(w.data, w.scales, 0, e0, count, out);
+      return;
+    case Format::nf4_dq: {
+      if (count <= 0) return;
+      const int64_t b0 = e0 / NF4_BLOCK, b1 = (e0 + count - 1) / NF4_BLOCK + 1;  // one scale per block touched
+      nf4_decode(w.data, nf4dq_scales(w, b0, b1), b0, e0, count, out);
       return;
     }
   }

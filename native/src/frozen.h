@@ -9,11 +9,11 @@
 namespace lorapro {
 
 // The numbers src/quant/formats.ts gives each format.
-enum class Format { f32 = 0, bf16 = 1, f16 = 2, int8 = 3, nf4 = 4 };
+enum class Format { f32 = 0, bf16 = 1, f16 = 2, int8 = 3, nf4 = 4, nf4_dq = 5 };
 
 struct Frozen {
-  const uint8_t* data;  // the values (floats as stored, int8 values, or packed NF4 codes)
-  const float* scales;  // int8: one per row; nf4: one absmax per block of 64; else null
+  const uint8_t* data;  // the values (floats as stored, int8 values, or packed NF4 codes; nf4_dq: then one absmax code per block)
+  const float* scales;  // int8: one per row; nf4: one absmax per block of 64; nf4_dq: one absmax2 per 256 blocks, then the offset; else null
   Format format;
   int64_t rows, cols;
 };

@@ -3,7 +3,7 @@ import { Rng } from '../math/rng.js';
 import { Module } from '../models/module.js';
 import { FrozenWeight } from '../engine/frozen.js';
 import { FrozenLinear } from '../models/frozen-linear.js';
-import type { Linear, LinearLike } from '../models/linear.js';
+import type { Linear, LinearLike, RemadeInput } from '../models/linear.js';
 import type { InitLoraWeights } from './lora-config.js';
 
 /** Holds one LoRA factor under the parameter name "weight", as PEFT's lora_A / lora_B Linear. */
@@ -159,6 +159,47 @@ export class LoraLinear extends Module implements LinearLike {
       }
       return tf.add(y, tf.reshape(delta, [...lead, this.outFeatures]));
     });
+  }
+
+  /**
+   * forward(input.make(parts)) keeping `parts`, not the made input, for the backward pass (see
+   * LinearLike.forwardRemade): one op whose gradient makes x again and then runs the taped ops'
+   * own gradients in their order, so the numbers are the same. Only on a frozen-tier base without
+   * dropout or DoRA, whose weight and bias take no gradient; undefined otherwise.
+   */
+  forwardRemade(input: RemadeInput): tf.Tensor | undefined {
+    const base = this.base;
+    const plain = !this.merged && this.magnitude === undefined && !(this.training && this.dropout > 0);
+    if (!plain || !(base instanceof FrozenLinear) || base.usesDenseWeight || base.bias?.trainable) return undefined;
+    const n = input.parts.length;
+    const [inF, out, s] = [this.inFeatures, this.outFeatures, this.scale];
+    const f = tf.customGrad(((...args: unknown[]) => {
+      const parts = args.slice(0, n) as tf.Tensor[];
+      const [a, b] = args.slice(n, n + 2) as tf.Tensor2D[];
+      const save = args[n + 2] as tf.GradSaveFunc;
+      const x = input.make(parts);
+      const lead = x.shape.slice(0, -1);
+      const x2 = tf.reshape(x, [-1, inF]) as tf.Tensor2D; // [N, in]
+      let y = base.frozen.matmul(x2, 0); // [N, out]
+      if (base.bias) y = tf.add(y, base.bias);
+      const xa = tf.matMul(x2, tf.mul(a, s), false, true); // [N, r], as forward
+      save([...parts, a, b, xa]);
+      const value = tf.reshape(tf.add(y, tf.matMul(xa, b, false, true)), [...lead, out]);
+      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const kept = saved.slice(0, n);
+          const [sa, sb, sxa] = saved.slice(n) as tf.Tensor2D[];
+          const dy2 = tf.reshape(dy, [-1, out]) as tf.Tensor2D;
+          const xs = input.make(kept);
+          const dxa = tf.matMul(dy2, sb); // [N, r]
+          const dB = tf.matMul(dy2, sxa, true, false); // [out, r]
+          const dA = tf.mul(tf.matMul(dxa, tf.reshape(xs, [-1, inF]), true, false), s); // [r, in]
+          const dx = tf.add(base.frozen.matmul(dy2, 1), tf.matMul(dxa, tf.mul(sa, s))); // [N, in]
+          return [...input.grad(kept, tf.reshape(dx, xs.shape)), dA, dB];
+        });
+      return { value, gradFunc };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]);
+    return f(...input.parts, this.A, this.B) as tf.Tensor;
   }
 
   /** s·B·A [out, in], the weight change this adapter represents. */

@@ -52,7 +52,7 @@ export const QUANTIZE_OPTION: OptionSpec = {
   key: 'quantize',
   type: 'string',
   arg: 'TYPE',
-  help: 'the frozen base under adapters (Llama family): none (the checkpoint dtype, outside the wasm heap on the native engine), int8 (per-row) or nf4 (QLoRA\'s 4-bit NormalFloat, blocks of 64); block linear layers only, not embeddings or the LM head (default: none; eval and generate: as the adapter was trained)',
+  help: 'the frozen base under adapters (Llama family): none (the checkpoint dtype, outside the wasm heap on the native engine), int8 (per-row), nf4 (QLoRA\'s 4-bit NormalFloat, blocks of 64: 0.5625 bytes per value) or nf4-dq (nf4 with QLoRA\'s double-quantized absmax: 0.516 bytes per value); block linear layers only, not embeddings or the LM head (default: none; eval and generate: as the adapter was trained)',
 };
 
 /** --quantize's value for eval and generate: given, or 'auto' (as the adapter's run.json says, the frozen tier where it saves memory). */

@@ -57,7 +57,7 @@ export const infoCommand: Command = {
   name: 'info',
   brief: 'parameter counts and memory estimates per method',
   summary: 'Prints a model\'s parameter count, the trainable parameters of each method and an estimate of their memory for weights, gradients and optimiser state (float32; activations not included), and the learning rate each method takes without --lr.',
-  usage: 'lorapro info --model DIR [--method NAME] [--rank N] [--target-modules LIST] [--quantize none|int8|nf4] [--batch-size B] [--max-length T] [--gradient-checkpointing]',
+  usage: 'lorapro info --model DIR [--method NAME] [--rank N] [--target-modules LIST] [--quantize none|int8|nf4|nf4-dq] [--batch-size B] [--max-length T] [--gradient-checkpointing]',
   options: [
     { key: 'model', type: 'string', arg: 'DIR', required: true, help: 'model folder (config.json is read; the weights are checked, not loaded)' },
     { key: 'method', type: 'string', arg: 'NAME', help: `one method (default: all of ${METHODS.join(', ')})` },
@@ -65,7 +65,7 @@ export const infoCommand: Command = {
     { key: 'targetModules', type: 'string', arg: 'LIST', default: 'all-linear', help: TARGET_MODULES_HELP },
     { key: 'task', type: 'string', arg: 'TASK', default: "the config's", help: 'classification or causal-lm' },
     { key: 'numLabels', type: 'int', default: '2', help: 'labels of a classification head' },
-    { key: 'quantize', type: 'string', arg: 'FORMAT', default: 'none', help: 'memory estimate: the frozen base quantized to int8 or nf4 (none: the checkpoint\'s dtype)' },
+    { key: 'quantize', type: 'string', arg: 'FORMAT', default: 'none', help: 'memory estimate: the frozen base quantized to int8, nf4 or nf4-dq (none: the checkpoint\'s dtype)' },
     { key: 'batchSize', type: 'int', default: '8', help: 'memory estimate: examples per micro-batch' },
     { key: 'maxLength', type: 'int', default: '128', help: 'memory estimate: tokens per example' },
     { key: 'gradientCheckpointing', type: 'boolean', help: 'memory estimate: with --gradient-checkpointing' },

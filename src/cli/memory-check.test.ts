@@ -43,7 +43,7 @@ test('info prints the estimate of an 8 B model from its config.json alone, per m
   assert.match(one.out, /activations: each block's input/);
   const bad = await runCli('info', '--model', big, '--quantize', 'int4');
   assert.equal(bad.code, 2);
-  assert.match(bad.err, /--quantize must be one of none, int8, nf4, got "int4"/);
+  assert.match(bad.err, /--quantize must be one of none, int8, nf4, nf4-dq, got "int4"/);
 });
 
 test('a run that fits passes the check and trains', async () => {

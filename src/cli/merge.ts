@@ -34,7 +34,7 @@ export const mergeCommand: Command = {
     { key: 'out', type: 'string', arg: 'DIR', required: true, help: 'folder for the merged model' },
     { key: 'dtype', type: 'string', arg: 'TYPE', default: "the base checkpoint's (F32, F16 or BF16)", help: 'stored weight type: F32, F16 or BF16' },
     { key: 'force', type: 'boolean', help: 'replace the model already in --out (never the --model folder itself)' },
-    { ...QUANTIZE_OPTION, help: 'merge into the base quantized as given and dequantized (int8, nf4), or into its original weights (none); default: as the adapter was trained (run.json)' },
+    { ...QUANTIZE_OPTION, help: 'merge into the base quantized as given and dequantized (int8, nf4, nf4-dq), or into its original weights (none); default: as the adapter was trained (run.json)' },
     BACKEND_OPTION,
   ],
   examples: ['lorapro merge --model models/gpt2 --adapter runs/sst2-lora-pro --out models/gpt2-sst2'],

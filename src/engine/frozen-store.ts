@@ -4,9 +4,9 @@
 
 /** A frozen weight's storage as the native kernels take it. */
 export interface FrozenData {
-  /** Values as stored: f32/bf16/f16 little-endian bytes, int8 values, or packed NF4 codes. */
+  /** Values as stored: f32/bf16/f16 little-endian bytes, int8 values, packed NF4 codes (nf4-dq: then one absmax code per block). */
   readonly bytes: Uint8Array;
-  /** int8: one per row; nf4: one absmax per 64 values; else null. */
+  /** int8: one per row; nf4: one absmax per 64 values; nf4-dq: one absmax2 per 256 blocks, then the offset; else null. */
   readonly scales: Float32Array | null;
   /** The native format number (src/quant/formats.ts `code`). */
   readonly code: number;

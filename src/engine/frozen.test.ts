@@ -13,6 +13,7 @@ import { FROZEN_MATMUL } from './kernels/frozen.js';
 import { gradsAndSaved, values } from './kernels/test-utils.js';
 import { dequantizeInt8, quantizeInt8 } from '../quant/int8.js';
 import { dequantizeNf4, quantizeNf4 } from '../quant/nf4.js';
+import { dequantizeNf4Double, quantizeNf4Double } from '../quant/nf4-dq.js';
 import { bf16ToFloat32, f16ToFloat32 } from '../quant/float16.js';
 import type { FrozenFormat } from '../quant/formats.js';
 
@@ -20,13 +21,14 @@ const status = nativeStatus();
 const skip = status.available ? false : `native engine not built: ${status.reason}`;
 const ALL_ISAS: NativeInfo['isa'][] = ['portable', 'avx2', 'avx512'];
 const ISAS = status.available ? ALL_ISAS.slice(0, ALL_ISAS.indexOf(status.info.isa) + 1) : [];
-const FORMATS: FrozenFormat[] = ['f32', 'bf16', 'f16', 'int8', 'nf4'];
+const FORMATS: FrozenFormat[] = ['f32', 'bf16', 'f16', 'int8', 'nf4', 'nf4-dq'];
 
 /** A seeded [rows, cols] weight in `format` and the float32 values it stands for, derived without ./frozen.ts. */
 function weightCase(format: FrozenFormat, rows: number, cols: number, seed: number): { make: () => FrozenWeight; dense: Float32Array } {
   const x = values(rows * cols, seed, 2);
   if (format === 'int8') return { make: () => FrozenWeight.fromFloat32(x, rows, cols, 'int8'), dense: dequantizeInt8(quantizeInt8(x, rows, cols)) };
   if (format === 'nf4') return { make: () => FrozenWeight.fromFloat32(x, rows, cols, 'nf4'), dense: dequantizeNf4(quantizeNf4(x, rows, cols)) };
+  if (format === 'nf4-dq') return { make: () => FrozenWeight.fromFloat32(x, rows, cols, 'nf4-dq'), dense: dequantizeNf4Double(quantizeNf4Double(x, rows, cols)) };
   if (format === 'f32') return { make: () => FrozenWeight.fromStored({ dtype: 'F32', shape: [rows, cols], bytes: new Uint8Array(x.slice().buffer) }, 'none', 'w'), dense: x };
   // bf16: the top half of each float32; f16: random halves below 2 (subnormals included)
   const bits = new Uint16Array(rows * cols);
@@ -106,6 +108,31 @@ test('frozenGather returns the rows of every format and refuses an id out of ran
   }
 });
 
+test('native nf4-dq decode equals src/quant\'s dequantize bit for bit, on odd shapes and every ISA', { skip }, async () => {
+  // [3, 5]: one partial block; [37, 70]: 41 blocks, the last of 30; [129, 131]: 265 blocks, so two
+  // absmax2 groups, the second of 9. The gather decodes whole rows, crossing blocks mid-row.
+  await useBackend('native');
+  const saved = nativeStatus();
+  try {
+    for (const isa of ISAS) {
+      configureNative({ isa, threads: 1 });
+      for (const [rows, cols] of [[3, 5], [37, 70], [129, 131]]) {
+        const x = values(rows * cols, rows + cols, 3);
+        const expected = dequantizeNf4Double(quantizeNf4Double(x, rows, cols));
+        const w = FrozenWeight.fromFloat32(x, rows, cols, 'nf4-dq');
+        const y = tf.tidy(() => w.gather(tf.range(0, rows, 1, 'int32')));
+        const got = y.dataSync() as Float32Array;
+        assert.deepEqual(new Uint32Array(got.buffer, got.byteOffset, got.length), new Uint32Array(expected.buffer), `${isa} [${rows}, ${cols}]`);
+        assert.deepEqual(w.toFloat32(), expected);
+        y.dispose();
+        w.dispose();
+      }
+    }
+  } finally {
+    if (saved.available) configureNative({ isa: saved.info.isa, threads: saved.info.threads });
+  }
+});
+
 test("the frozen product's gradient is the other mode, and its tape saves nothing", { skip }, async () => {
   await useBackend('native');
   const [n, rows, cols] = [4, 9, 13];
@@ -143,7 +170,10 @@ test('frozenBytes counts each live weight once, bytesFor its format, and dispose
   const before = { bytes: frozenBytes(), count: frozenCount() };
   const ws = FORMATS.map((f) => weightCase(f, 37, 70, 1).make());
   const expected = FORMATS.reduce((s, f) => s + FrozenWeight.bytesFor(f, 37, 70), 0);
-  assert.equal(expected, 37 * 70 * (4 + 2 + 2 + 1) + 37 * 4 + Math.ceil((37 * 70) / 2) + 4 * Math.ceil((37 * 70) / 64));
+  const n = 37 * 70;
+  const nf4Dq = Math.ceil(n / 2) + Math.ceil(n / 64) + 4 * Math.ceil(n / 64 / 256) + 4; // codes, absmax codes, absmax2, offset
+  assert.equal(expected, n * (4 + 2 + 2 + 1) + 37 * 4 + Math.ceil(n / 2) + 4 * Math.ceil(n / 64) + nf4Dq);
+  assert.ok(nf4Dq < Math.ceil(n / 2) + 4 * Math.ceil(n / 64), 'nf4-dq takes less than nf4');
   assert.equal(frozenBytes() - before.bytes, expected);
   for (const [i, w] of ws.entries()) assert.deepEqual([...w.toFloat32()], [...weightCase(FORMATS[i], 37, 70, 1).dense]);
   for (const w of ws) w.dispose();

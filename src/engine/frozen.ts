@@ -1,8 +1,9 @@
 // Frozen weights outside the wasm heap: a base model's linear and embedding weights that do not train,
 // kept in the checkpoint's own float type (bf16, f16, f32: its bytes as they are) or quantized at load
-// (int8 rows, NF4 blocks: src/quant/). Under the native engine their bytes live in ordinary Node
-// ArrayBuffers (V8 backing stores, not the wasm heap) and the native GEMM reads them in place,
-// converting while it packs (./kernels/frozen.ts); no float32 copy is ever made on the heap.
+// (int8 rows, NF4 blocks, NF4 with double-quantized absmax: src/quant/). Under the native engine their
+// bytes live in ordinary Node ArrayBuffers (V8 backing stores, not the wasm heap) and the native GEMM
+// reads them in place, converting while it packs (./kernels/frozen.ts); no float32 copy is ever made
+// on the heap.
 // Elsewhere (the wasm SIMD fallback, cpu, browsers) a FrozenWeight holds the same numbers as a
 // float32 tensor instead: same results, no saving.
 //
@@ -12,6 +13,7 @@ import { FORMATS, type FrozenFormat, type QuantizeMode } from '../quant/formats.
 import { widenFloats } from '../quant/floats.js';
 import { dequantizeInt8, quantizeInt8 } from '../quant/int8.js';
 import { dequantizeNf4, quantizeNf4 } from '../quant/nf4.js';
+import { dequantizeNf4Double, nf4DqFromStorage, nf4DqStorage, quantizeNf4Double } from '../quant/nf4-dq.js';
 import { addFrozen, frozenData, removeFrozen } from './frozen-store.js';
 import { FROZEN_GATHER, FROZEN_MATMUL } from './kernels/frozen.js';
 import { nativeHeap } from './kernels/native-ops.js';
@@ -38,13 +40,22 @@ interface Quantized {
   scales: Float32Array | null;
 }
 
-function quantize(values: Float32Array, rows: number, cols: number, format: 'int8' | 'nf4'): Quantized {
+type QuantizedFormat = 'int8' | 'nf4' | 'nf4-dq';
+
+function quantize(values: Float32Array, rows: number, cols: number, format: QuantizedFormat): Quantized {
   if (format === 'int8') {
     const q = quantizeInt8(values, rows, cols);
     return { bytes: new Uint8Array(q.values.buffer), scales: q.scales };
   }
+  if (format === 'nf4-dq') return nf4DqStorage(quantizeNf4Double(values, rows, cols));
   const q = quantizeNf4(values, rows, cols);
   return { bytes: q.codes, scales: q.absmax };
+}
+
+function dequantize(q: Quantized, rows: number, cols: number, format: QuantizedFormat): Float32Array {
+  if (format === 'int8') return dequantizeInt8({ rows, cols, values: new Int8Array(q.bytes.buffer, q.bytes.byteOffset, q.bytes.byteLength), scales: q.scales! });
+  if (format === 'nf4-dq') return dequantizeNf4Double(nf4DqFromStorage(rows, cols, q.bytes, q.scales!));
+  return dequantizeNf4({ rows, cols, codes: q.bytes, absmax: q.scales! });
 }
 
 /** An array's bytes in a buffer of their own (a view into a whole file's buffer would keep the file alive). */
@@ -101,10 +112,9 @@ export class FrozenWeight {
   static fromFloat32(values: Float32Array, rows: number, cols: number, format: FrozenFormat): FrozenWeight {
     if (values.length !== rows * cols) throw new Error(`FrozenWeight: ${values.length} values for [${rows}, ${cols}]`);
     const native = frozenTierNative();
-    if (format === 'int8' || format === 'nf4') {
-      const q = quantize(values, rows, cols, format);
-      if (native) return new FrozenWeight(rows, cols, format, q);
-      return new FrozenWeight(rows, cols, format, format === 'int8' ? dequantizeInt8({ rows, cols, values: new Int8Array(q.bytes.buffer), scales: q.scales! }) : dequantizeNf4({ rows, cols, codes: q.bytes, absmax: q.scales! }));
+    if (FORMATS[format].quantized) {
+      const q = quantize(values, rows, cols, format as QuantizedFormat);
+      return new FrozenWeight(rows, cols, format, native ? q : dequantize(q, rows, cols, format as QuantizedFormat));
     }
     if (native && format === 'f32') return new FrozenWeight(rows, cols, 'f32', { bytes: new Uint8Array(values.buffer, values.byteOffset, values.byteLength).slice(), scales: null });
     return new FrozenWeight(rows, cols, format, values);
@@ -145,9 +155,7 @@ export class FrozenWeight {
     this.live();
     if (this.dense !== undefined) return this.dense.dataSync() as Float32Array;
     const d = frozenData(this.handle!);
-    const { rows, cols } = this;
-    if (this.format === 'int8') return dequantizeInt8({ rows, cols, values: new Int8Array(d.bytes.buffer, d.bytes.byteOffset, d.bytes.byteLength), scales: d.scales! });
-    if (this.format === 'nf4') return dequantizeNf4({ rows, cols, codes: d.bytes, absmax: d.scales! });
+    if (FORMATS[this.format].quantized) return dequantize(d, this.rows, this.cols, this.format as QuantizedFormat);
     return widenFloats(this.format as 'f32' | 'bf16' | 'f16', d.bytes);
   }
 

@@ -134,15 +134,23 @@ export function nativeAdamHost(g: tf.Tensor, attrs: HostAdamAttrs): tf.Tensor {
   return tf.engine().runKernel(NATIVE_ADAM_HOST, { g }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
 }
 
-/** silu(gate)·up (Llama's gated MLP), one native pass; callers check nativeOpsOn first. */
-export function nativeSwiglu(gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
-  return tf.engine().runKernel(NATIVE_SWIGLU, { gate, up }) as tf.Tensor;
+/** silu(gate)·up (Llama's gated MLP): one native pass, else three ops. */
+export function swiglu(gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
+  if (nativeSwigluFits(gate, up)) return tf.engine().runKernel(NATIVE_SWIGLU, { gate, up }) as tf.Tensor;
+  return tf.tidy(() => tf.mul(tf.mul(gate, tf.sigmoid(gate)), up));
 }
 
-/** [dgate, dup] of silu(gate)·up from dh, one native pass; callers check nativeOpsOn first. */
-export function nativeSwigluGrad(gate: tf.Tensor, up: tf.Tensor, dh: tf.Tensor): [tf.Tensor, tf.Tensor] {
-  return tf.engine().runKernel(NATIVE_SWIGLU_GRAD, { gate, up, dh }) as [tf.Tensor, tf.Tensor];
+/** [dgate, dup] of silu(gate)·up from dh: dgate = dh·up·σ(g)·(1 + g·(1 − σ(g))), dup = dh·silu(g). One native pass, else ops. */
+export function swigluGrad(gate: tf.Tensor, up: tf.Tensor, dh: tf.Tensor): [tf.Tensor, tf.Tensor] {
+  if (nativeSwigluFits(gate, up)) return tf.engine().runKernel(NATIVE_SWIGLU_GRAD, { gate, up, dh }) as [tf.Tensor, tf.Tensor];
+  return tf.tidy(() => {
+    const s = tf.sigmoid(gate);
+    const dgate = tf.mul(tf.mul(dh, up), tf.mul(s, tf.add(1, tf.mul(gate, tf.sub(1, s)))));
+    return [dgate, tf.mul(dh, tf.mul(gate, s))] as [tf.Tensor, tf.Tensor];
+  });
 }
+
+const nativeSwigluFits = (gate: tf.Tensor, up: tf.Tensor): boolean => nativeOpsOn() && gate.dtype === 'float32' && gate.shape.join() === up.shape.join();
 
 /** gelu_new's value and s = σ(2u) for its gradient: one native pass (x read once), else three kernels. */
 export function geluNewWithSigmoid(x: tf.Tensor): { y: tf.Tensor; s: tf.Tensor } {

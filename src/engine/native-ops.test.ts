@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { tf } from './tf.js';
 import { useBackend } from './backend.js';
-import { biasedSoftmax, geluNewWithSigmoid, nativeGram, nativeSwiglu, nativeSwigluGrad, softmaxGrad, softmaxWithLse } from './fused.js';
+import { biasedSoftmax, geluNewWithSigmoid, nativeGram, swiglu, swigluGrad, softmaxGrad, softmaxWithLse } from './fused.js';
 import { configureNative, nativeAddon, nativeStatus, type NativeInfo } from './native.js';
 import { NATIVE_SOFTMAX } from './kernels/native-ops.js';
 import { assertClose, liveCounts, runOn, values } from './kernels/test-utils.js';
@@ -169,7 +169,7 @@ test('native SwiGLU and its gradient equal silu(g)·u and its taped gradient on 
         const u = tf.tensor(values(n, 13, 2), shape, 'float32');
         const dh = tf.tensor(values(n, 14, 1), shape, 'float32');
         const silu = (x: tf.Tensor, y: tf.Tensor) => tf.mul(tf.mul(x, tf.sigmoid(x)), y);
-        const out = native ? [nativeSwiglu(g, u), ...nativeSwigluGrad(g, u, dh)] : [silu(g, u), ...tf.grads(silu)([g, u], dh)];
+        const out = native ? [swiglu(g, u), ...swigluGrad(g, u, dh)] : [silu(g, u), ...tf.grads(silu)([g, u], dh)];
         tf.dispose([g, u, dh]);
         return out;
       };

@@ -38,7 +38,7 @@ export interface NativeAddon {
   /** LoRA-Pro's r×r Gram in double: over the rows of two [len, r] arrays (byRows 1) or the columns of two [r, len]. */
   gram(heap: ArrayBuffer, xOffset: number, yOffset: number, len: number, r: number, byRows: number): Float64Array;
   /**
-   * A frozen [out, in] weight held outside the heap (bytes in its format, scales for int8 / nf4, format
+   * A frozen [out, in] weight held outside the heap (bytes in its format, scales for int8 / nf4 / nf4-dq, format
    * as src/quant/formats.ts numbers it): mode 0 y[n, out] = x[n, in]·Wᵀ, mode 1 dx[n, in] = dy[n, out]·W.
    */
   frozenMatmul(heap: ArrayBuffer, xOffset: number, yOffset: number, n: number, weight: ArrayBufferView, scales: Float32Array | null, format: number, out: number, inFeatures: number, mode: number): void;

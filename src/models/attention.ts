@@ -1,7 +1,7 @@
 // Attention pieces shared by GPT-2, Llama and BERT: additive masks, position ids from a padding
 // mask, head split/merge and scaled dot-product attention with grouped key/value heads.
 import { tf } from '../engine/tf.js';
-import { biasedSoftmax, nativeOpsOn, softmaxGrad } from '../engine/fused.js';
+import { biasedSoftmax, softmaxGrad } from '../engine/fused.js';
 import type { Dropout } from './layers.js';
 
 /**
@@ -101,24 +101,15 @@ export function mergeHeads(x: tf.Tensor): tf.Tensor3D {
 }
 
 /**
- * softmax(scores + bias) with its gradient written out, dscores = y·(dy − Σ dy·y) (the bias is a
- * constant mask: no gradient). On the native engine each direction is one kernel call instead of the
- * taped add, softmax and the four ops of Softmax's registered gradient.
- */
-function maskedSoftmax(scores: tf.Tensor, bias: tf.Tensor | undefined): tf.Tensor {
-  const f = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
-    const y = biasedSoftmax(x, bias);
-    save([y]);
-    return { value: y, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [softmaxGrad(saved[0], dy)] };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return f(scores) as tf.Tensor;
-}
-
-/**
  * softmax(q·kᵀ·scale + bias)·v. q [B, nH, T, hd]; k, v [B, nKV, S, hd] with nH a multiple of nKV:
  * query head h reads key/value head ⌊h / (nH/nKV)⌋, as Hugging Face's `repeat_kv`. Rather than
  * tiling k and v, the rep = nH/nKV query heads that share a kv head are stacked along T, which is
  * the same arithmetic without copying keys and values.
+ *
+ * Under a gradient tape it keeps only q, k and v for the backward pass, which computes the
+ * probabilities again (as FlashAttention does): the probabilities [B, nH, T, S] are the largest
+ * thing a block would keep (32 MiB of its 208 at Llama-3.2-1B's shape, batch 4 × 256), and
+ * computing them is one product of the block's many. With attention dropout the taped ops run instead.
  */
 export function scaledDotProductAttention(
   q: tf.Tensor4D,
@@ -127,22 +118,89 @@ export function scaledDotProductAttention(
   bias: tf.Tensor4D | undefined,
   opts: { scale: number; dropout?: Dropout; dropoutRate?: number },
 ): tf.Tensor4D {
+  const [, nH] = q.shape;
+  const [, nKV] = k.shape;
+  if (nH % nKV !== 0) throw new Error(`query heads (${nH}) must be a multiple of key/value heads (${nKV})`);
+  if (opts.dropout && opts.dropoutRate) return tf.tidy(() => attentionOps(q, k, v, bias, opts.scale, (p) => opts.dropout!(p, opts.dropoutRate!)));
+  const inputs = bias === undefined ? [q, k, v] : [q, k, v, bias];
+  const f = tf.customGrad(((...args: unknown[]) => {
+    const xs = args.slice(0, inputs.length) as tf.Tensor4D[];
+    (args[inputs.length] as tf.GradSaveFunc)(xs);
+    const value = attentionOps(xs[0], xs[1], xs[2], xs[3], opts.scale);
+    const gradFunc = (dy: tf.Tensor4D, saved: tf.Tensor[]) => attentionGrads(dy, saved as tf.Tensor4D[], opts.scale);
+    return { value, gradFunc };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(...inputs) as tf.Tensor4D;
+}
+
+/** q scaled and grouped by kv head [B, nKV, rep·T, hd] (scaled before the product, where there are hd/S as many entries to scale), and softmax(q·kᵀ·scale + bias) [B, nH, T, S]. */
+function probabilities(q: tf.Tensor4D, k: tf.Tensor4D, bias: tf.Tensor4D | undefined, scale: number): { qg: tf.Tensor4D; p: tf.Tensor4D } {
+  const [B, nH, T, hd] = q.shape;
+  const [, nKV, S] = k.shape;
+  const qg = tf.reshape(tf.mul(q, scale), [B, nKV, (nH / nKV) * T, hd]) as tf.Tensor4D;
+  const scores = tf.reshape(tf.matMul(qg, k, false, true), [B, nH, T, S]); // [B, nKV, rep·T, S] → [B, nH, T, S]
+  return { qg, p: biasedSoftmax(scores, bias) as tf.Tensor4D }; // one native pass per row, else the add and Softmax
+}
+
+/** The forward ops: probabilities (then `drop`, if any) times v. */
+function attentionOps(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor4D | undefined, scale: number, drop?: (p: tf.Tensor) => tf.Tensor): tf.Tensor4D {
+  const [B, nH, T, hd] = q.shape;
+  const [, nKV, S] = k.shape;
+  const att = drop ? drop(maskedProbabilities(q, k, bias, scale)) : probabilities(q, k, bias, scale).p;
+  const y = tf.matMul(tf.reshape(att, [B, nKV, (nH / nKV) * T, S]), v); // [B, nKV, rep·T, hd]
+  return tf.reshape(y, [B, nH, T, hd]);
+}
+
+/**
+ * dq, dk, dv (and dbias) from dy [B, nH, T, hd] and the saved q, k, v (and bias): the probabilities
+ * again, then the taped ops' own gradients (BatchMatMul's two, softmax's y·(dy − Σ dy·y), Multiply's by
+ * the scale). The bias's gradient is the scores' summed over the axes it broadcasts along: T5 learns
+ * its position bias; for a padding or causal mask nothing reads it.
+ */
+function attentionGrads(dy: tf.Tensor4D, [q, k, v, bias]: tf.Tensor4D[], scale: number): tf.Tensor[] {
   return tf.tidy(() => {
     const [B, nH, T, hd] = q.shape;
     const [, nKV, S] = k.shape;
-    if (nH % nKV !== 0) throw new Error(`query heads (${nH}) must be a multiple of key/value heads (${nKV})`);
-    const rep = nH / nKV;
-    // heads h = g·rep + r grouped under kv head g; scaled before the product, where there are hd/S as many entries to scale
-    const qg = tf.reshape(tf.mul(q, opts.scale), [B, nKV, rep * T, hd]);
-    let att = tf.matMul(qg, k, false, true); // [B, nKV, rep·T, S]
-    att = tf.reshape(att, [B, nH, T, S]);
-    if (nativeOpsOn()) att = maskedSoftmax(att, bias);
-    else {
-      if (bias !== undefined) att = tf.add(att, bias);
-      att = tf.softmax(att, -1);
-    }
-    if (opts.dropout && opts.dropoutRate) att = opts.dropout(att, opts.dropoutRate);
-    const y = tf.matMul(tf.reshape(att, [B, nKV, rep * T, S]), v); // [B, nKV, rep·T, hd]
-    return tf.reshape(y, [B, nH, T, hd]);
+    const rows = (nH / nKV) * T;
+    const { qg, p } = probabilities(q, k, bias, scale);
+    const dy2 = tf.reshape(dy, [B, nKV, rows, hd]);
+    const pg = tf.reshape(p, [B, nKV, rows, S]);
+    const dv = tf.matMul(pg, dy2, true, false); // [B, nKV, S, hd]
+    const dp = tf.reshape(tf.matMul(dy2, v, false, true), [B, nH, T, S]);
+    const ds = tf.reshape(softmaxGrad(p, dp), [B, nKV, rows, S]);
+    const dk = tf.matMul(ds, qg, true, false); // [B, nKV, S, hd]
+    const dq = tf.mul(tf.reshape(tf.matMul(ds, k), [B, nH, T, hd]), scale);
+    return bias === undefined ? [dq, dk, dv] : [dq, dk, dv, biasGrad(tf.reshape(ds, [B, nH, T, S]), bias.shape)];
   });
+}
+
+/** The gradient of a bias added to scores [B, nH, T, S]: dscores summed over the axes the bias broadcasts along. */
+function biasGrad(dscores: tf.Tensor, biasShape: readonly number[]): tf.Tensor {
+  const broadcast = biasShape.flatMap((n, axis) => (n === 1 && dscores.shape[axis] > 1 ? [axis] : []));
+  return broadcast.length > 0 ? tf.sum(dscores, broadcast, true) : dscores;
+}
+
+/**
+ * The probabilities with the softmax's gradient written out, dscores = y·(dy − Σ dy·y) (and the bias's,
+ * as attentionGrads), for the taped route (attention dropout): on the native engine each direction is
+ * one kernel call instead of the taped add, softmax and the four ops of Softmax's registered gradient.
+ */
+function maskedProbabilities(q: tf.Tensor4D, k: tf.Tensor4D, bias: tf.Tensor4D | undefined, scale: number): tf.Tensor4D {
+  const [B, nH, T, hd] = q.shape;
+  const [, nKV, S] = k.shape;
+  const qg = tf.reshape(tf.mul(q, scale), [B, nKV, (nH / nKV) * T, hd]);
+  const scores = tf.reshape(tf.matMul(qg, k, false, true), [B, nH, T, S]);
+  const inputs = bias === undefined ? [scores] : [scores, bias];
+  const f = tf.customGrad(((...args: unknown[]) => {
+    const [x, b] = args.slice(0, inputs.length) as tf.Tensor[];
+    const y = biasedSoftmax(x, b);
+    (args[inputs.length] as tf.GradSaveFunc)([y]);
+    const gradFunc = (d: tf.Tensor, [ys]: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const ds = softmaxGrad(ys, d);
+        return b === undefined ? [ds] : [ds, biasGrad(ds, b.shape)];
+      });
+    return { value: y, gradFunc };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(...inputs) as tf.Tensor4D;
 }

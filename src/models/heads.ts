@@ -50,8 +50,10 @@ function weightedNll(logits: tf.Tensor2D, labels: tf.Tensor1D, weight: tf.Tensor
       value: tf.sum(tf.mul(nll, weight)),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [ps, ys, ws] = saved;
-        const onehot = tf.cast(tf.oneHot(ys as tf.Tensor1D, V), 'float32'); // [N, V] (wasm's OneHot ignores a float dtype)
-        return [tf.mul(tf.sub(ps, onehot), tf.mul(tf.reshape(ws, [N, 1]), dy))];
+        return tf.tidy(() => {
+          const onehot = tf.cast(tf.oneHot(ys as tf.Tensor1D, V), 'float32'); // [N, V] (wasm's OneHot ignores a float dtype)
+          return [tf.mul(tf.sub(ps, onehot), tf.mul(tf.reshape(ws, [N, 1]), dy))];
+        });
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
@@ -89,7 +91,8 @@ const CHUNK_FLOATS = 2 ** 24;
 /**
  * `causalLmLoss(h·Wᵀ, labels)` without ever holding the [B·T, V] logits: the forward pass computes
  * each chunk of rows' logits, its logsumexp and picked logit, and drops them; the backward pass
- * recomputes each chunk's logits for softmax − onehot and returns dh = dz·W chunk by chunk. No head
+ * recomputes each chunk's logits for softmax − onehot and returns dh = dz·W chunk by chunk (when one
+ * chunk holds every row, its softmax is kept instead: one product with the head fewer). No head
  * gradient: the head is frozen. At Llama-3's vocabulary (128,256) and 4 × 256 tokens the logits, their
  * softmax and gradients were ~2.5 GB of a 4 GB heap; here a chunk is 64 MiB. h [B, T, d], labels [B, T].
  */
@@ -107,26 +110,31 @@ export function chunkedCausalLmLoss(h: tf.Tensor3D, labels: tf.Tensor2D, head: F
     const safe = tf.cast(tf.where(keep, flat, tf.zerosLike(flat)), 'int32') as tf.Tensor1D; // ignored rows point at class 0
     const w = tf.cast(keep, 'float32');
     const weight = tf.div(w, tf.maximum(tf.sum(w), 1)) as tf.Tensor1D; // [N]: 1/count on kept rows
+    // one chunk holds every row: its probabilities are kept for the backward pass (one chunk's bytes,
+    // as the recomputation would hold) instead of a second product with the head
+    const single = spans.length === 1;
     const f = tf.customGrad(((x: tf.Tensor2D, save: tf.GradSaveFunc) => {
       let total = tf.scalar(0);
+      let kept: tf.Tensor | undefined;
       for (const [start, rows] of spans) {
         const next: tf.Scalar = tf.tidy(() => {
           const z = head.logits(tf.slice(x, [start, 0], [rows, d]) as tf.Tensor2D); // [rows, V]
-          const { nll } = rowNll(z, tf.slice(safe, [start], [rows]) as tf.Tensor1D);
+          const { p, nll } = rowNll(z, tf.slice(safe, [start], [rows]) as tf.Tensor1D);
+          if (single) kept = tf.keep(p);
           return tf.add(total, tf.sum(tf.mul(nll, tf.slice(weight, [start], [rows])))) as tf.Scalar;
         });
         total.dispose();
         total = next;
       }
-      save([x, safe, weight]);
+      save(kept ? [x, safe, weight, kept] : [x, safe, weight]);
+      kept?.dispose(); // the tape holds its own copy now
       return {
         value: total,
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const [xs, ys, ws] = saved;
+          const [xs, ys, ws, ps] = saved;
           const parts = spans.map(([start, rows]) =>
             tf.tidy(() => {
-              const z = head.logits(tf.slice(xs, [start, 0], [rows, d]) as tf.Tensor2D); // [rows, V], recomputed
-              const { p } = rowNll(z, tf.slice(ys, [start], [rows]) as tf.Tensor1D);
+              const p = ps ?? rowNll(head.logits(tf.slice(xs, [start, 0], [rows, d]) as tf.Tensor2D), tf.slice(ys, [start], [rows]) as tf.Tensor1D).p; // [rows, V], recomputed
               const onehot = tf.cast(tf.oneHot(tf.slice(ys, [start], [rows]) as tf.Tensor1D, V), 'float32'); // [rows, V]
               const dz = tf.mul(tf.sub(p, onehot), tf.mul(tf.reshape(tf.slice(ws, [start], [rows]), [rows, 1]), dy)) as tf.Tensor2D;
               return head.inputGrad(dz); // [rows, d]

@@ -1,7 +1,7 @@
 // Small building blocks shared by the model files: embeddings, norms, activations, dropout and a
 // list container whose children are named "0", "1", … as in PyTorch's nn.ModuleList.
 import { tf } from '../engine/tf.js';
-import { geluNewGrad, geluNewWithSigmoid, layerNormForward, layerNormInputGrad, nativeOpsOn, nativeSwiglu, nativeSwigluGrad, rmsNormForward, rmsNormInputGrad } from '../engine/fused.js';
+import { geluNewGrad, geluNewWithSigmoid, layerNormForward, layerNormInputGrad, nativeOpsOn, swiglu, swigluGrad, rmsNormForward, rmsNormInputGrad } from '../engine/fused.js';
 import { Rng } from '../math/rng.js';
 import type { QuantizeMode } from '../quant/formats.js';
 import { FrozenEmbedding, FrozenLinear } from './frozen-linear.js';
@@ -115,7 +115,7 @@ export function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps:
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xh, rs, ws] = saved;
         const lead = Array.from({ length: dy.rank - 1 }, (_, i) => i); // every axis but the last
-        return [layerNormInputGrad(dy, xh, rs, ws), tf.sum(tf.mul(dy, xh), lead), tf.sum(dy, lead)];
+        return tf.tidy(() => [layerNormInputGrad(dy, xh, rs, ws), tf.sum(tf.mul(dy, xh), lead), tf.sum(dy, lead)]);
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
@@ -149,7 +149,7 @@ export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xh, rs, ws] = saved;
         const lead = Array.from({ length: dy.rank - 1 }, (_, i) => i); // every axis but the last
-        return [rmsNormInputGrad(dy, xh, rs, ws), tf.sum(tf.mul(dy, xh), lead)];
+        return tf.tidy(() => [rmsNormInputGrad(dy, xh, rs, ws), tf.sum(tf.mul(dy, xh), lead)]);
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
@@ -203,15 +203,16 @@ export function silu(x: tf.Tensor): tf.Tensor {
 }
 
 /**
- * act(gate)·up, Llama's gated MLP. For silu on the native engine one kernel each way with the gradient
- * written out, du = dh·silu(g), dg = dh·u·σ(g)·(1 + g·(1 − σ(g))), instead of ~10 taped passes over
- * [B, T, I]; elsewhere (or for another activation) the ops as they are.
+ * act(gate)·up, Llama's gated MLP. For silu with the gradient written out, du = dh·silu(g),
+ * dg = dh·u·σ(g)·(1 + g·(1 − σ(g))), keeping gate and up only: one kernel each way on the native
+ * engine, elsewhere a few ops, instead of ~10 taped passes over [B, T, I] keeping four of them. For
+ * another activation, the ops as they are.
  */
 export function gatedActivation(act: Activation, gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
-  if (act !== silu || !nativeOpsOn() || gate.dtype !== 'float32' || gate.shape.join() !== up.shape.join()) return tf.mul(act(gate), up);
+  if (act !== silu) return tf.mul(act(gate), up);
   const f = tf.customGrad(((g: tf.Tensor, u: tf.Tensor, save: tf.GradSaveFunc) => {
     save([g, u]);
-    return { value: nativeSwiglu(g, u), gradFunc: (dh: tf.Tensor, saved: tf.Tensor[]) => nativeSwigluGrad(saved[0], saved[1], dh) };
+    return { value: swiglu(g, u), gradFunc: (dh: tf.Tensor, saved: tf.Tensor[]) => swigluGrad(saved[0], saved[1], dh) };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return f(gate, up) as tf.Tensor;
 }

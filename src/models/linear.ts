@@ -7,6 +7,19 @@ export interface LinearLike extends Module {
   readonly inFeatures: number;
   readonly outFeatures: number;
   forward(x: tf.Tensor): tf.Tensor;
+  /**
+   * forward(input.make(parts)), keeping `parts` instead of that input for the backward pass, which
+   * makes it again: for an input that is cheap to make from tensors kept anyway (the MLP's silu(gate)·up
+   * from gate and up). Undefined where the layer cannot (then call forward).
+   */
+  forwardRemade?(input: RemadeInput): tf.Tensor | undefined;
+}
+
+/** A layer input made from `parts` by `make`, with `grad` giving the parts' gradients from the input's. */
+export interface RemadeInput {
+  readonly parts: readonly tf.Tensor[];
+  make(parts: readonly tf.Tensor[]): tf.Tensor;
+  grad(parts: readonly tf.Tensor[], dx: tf.Tensor): tf.Tensor[];
 }
 
 /**

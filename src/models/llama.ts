@@ -7,10 +7,11 @@ import type { LlamaConfig } from '../io/hf-config.js';
 import { attentionBias, mergeHeads, positionIdsFromMask, positionIdsRange, scaledDotProductAttention, splitHeads } from './attention.js';
 import { DecoderCausalLM, DecoderClassifier, DropoutSource, runBlocks, type DecoderBackbone, type DropoutSettings, type ForwardContext } from './decoder.js';
 import type { KVCache } from './kv-cache.js';
-import { Embedding, ModuleList, RMSNorm, activation, asLinear, blockLinear, gatedActivation, headInit, linear, randomInit, tokenEmbedding, type Activation, type Init } from './layers.js';
+import { Embedding, ModuleList, RMSNorm, activation, asLinear, blockLinear, gatedActivation, headInit, linear, randomInit, silu, tokenEmbedding, type Activation, type Init } from './layers.js';
+import { swiglu, swigluGrad } from '../engine/fused.js';
 import { FrozenEmbedding, FrozenLinear, frozenHead } from './frozen-linear.js';
 import type { FrozenHead } from './heads.js';
-import type { LinearLike } from './linear.js';
+import type { LinearLike, RemadeInput } from './linear.js';
 import { Module } from './module.js';
 import { applyRope, ropeCosSin, ropeCosSinRange, ropeInvFreq } from './rope.js';
 import type { ModelOptions } from './types.js';
@@ -65,6 +66,11 @@ export class LlamaAttention extends Module {
   }
 }
 
+/** silu(gate)·up made from [gate, up], and [dgate, dup] from its gradient: one native pass each way. */
+function swigluInput(gate: tf.Tensor, up: tf.Tensor): RemadeInput {
+  return { parts: [gate, up], make: ([g, u]) => swiglu(g, u), grad: ([g, u], dh) => swigluGrad(g, u, dh) };
+}
+
 /** SwiGLU feed-forward: down(act(gate(x)) · up(x)). */
 export class LlamaMLP extends Module {
   gateProj: LinearLike;
@@ -83,8 +89,11 @@ export class LlamaMLP extends Module {
 
   forward(x: tf.Tensor3D): tf.Tensor3D {
     return tf.tidy(() => {
-      const h = gatedActivation(this.act, this.gateProj.forward(x), this.upProj.forward(x)); // [B, T, I]
-      return this.downProj.forward(h) as tf.Tensor3D; // [B, T, d]
+      const gate = this.gateProj.forward(x); // [B, T, I]
+      const up = this.upProj.forward(x);
+      // a LoRA down_proj keeps gate and up (kept by silu's gradient anyway), not silu(gate)·up: 1/5 of a block's activations
+      const remade = this.act === silu ? this.downProj.forwardRemade?.(swigluInput(gate, up)) : undefined;
+      return (remade ?? this.downProj.forward(gatedActivation(this.act, gate, up))) as tf.Tensor3D; // [B, T, d]
     });
   }
 

@@ -2,8 +2,8 @@
 // the row-major weight cut into blocks of 64 consecutive values (the last block may be shorter), each
 // block scaled by its absmax (float32), each scaled value stored as the index of the nearest of the
 // 16 NormalFloat levels, two 4-bit codes per byte with the FIRST value in the HIGH nibble.
-// Plain arrays only (no TF.js). Double quantization of the absmax is not implemented (it is off by
-// default in bitsandbytes too).
+// Plain arrays only (no TF.js). QLoRA's double quantization of the absmax (off by default in
+// bitsandbytes) is ./nf4-dq.ts.
 
 /**
  * QLoRA's NormalFloat4 levels: bitsandbytes' float32 constants (functional.py `get_4bit_type('nf4')`,

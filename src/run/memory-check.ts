@@ -98,6 +98,7 @@ export function requestOf(config: TrainConfig): Omit<MemoryRequest, 'checkpointF
     batchSize: config.batchSize,
     maxLength: config.maxLength,
     gradientCheckpointing: config.gradientCheckpointing,
+    loraDropout: config.loraDropout,
   };
 }
 

@@ -70,8 +70,8 @@ export interface TrainConfig {
   readonly alpha: number;
   /**
    * The frozen base's storage (engine/frozen.ts): 'none' keeps the checkpoint's dtype (outside the
-   * wasm heap under the native engine), 'int8' / 'nf4' quantize every linear layer of the blocks at
-   * load (QLoRA with nf4). Adapter methods only.
+   * wasm heap under the native engine), 'int8' / 'nf4' / 'nf4-dq' quantize every linear layer of the
+   * blocks at load (QLoRA with nf4; nf4-dq with its double quantization). Adapter methods only.
    */
   readonly quantize: QuantizeMode;
   readonly targetModules: readonly string[] | string; // names, a regex, 'all-linear', or 'peft' (PEFT's default for the model type)

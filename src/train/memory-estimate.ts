@@ -6,15 +6,16 @@
 // Mistral), memory-stacks.ts BERT and T5, memory-inference.ts eval and generate. Browser-safe: the
 // limits come from the caller.
 import { FrozenWeight } from '../engine/frozen.js';
+import { QUANTIZE_MODES, type FrozenFormat, type QuantizeMode } from '../quant/formats.js';
 import type { LlamaConfig, ModelConfig } from '../io/hf-config.js';
 import { PEFT_LORA_TARGETS } from '../adapters/peft-targets.js';
 import { usesAdapters, type MethodName } from './methods.js';
 import type { ModelCounts } from './run-memory.js';
 
-/** Weight storage formats: float formats as a checkpoint stores them, and --quantize's block formats. */
-export type WeightFormat = 'f32' | 'bf16' | 'f16' | 'int8' | 'nf4';
-export type QuantizeOption = 'none' | 'int8' | 'nf4';
-export const QUANTIZE_OPTIONS: readonly QuantizeOption[] = ['none', 'int8', 'nf4'];
+/** Weight storage formats: float formats as a checkpoint stores them, and --quantize's block formats (quant/formats.ts's table). */
+export type WeightFormat = FrozenFormat;
+export type QuantizeOption = QuantizeMode;
+export const QUANTIZE_OPTIONS: readonly QuantizeOption[] = QUANTIZE_MODES;
 
 /** Bytes of a frozen [rows, cols] weight held in `format` (the frozen tier's own table, engine/frozen.ts). */
 export function frozenWeightBytes(format: WeightFormat, rows: number, cols: number): number {
@@ -125,6 +126,8 @@ export interface MemoryRequest {
   readonly frozenTier: boolean;
   /** LoRA-Pro full mode's m×n moments live outside the wasm heap. */
   readonly momentsOutsideHeap?: boolean;
+  /** Dropout on the adapters' input (--lora-dropout); default 0. */
+  readonly loraDropout?: number;
 }
 
 export type Place = 'heap' | 'native';
@@ -170,18 +173,49 @@ export function countsFromShape(shape: DecoderShape, o: { rank: number; targetMo
 }
 
 /**
- * Float32 values one block keeps for the backward pass, per token and per (token, key) pair, with
- * the project's kernels (engine/shape-grads.ts: sums and reshapes save nothing; attention's softmax
- * saves its output; SwiGLU saves gate and up): the norms' inputs and outputs, q (scaled), k, v, the
- * attention probabilities, the heads' output, the MLP's hidden activations, and each LoRA layer's
- * x·(s·A)ᵀ.
+ * Float32 values one block keeps for the backward pass, per token, with the project's kernels (what
+ * each op's gradient saves; engine/shape-grads.ts: sums and reshapes save nothing):
+ * - each norm keeps x̂; its output is kept by the layers reading it when their weight is on the heap
+ *   (a product keeps both inputs) or they carry an adapter (x for dA), not by a bare frozen-tier product;
+ * - attention keeps q (rotated), k and v and computes the probabilities again (models/attention.ts),
+ *   rotary embeddings keep only their tables; the heads' output is o_proj's input;
+ * - Llama's MLP keeps gate and up (silu's gradient); down_proj's input silu(gate)·up too, unless a
+ *   frozen-tier down_proj makes it again from them (LoraLinear.forwardRemade); GPT-2's keeps gelu's
+ *   input and σ, and c_proj's input;
+ * - each LoRA layer keeps x·(s·A)ᵀ; with LoRA dropout, its dropped-out input and the dropout's mask.
+ * Checked against the heap meter in memory-estimate.test.ts.
  */
-function blockActivations(shape: DecoderShape, adaptedPerBlock: number, rank: number): { perToken: number; perPair: number } {
+function blockActivations(shape: DecoderShape, adapted: ReadonlySet<string>, rank: number, frozen: boolean, loraDropout: number): number {
   const d = shape.hidden;
   const q = shape.heads * shape.headDim;
   const kv = shape.kvHeads * shape.headDim;
-  const mlp = shape.arch === 'llama' ? 3 * shape.intermediate : 2 * shape.intermediate;
-  return { perToken: 4 * d + 2 * q + 2 * kv + mlp + adaptedPerBlock * rank, perPair: shape.heads };
+  const I = shape.intermediate;
+  const dropout = loraDropout > 0 && adapted.size > 0;
+  const keepsInput = (...paths: string[]) => !frozen || dropout || paths.some((p) => adapted.has(p));
+  const lora = rank * adapted.size + (dropout ? 2 * shape.blockLinears.filter((l) => adapted.has(l.path)).reduce((n, l) => n + l.in, 0) : 0);
+  // GPT-2, all on the heap: two norms' x̂ and output, q k v, the heads' output, gelu's x and σ, c_proj's input
+  if (shape.arch === 'gpt2') return 4 * d + 3 * d + d + 2 * I + I + lora;
+  return (
+    2 * d + // the norms' x̂
+    (keepsInput('self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj') ? d : 0) +
+    q + 2 * kv +
+    (keepsInput('self_attn.o_proj') ? q : 0) +
+    (keepsInput('mlp.gate_proj', 'mlp.up_proj') ? d : 0) +
+    2 * I +
+    (!frozen || dropout ? I : 0) +
+    lora
+  );
+}
+
+/**
+ * Float32 values per token live at once in one block's backward pass, beyond what blocks keep: the
+ * attention probabilities made again with their two gradients (3 × heads × S) beside q, k, v's
+ * gradients, or the MLP's [T, I] gradients (three at once).
+ */
+function blockBackward(shape: DecoderShape, keys: number): number {
+  const q = shape.heads * shape.headDim;
+  const kv = shape.kvHeads * shape.headDim;
+  return Math.max(3 * shape.heads * keys + 2 * q + 2 * kv, 3 * shape.intermediate);
 }
 
 /** Where the frozen base lives and what it weighs: the frozen tier's formats outside the heap, else float32 on the heap. */
@@ -243,16 +277,17 @@ export function estimateMemory(shape: DecoderShape, request: MemoryRequest): Mem
   parts.push(...trainedStateParts(counts, { ...request, maxAdaptedWeight: counts.maxAdaptedWeight }));
 
   // activations at B × T
-  const adaptedPerBlock = counts.adaptedLayers / L;
-  const { perToken, perPair } = blockActivations(shape, adapters ? adaptedPerBlock : 0, rank);
-  const block = B * (T * perToken + perPair * T * T) * F;
+  const adapted = new Set(adapters ? shape.blockLinears.filter((l) => targeted(request.targetModules, shape, l.path)).map((l) => l.path) : []);
+  const block = B * T * blockActivations(shape, adapted, rank, Boolean(tier), request.loraDropout ?? 0) * F;
+  const backward = B * T * blockBackward(shape, T) * F;
   // DoRA's row norms ‖W0 + s·B·A‖ are detached: one layer's m×n sum and product at a time
   if (method === 'dora') add('DoRA: one layer\'s W0 + s·B·A', 2 * counts.maxAdaptedWeight * F, 'heap');
   if (request.gradientCheckpointing) {
     add('activations: each block\'s input', L * B * T * d * F, 'heap');
-    add('activations: one block recomputed, and its gradients', 2 * block, 'heap');
+    // the recomputed block's tape is freed as its backward pass walks it (engine/tape.ts): the larger of the two, with dy and dx
+    add('activations: one block recomputed, and its backward pass', Math.max(block, backward) + 2 * B * T * d * F, 'heap');
   } else {
-    add(`activations: ${L} blocks kept, one block's gradients`, (L + 1) * block, 'heap');
+    add(`activations: ${L} blocks kept, one block's backward pass`, L * block + backward, 'heap');
   }
   const outputs = request.task === 'causal-lm' ? V : request.numLabels ?? 2;
   if (request.task === 'causal-lm' && request.frozenTier) {
@@ -275,9 +310,10 @@ export interface MemoryLimits {
 }
 
 /**
- * The share of the wasm heap an estimate may fill. The activation count is approximate: at the
- * Llama-3.2-1B shape, lora at 4 × 256 without checkpointing was estimated at 3.40 GiB and ran out of
- * the 4 GiB heap (`npm run bench:scale -- --acceptance`, 2026-12-06), an error of at least 18 %.
+ * The share of the wasm heap an estimate may fill: a margin for what it leaves out (the allocator's
+ * fragmentation, short-lived temporaries). Each block's activations are held within 10 % of the heap
+ * meter (memory-estimate.test.ts); at the Llama-3.2-1B shape, lora at 4 × 256 was estimated at a 5.03 GiB
+ * process and measured at 5.12 GiB peak RSS (`npm run bench:scale`, 2026-12-06).
  */
 export const HEAP_USABLE = 0.8;
 
@@ -300,7 +336,7 @@ export function waysOutOf(estimate: (request: MemoryRequest) => MemoryEstimate, 
   const asked = estimate(request);
   const saves = (change: Partial<MemoryRequest>) => estimate({ ...request, ...change }).processBytes < asked.processBytes;
   const candidates: [string, Partial<MemoryRequest>][] = [];
-  if (usesAdapters(request.method) && request.frozenTier && request.quantize !== 'nf4') candidates.push(['--quantize nf4', { quantize: 'nf4' }]);
+  if (usesAdapters(request.method) && request.frozenTier && request.quantize !== 'nf4' && request.quantize !== 'nf4-dq') candidates.push(['--quantize nf4', { quantize: 'nf4' }]);
   if (!request.gradientCheckpointing) candidates.push(['--gradient-checkpointing', { gradientCheckpointing: true }]);
   if (request.method === 'lora-pro') candidates.push(['--method lora-pro-efficient', { method: 'lora-pro-efficient' }]);
   if (request.method === 'full') candidates.push(['--method lora', { method: 'lora' }]);

@@ -41,7 +41,7 @@ export function padIdOf(tok: Tokenizer, dir: string): number {
 export type FrozenTier = { readonly quantize: QuantizeMode } | undefined;
 
 /**
- * Whether a base model's weights go on the frozen tier. `quantize` int8 / nf4 asks for it (Llama family
+ * Whether a base model's weights go on the frozen tier. `quantize` int8 / nf4 / nf4-dq asks for it (Llama family
  * only; refused where the method needs the base weight itself); 'none' takes it by default where it
  * saves memory: the native engine is loaded, the model is of the Llama family, and nothing needs W on
  * the heap (full fine-tuning, DoRA, the PiSSA / OLoRA / LoRA-GA inits). Without the native engine a

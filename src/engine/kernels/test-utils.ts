@@ -91,3 +91,31 @@ export function gradsAndSaved(f: () => tf.Scalar, vars: tf.Variable[]): { grads:
   tf.dispose([value, ...Object.values(grads)]);
   return { grads: out, saved };
 }
+
+/** Bytes of the tensors a gradient tape saved while `f` ran (by data buffer: a clone shares its input's). */
+export function savedBytes(f: () => tf.Tensor, xs: tf.Tensor[]): number {
+  let bytes = 0;
+  tf.tidy(() => {
+    tf.grads((...inputs: tf.Tensor[]) => {
+      const y = f.call(inputs);
+      const seen = new Set<unknown>();
+      const tape = (tf.engine() as unknown as { state: { activeTape: { saved?: tf.Tensor[] }[] } }).state.activeTape;
+      for (const node of tape) for (const t of node.saved ?? []) if (!seen.has(t.dataId)) (seen.add(t.dataId), (bytes += 4 * t.size));
+      return tf.sum(y);
+    })(xs);
+  });
+  return bytes;
+}
+
+/** Each of `got` equals `want` within `tol` of the largest |value| of that tensor (0: exactly). */
+export async function assertSame(got: tf.Tensor[], want: tf.Tensor[], tol: number, what: string): Promise<void> {
+  assert.equal(got.length, want.length);
+  for (let i = 0; i < got.length; i++) {
+    assert.deepEqual(got[i].shape, want[i].shape, `${what} [${i}] shape`);
+    const [g, w] = [await got[i].data(), await want[i].data()];
+    const scale = Math.max(1e-30, ...Array.from(w, Math.abs));
+    let worst = 0;
+    for (let j = 0; j < w.length; j++) worst = Math.max(worst, Math.abs(g[j] - w[j]) / scale);
+    assert.ok(worst <= tol, `${what} [${i}]: off by ${worst.toExponential(2)} of the largest value (limit ${tol})`);
+  }
+}
