@@ -273,12 +273,13 @@ export function estimateMemory(shape: DecoderShape, request: MemoryRequest): Mem
   const add = (name: string, bytes: number, place: Place, note?: string) => parts.push({ name, bytes, place, note });
 
   const { hidden: d, vocab: V, layers: L } = shape;
-  parts.push(...baseParts(shape, counts, { ...request, frozenTier: adapters && request.frozenTier }));
+  const tier = adapters && request.frozenTier;
+  parts.push(...baseParts(shape, counts, { ...request, frozenTier: tier }));
   parts.push(...trainedStateParts(counts, { ...request, maxAdaptedWeight: counts.maxAdaptedWeight }));
 
   // activations at B × T
   const adapted = new Set(adapters ? shape.blockLinears.filter((l) => targeted(request.targetModules, shape, l.path)).map((l) => l.path) : []);
-  const block = B * T * blockActivations(shape, adapted, rank, Boolean(tier), request.loraDropout ?? 0) * F;
+  const block = B * T * blockActivations(shape, adapted, rank, tier, request.loraDropout ?? 0) * F;
   const backward = B * T * blockBackward(shape, T) * F;
   // DoRA's row norms ‖W0 + s·B·A‖ are detached: one layer's m×n sum and product at a time
   if (method === 'dora') add('DoRA: one layer\'s W0 + s·B·A', 2 * counts.maxAdaptedWeight * F, 'heap');

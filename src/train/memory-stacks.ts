@@ -3,8 +3,8 @@
 // heap Linears), so the whole base is float32 on the wasm heap. What their forward pass keeps for the
 // backward pass is counted kernel by kernel from the model code (models/bert.ts, t5-layers.ts): a
 // linear layer's matMul saves its input (its reshape, bias add and the residual adds save nothing,
-// engine/shape-grads.ts), the transposed heads are saved by the products that read them, a softmax
-// saves its output, a LayerNorm / RMSNorm its x̂, and each activation what its gradient reads.
+// engine/shape-grads.ts), attention keeps its transposed q, k and v (not its probabilities), a
+// LayerNorm / RMSNorm its x̂, and each activation what its gradient reads.
 import type { BertConfig, ModelConfig, T5Config } from '../io/hf-config.js';
 import { decoderShape, countsFromShape, estimateMemory, RUNTIME_BYTES, targeted, trainedStateParts, type DecoderShape, type LinearShape, type MemoryEstimate, type MemoryPart, type MemoryRequest } from './memory-estimate.js';
 import { usesAdapters } from './methods.js';
@@ -160,17 +160,27 @@ export function countsFromStack(shape: StackShape, o: { rank: number; targetModu
 
 /**
  * Float32 values one block keeps for the backward pass (module comment's rules): per token, the input
- * of the q/k/v products, q transposed and q scaled (a Mul saves both), k and v transposed, the merged
- * heads, each norm's x̂ and the normed input of the next product,
- * the feed-forward's saves and each LoRA layer's x·(s·A)ᵀ; per (query, key) pair the softmax's output.
- * A T5 decoder block adds its cross-attention: per decoder token its norm, input, q, q scaled and
- * merged heads; per encoder token the encoder's k and v; per (decoder, encoder) pair its softmax.
+ * of the q/k/v products, q, k and v transposed (attention keeps them and computes its probabilities
+ * again in the backward pass, models/attention.ts), the merged heads, each norm's x̂ and the normed
+ * input of the next product, the feed-forward's saves and each LoRA layer's x·(s·A)ᵀ. A T5 decoder
+ * block adds its cross-attention: per decoder token its norm, input, q and merged heads; per encoder
+ * token the encoder's k and v. Nothing per (query, key) pair is kept: see stackBlockBackward.
  */
-export function stackBlockActivations(shape: StackShape, part: StackPart, adaptedPerBlock: number, rank: number): { perToken: number; perPair: number; perSourceToken: number; perCrossPair: number } {
+export function stackBlockActivations(shape: StackShape, part: StackPart, adaptedPerBlock: number, rank: number): { perToken: number; perSourceToken: number } {
   const { hidden: d, inner, intermediate: I } = shape;
   // BERT: the block's input (read by q/k/v), two x̂ and LayerNorm 1's output; T5: two x̂ and both norms' outputs
-  const perToken = 4 * d + 5 * inner + shape.ffSaved * I + adaptedPerBlock * rank + (part.cross ? 2 * d + 3 * inner : 0);
-  return { perToken, perPair: shape.heads, perSourceToken: part.cross ? 2 * inner : 0, perCrossPair: part.cross ? shape.heads : 0 };
+  const perToken = 4 * d + 4 * inner + shape.ffSaved * I + adaptedPerBlock * rank + (part.cross ? 2 * d + 2 * inner : 0);
+  return { perToken, perSourceToken: part.cross ? 2 * inner : 0 };
+}
+
+/**
+ * Float32 values one block's backward pass holds at once beyond what it kept, [heads, T, S] each: the
+ * probabilities made again, their two gradients, the bias's (T5's learned position bias takes one from
+ * every block), and the op-by-op softmax gradient's temporaries where the native kernels are off
+ * (measured on wasm: ~6 at once).
+ */
+function stackBlockBackward(shape: StackShape, tokens: number, keys: number): number {
+  return 6 * shape.heads * tokens * keys;
 }
 
 /** Tokens a T5 decoder reads when it trains or evaluates as a classifier: a label word and </s> (label targets are short). */
@@ -196,9 +206,9 @@ export function estimateStackMemory(shape: StackShape, request: MemoryRequest): 
   for (const part of shape.stacks) {
     const a = stackBlockActivations(shape, part, adapters ? adaptedIn(shape, part, request.targetModules).length : 0, rank);
     const tokens = part.cross ? Td : T;
-    const block = B * (tokens * a.perToken + a.perPair * tokens * tokens + S * a.perSourceToken + a.perCrossPair * tokens * S) * F;
+    const block = B * (tokens * a.perToken + S * a.perSourceToken) * F;
     kept += part.layers * block;
-    largest = Math.max(largest, block);
+    largest = Math.max(largest, block, B * stackBlockBackward(shape, tokens, part.cross ? S : tokens) * F);
   }
   const stacks = shape.stacks.map((s) => `${s.layers}`).join(' + ');
   parts.push({ name: `activations: ${stacks} blocks kept, one block's gradients`, bytes: kept + largest + B * T * shape.hidden * 2 * F, place: 'heap', note: shape.arch === 't5' ? 'with the encoder output the decoder reads' : 'with the embeddings\' LayerNorm' });
