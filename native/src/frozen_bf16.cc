@@ -1,8 +1,9 @@
 // The bf16 path of frozen_bf16.h, blocked as gemm.cc's float32 GEMM is (BLIS's loop order: NC columns,
 // then KC deep, then MC rows; B packed once per block, A per row block), but on bf16 pairs along k:
-// vdpbf16ps multiplies two adjacent bf16 pairs lane by lane and adds both products to a float32 lane,
-// so a packed strip holds, for each pair q, the 32-bit word (v[2q], v[2q+1]) of every line (low half
-// first, as the bytes of a bf16 row already are). An odd k pads its last pair with zero.
+// vdpbf16ps reads each 32-bit lane as a pair of bf16 values, multiplies its two operands' pairs and adds
+// both products to that lane's float32 sum, so a packed strip holds, for each pair q, the 32-bit word
+// (v[2q], v[2q+1]) of every line (low half first, as the bytes of a bf16 row already are). An odd k pads
+// its last pair with zero.
 //   A (x or dy, float32 on the heap): rounded to bf16 (round to nearest even) while packed into MR-tall strips.
 //   B, mode 0 (op(B)(p, j) = W[j, p]): a pair is two neighbours in W's row j, copied as one 32-bit word.
 //   B, mode 1 (op(B)(p, j) = W[p, j]): a pair is W[2q, j] and W[2q + 1, j], two rows interleaved.
@@ -27,8 +28,9 @@ namespace lorapro {
 namespace {
 
 // Measured on Zen 4 at Llama-3.2-1B's MLP shape (src/bench/frozen-matmul.ts): 256 pairs deep and 512
-// columns wide took 20 % (mode 0) and 40 % (mode 1, k = 8192) less time than 128 x 2048, as C is read
-// and written once per k block: 128 rows x 512 columns of it (256 KB) then stay in L2 between blocks.
+// columns wide took ~20 % (mode 0) and ~40 % (mode 1, k = 8192) less time than 128 x 2048 (one run
+// each on a loaded 2-core machine), as C is read and written once per k block: 128 rows x 512 columns
+// of it (256 KB) then stay in L2 between blocks.
 constexpr int64_t KCP = 256;  // pairs per packed block (512 values of k): a 32-column strip of B is 32 KB
 constexpr int64_t MC = BF16_MR * 24;  // rows of packed A per block (192 KB)
 constexpr int64_t NC = 512;  // columns of packed B per block (KCP x NC words = 512 KB)

@@ -1,8 +1,8 @@
 // Starts the engine a command computes on (--backend, $LORAPRO_BACKEND, else native, else wasm) and
 // says once, on stderr, which one it is and why; sets the precision of frozen bf16 products
-// (--matmul-precision, $LORAPRO_MATMUL, else f32) and says when bf16 was asked for but cannot run. What the user chose is checked here first, so a
-// misspelt engine or thread count is bad usage (exit 2) naming the flag or variable and the valid
-// values, in the CLI's words, not the API's.
+// (--matmul-precision, $LORAPRO_MATMUL, else f32) and says when bf16 was asked for but cannot run.
+// What the user chose is checked here first, so a misspelt engine, precision or thread count is bad
+// usage (exit 2) naming the flag or variable and the valid values, in the CLI's words, not the API's.
 import { BACKEND_ENV, describeEngineChoice, engineName, matmulPrecision, useBackend } from '../engine/backend.js';
 import { MATMUL_ENV, MATMUL_PRECISIONS, configureNative, nativeStatus, type MatmulPrecision } from '../engine/native.js';
 import { UsageError } from '../train/errors.js';

@@ -140,9 +140,6 @@ export function configureNative(options: { threads?: number; isa?: NativeInfo['i
   if (addon === null) throw new Error('the native engine is not loaded');
   const { matmul } = options;
   if (matmul !== undefined && !MATMUL_PRECISIONS.includes(matmul)) throw new Error(`configureNative: matmul must be ${MATMUL_PRECISIONS.join(' or ')}, got ${JSON.stringify(matmul)}`);
-  if (matmul !== undefined && addon.info().matmul === undefined) {
-    if (matmul === 'f32') return addon.configure(options.threads ?? 0, options.isa ?? '');
-    throw new Error('configureNative: this build of the native engine has no bf16 products; rebuild it with node scripts/build-native.mjs');
-  }
-  return matmul === undefined ? addon.configure(options.threads ?? 0, options.isa ?? '') : addon.configure(options.threads ?? 0, options.isa ?? '', matmul);
+  if (matmul === 'bf16' && addon.info().matmul === undefined) throw new Error('configureNative: this build of the native engine has no bf16 products; rebuild it with node scripts/build-native.mjs');
+  return addon.configure(options.threads ?? 0, options.isa ?? '', matmul ?? ''); // an older build ignores the third argument
 }
