@@ -4,7 +4,7 @@
   "targets": [
     {
       "target_name": "lorapro",
-      "sources": ["src/addon.cc", "src/gemm.cc", "src/pool.cc", "src/ops.cc", "src/frozen.cc"],
+      "sources": ["src/addon.cc", "src/gemm.cc", "src/pool.cc", "src/ops.cc", "src/frozen.cc", "src/frozen_bf16.cc"],
       "cflags!": ["-O2", "-O0"],
       "cflags_cc!": ["-O2", "-O0"],
       "cflags_cc": ["-O3", "-std=gnu++17", "-fno-math-errno", "-pthread"],

@@ -4,7 +4,7 @@
 import { ensureBackend } from './engine/backend.js';
 export { tf } from './engine/tf.js';
 export { useBackend, ensureBackend, engineName, describeEngine, describeEngineChoice, BACKEND_ENV } from './engine/backend.js';
-export { nativeStatus, configureNative, type NativeInfo } from './engine/native.js';
+export { nativeStatus, configureNative, type NativeInfo, type MatmulPrecision } from './engine/native.js';
 export { FrozenWeight, frozenBytes } from './engine/frozen.js';
 export { FORMATS as FROZEN_FORMATS, QUANTIZE_MODES, type FrozenFormat, type QuantizeMode } from './quant/formats.js';
 export { quantizeNf4, dequantizeNf4, NF4_LEVELS, type Nf4Blocks } from './quant/nf4.js';

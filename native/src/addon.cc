@@ -1,8 +1,10 @@
 // The Node-API face of the native engine. Kernels work in place on an ArrayBuffer the caller owns (the
 // wasm backend's heap): every tensor is a byte offset into it, nothing is copied or allocated per call.
 //
-//   info()                                   -> { isa, threads, tileRows, tileCols }
-//   configure(threads, isa)                  threads <= 0 keeps the count; isa '' keeps the kernel
+//   info()                                   -> { isa, threads, tileRows, tileCols, matmul, bf16Dot }
+//   configure(threads, isa[, matmul])        threads <= 0 keeps the count; isa '' keeps the kernel; matmul
+//     'bf16' or 'f32' (frozen_bf16.h; '' or absent keeps it): info's matmul is what bf16 weights then get
+//     ('f32' when the CPU lacks AVX512_BF16 or the kernel is not AVX-512), bf16Dot whether the CPU has it
 //   matmul(heap, aOff, bOff, cOff, m, n, k, aRs, aCs, bRs, bCs,
 //          batch, aIndex, bIndex, aMat, bMat, accumulate)
 //     C[t] (+)= op(A[aIndex[t]]) op(B[bIndex[t]]) for t < batch; offsets in bytes, strides in floats,
@@ -34,6 +36,7 @@
 #include <thread>
 
 #include "frozen.h"
+#include "frozen_bf16.h"
 #include "gemm.h"
 #include "ops.h"
 #include "pool.h"
@@ -104,12 +107,18 @@ napi_value Info(napi_env env, napi_callback_info) {
   napi_set_named_property(env, obj, "threads", make_number(env, pool().threads()));
   napi_set_named_property(env, obj, "tileRows", make_number(env, tile_rows(current_isa(), 1 << 20)));
   napi_set_named_property(env, obj, "tileCols", make_number(env, tile_cols(current_isa(), 1 << 20)));
+  const Frozen probe{nullptr, nullptr, Format::bf16, 1, 1};
+  napi_value matmul, dot;
+  CHECK(env, napi_create_string_utf8(env, frozen_bf16_active(probe) ? "bf16" : "f32", NAPI_AUTO_LENGTH, &matmul));
+  CHECK(env, napi_get_boolean(env, bf16_dot_supported(), &dot));
+  napi_set_named_property(env, obj, "matmul", matmul);
+  napi_set_named_property(env, obj, "bf16Dot", dot);
   return obj;
 }
 
 napi_value Configure(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   int64_t threads = 0;
   if (argc > 0) get_i64(env, argv[0], &threads);
@@ -129,6 +138,17 @@ napi_value Configure(napi_env env, napi_callback_info info) {
         return nullptr;
       }
       set_isa(want);
+    }
+  }
+  if (argc > 2) {
+    char name[8] = {0};
+    size_t len = 0;
+    if (napi_get_value_string_utf8(env, argv[2], name, sizeof name, &len) == napi_ok && len > 0) {
+      if (std::strcmp(name, "bf16") != 0 && std::strcmp(name, "f32") != 0) {
+        napi_throw_range_error(env, nullptr, "lorapro native: matmul must be bf16 or f32");
+        return nullptr;
+      }
+      set_frozen_bf16(std::strcmp(name, "bf16") == 0);  // without AVX512_BF16 it stays asked for and f32 runs
     }
   }
   return Info(env, info);
@@ -579,7 +599,8 @@ napi_value FrozenMatmul(napi_env env, napi_callback_info info) {
   if (n == 0) return nullptr;
   const GemmArgs g = frozen_gemm_args(&w, mode, a, c, n);
   const Isa isa = current_isa();
-  const int mr = tile_rows(isa, width), nr = tile_cols(isa, width);
+  const bool bf16 = frozen_bf16_active(w);
+  const int mr = bf16 ? BF16_MR : tile_rows(isa, width), nr = bf16 ? BF16_NR : tile_cols(isa, width);
   Pool& workers = pool();
   const int64_t threads = workers.threads();
   // Column bands (output features) by default, so each thread converts only its part of W; row bands
@@ -592,7 +613,8 @@ napi_value FrozenMatmul(napi_env env, napi_callback_info info) {
   const int64_t per_band = ((extent + bands - 1) / bands + tile - 1) / tile * tile;
   auto task = [&](int64_t band) {
     const int64_t lo = std::min(extent, band * per_band), hi = std::min(extent, lo + per_band);
-    if (by_rows) gemm_tile(isa, g, lo, hi, 0, width);
+    if (bf16) frozen_bf16_tile(w, mode, a, c, n, by_rows ? lo : 0, by_rows ? hi : n, by_rows ? 0 : lo, by_rows ? width : hi);
+    else if (by_rows) gemm_tile(isa, g, lo, hi, 0, width);
     else gemm_tile(isa, g, 0, n, lo, hi);
   };
   const unsigned mxcsr = flush_denormals();

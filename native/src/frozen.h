@@ -1,6 +1,7 @@
 // Frozen weights outside the wasm heap (src/engine/frozen.ts owns them): a row-major [rows, cols]
 // weight in the checkpoint's own float type or a quantized block format (src/quant/), read by the
-// GEMM through a B-packing routine that converts it to float32 strip by strip.
+// GEMM through a B-packing routine that converts it to float32 strip by strip (a bf16 weight with bf16
+// products asked for takes frozen_bf16.h's path instead).
 #pragma once
 #include <cstdint>
 

@@ -16,6 +16,8 @@
 #if defined(__x86_64__) || defined(_M_X64)
 #define LORAPRO_X86 1
 #include <immintrin.h>
+
+#include "tile_avx512.h"
 #endif
 
 namespace lorapro {
@@ -126,19 +128,7 @@ __attribute__((target("avx512f"))) void micro_avx512(int64_t kc, const float* ap
       acc1[i] = _mm512_fmadd_ps(x, b1, acc1[i]);
     }
   }
-  // Columns past `cols` are masked off, rows past `rows` skipped: no scratch tile needed.
-  const __mmask16 m0 = cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1);
-  const __mmask16 m1 = cols >= 32 ? __mmask16(0xFFFF) : cols <= 16 ? __mmask16(0) : __mmask16((1u << (cols - 16)) - 1);
-  for (int i = 0; i < rows; i++) {
-    float* row = c + i * c_rs;
-    __m512 lo = acc0[i], hi = acc1[i];
-    if (accumulate) {
-      lo = _mm512_add_ps(lo, _mm512_maskz_loadu_ps(m0, row));
-      hi = _mm512_add_ps(hi, _mm512_maskz_loadu_ps(m1, row + 16));
-    }
-    _mm512_mask_storeu_ps(row, m0, lo);
-    _mm512_mask_storeu_ps(row + 16, m1, hi);
-  }
+  store_tile_avx512(acc0, acc1, c, c_rs, accumulate, rows, cols);
 }
 
 // For narrow products (n <= 16: a LoRA rank, a head's width): 16 rows x one register of columns, so a

@@ -62,6 +62,14 @@ export function quantizeOption(value: unknown): QuantizeMode | 'auto' {
   return value as QuantizeMode;
 }
 
+/** --matmul-precision on train, compare, eval and generate (engine/native.ts MatmulPrecision). */
+export const MATMUL_OPTION: OptionSpec = {
+  key: 'matmulPrecision',
+  type: 'string',
+  arg: 'P',
+  help: 'products with a bf16 frozen base on the native engine: f32 (the weight widened to float32) or bf16 (the activations rounded to bf16, products summed in float32 with AVX512_BF16: about twice as fast; elsewhere f32 runs, with a note) (default: $LORAPRO_MATMUL, else f32)',
+};
+
 export const BACKEND_OPTION: OptionSpec = { key: 'backend', type: 'string', arg: 'NAME', help: 'engine: native (C++ kernels on wasm), wasm, cpu or webgpu (a GPU through the optional `webgpu` package; without it, the default) (default: $LORAPRO_BACKEND, else native where it was built, else wasm)' };
 
 

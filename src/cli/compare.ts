@@ -38,10 +38,10 @@ export const compareCommand: Command = {
   ],
   examples: ['lorapro compare --model models/gpt2 --train data/sst2.jsonl --eval data/sst2-dev.jsonl --task classification --methods full,lora,lora-pro --seeds 0,1,2 --epochs 3 --out runs/cmp'],
   async run(values, io) {
-    const { methods, seeds, out, resume, backend, noDiagnostics, noDivergenceGuard, ...base } = resolveTaskOption(values);
+    const { methods, seeds, out, resume, backend, matmulPrecision, noDiagnostics, noDivergenceGuard, ...base } = resolveTaskOption(values);
     const methodList = listOf(methods, '--methods').map(checkVariant);
     checkOutFolder(out as string);
-    await startEngine(backend, io);
+    await startEngine(backend, io, matmulPrecision);
     const options = { ...base, ...(noDiagnostics ? { diagnostics: false } : {}), ...(noDivergenceGuard ? { divergenceGuard: false } : {}) };
     const outcome = await whileInterruptible(io, (signal) =>
       compareMethods({ base: options, methods: methodList, seeds: seedsOf(seeds), out: out as string, resume: resume as boolean | undefined }, { progress: () => createProgress(process.stderr), log: (l) => io.err(l), signal }),

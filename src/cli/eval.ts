@@ -6,7 +6,7 @@ import { loadEvalData } from '../train/run-data.js';
 import { UsageError } from '../train/errors.js';
 import { loadTrained, padIdOf, planTrained } from '../train/run-model.js';
 import { checkInferenceMemory } from '../run/memory-check.js';
-import { BACKEND_OPTION, QUANTIZE_OPTION, quantizeOption, type Command } from './args.js';
+import { BACKEND_OPTION, MATMUL_OPTION, QUANTIZE_OPTION, quantizeOption, type Command } from './args.js';
 
 export function taskOption(value: unknown): TaskName | undefined {
   if (value === undefined) return undefined;
@@ -29,10 +29,11 @@ export const evalCommand: Command = {
     { key: 'json', type: 'boolean', help: 'print one JSON object with the metrics as the last line' },
     QUANTIZE_OPTION,
     BACKEND_OPTION,
+    MATMUL_OPTION,
   ],
   examples: ['lorapro eval --model models/gpt2 --adapter runs/sst2-lora-pro --data data/sst2-dev.jsonl --json'],
   async run(values, io) {
-    await startEngine(values.backend, io);
+    await startEngine(values.backend, io, values.matmulPrecision);
     const log = (line: string) => io.err(line);
     const batchSize = (values.batchSize as number | undefined) ?? 16;
     if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new UsageError(`--batch-size must be a positive integer, got ${batchSize}`);

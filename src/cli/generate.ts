@@ -11,8 +11,8 @@ import { UsageError } from '../train/errors.js';
 import { loadRunTokenizer, loadTrained, planTrained, requireModelDir } from '../train/run-model.js';
 import type { Tokenizer } from '../io/tokenizer.js';
 import { checkInferenceMemory } from '../run/memory-check.js';
-import { BACKEND_OPTION, QUANTIZE_OPTION, quantizeOption, type Command, type CliIO } from './args.js';
-import { chooseEngine } from './engine.js';
+import { BACKEND_OPTION, MATMUL_OPTION, QUANTIZE_OPTION, quantizeOption, type Command, type CliIO } from './args.js';
+import { applyMatmul, chooseEngine, requestedMatmul } from './engine.js';
 
 function samplingOf(values: Record<string, unknown>): SamplingOptions {
   const sampling: SamplingOptions = { temperature: values.temperature as number | undefined, topK: values.topK as number | undefined, topP: values.topP as number | undefined };
@@ -83,11 +83,14 @@ export const generateCommand: Command = {
     { key: 'seed', type: 'int', default: '0', help: 'seed of the sampling draws' },
     QUANTIZE_OPTION,
     BACKEND_OPTION,
+    MATMUL_OPTION,
   ],
   examples: ['lorapro generate --model models/gpt2 --adapter runs/alpaca-lora-pro --prompt "Q: what is 2+2?" --max-new-tokens 16'],
   async run(values, io) {
     maxNewTokensOf(values);
+    requestedMatmul(values.matmulPrecision);
     await chooseEngine(values.backend);
+    applyMatmul(values.matmulPrecision, io);
     requireModelDir(values.model as string);
     if ((await readModelConfig(values.model as string)).modelType === 't5') return generateT5(values, io);
     const options = { model: values.model as string, adapter: values.adapter as string | undefined, task: 'causal-lm' as const, log: (l: string) => io.err(l), quantize: quantizeOption(values.quantize) };

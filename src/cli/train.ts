@@ -9,7 +9,7 @@ import { trainConfig, type TrainConfig } from '../train/config.js';
 import { train, type TrainResult } from '../run/train.js';
 import { builtinDataSpec, builtinSpecString } from '../train/run-data.js';
 import { UsageError } from '../train/errors.js';
-import { BACKEND_OPTION, QUANTIZE_OPTION, type Command, type OptionSpec } from './args.js';
+import { BACKEND_OPTION, MATMUL_OPTION, QUANTIZE_OPTION, type Command, type OptionSpec } from './args.js';
 import { INTERRUPTED_EXIT, resumeCommand, whileInterruptible } from './interrupt.js';
 
 /** --target-modules, as PEFT reads target_modules (adapters/peft-targets.ts). */
@@ -56,6 +56,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { key: 'damping', type: 'number', default: '1e-2 for lora-pro-sgd, 1e-8 for lora-pro and lora-pro-efficient', help: 'LoRA-Pro: δ of the damped inverses (BᵀB + δI)⁻¹, (AAᵀ + δI)⁻¹' },
   { key: 'seed', type: 'int', default: '0', help: 'seed of the data order, split, head and adapter init' },
   BACKEND_OPTION,
+  MATMUL_OPTION,
 ];
 
 /** --resume on data files whose bytes changed since the run started (run.json keeps their SHA-256). */
@@ -80,7 +81,7 @@ export function resolveTaskOption(values: Record<string, unknown>): Record<strin
 
 /** Flags → the library's TrainConfig (the CLI-only options dropped or renamed). */
 export function configFromOptions(values: Record<string, unknown>): TrainConfig {
-  const { backend: _backend, noDiagnostics, noDivergenceGuard, resumeOrStart, methods: _m, seeds: _s, ...rest } = resolveTaskOption(values);
+  const { backend: _backend, matmulPrecision: _matmul, noDiagnostics, noDivergenceGuard, resumeOrStart, methods: _m, seeds: _s, ...rest } = resolveTaskOption(values);
   if (resumeOrStart && rest.resume) throw new UsageError('give --resume or --resume-or-start, not both');
   return trainConfig({ ...rest, ...(noDiagnostics ? { diagnostics: false } : {}), ...(noDivergenceGuard ? { divergenceGuard: false } : {}), ...(resumeOrStart ? { resume: 'if-any' } : {}) });
 }
@@ -122,7 +123,7 @@ export const trainCommand: Command = {
   async run(values, io) {
     const config = configFromOptions(values);
     checkOutFolder(config.out);
-    await startEngine(values.backend, io);
+    await startEngine(values.backend, io, values.matmulPrecision);
     const progress = createProgress(process.stderr);
     const result = await whileInterruptible(io, (signal) => train(config, { progress, signal }));
     if (result.status === 'interrupted') {

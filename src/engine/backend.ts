@@ -1,6 +1,6 @@
 import { tf } from './tf.js';
 import { guardWasmHeap } from './heap.js';
-import { nativeKernelsOn, nativeStatus, useNativeKernels } from './native.js';
+import { nativeKernelsOn, nativeStatus, useNativeKernels, type MatmulPrecision } from './native.js';
 import { describeAdapter, webgpuAdapter } from './gpu-adapter.js';
 
 /** Backends the package knows how to start, in order of preference for Node. */
@@ -137,6 +137,12 @@ export function engineName(): string {
   return backend === 'wasm' && nativeKernelsOn() ? NATIVE : backend;
 }
 
+/** The precision of products with frozen bf16 weights now: 'bf16' only on the native engine with it switched on and the CPU able. */
+export function matmulPrecision(): MatmulPrecision {
+  const status = nativeStatus();
+  return engineName() === NATIVE && status.available && status.info.matmul === 'bf16' ? 'bf16' : 'f32';
+}
+
 /** The engine in words, for logs and `lorapro info`: e.g. "native (avx512, 2 threads) on wasm". */
 export function describeEngine(): string {
   const name = engineName();
@@ -144,7 +150,8 @@ export function describeEngine(): string {
   if (name === WEBGPU && adapter) return `webgpu on ${describeAdapter(adapter)}`;
   if (name !== NATIVE) return name;
   const status = nativeStatus();
-  return status.available ? `native (${status.info.isa}, ${status.info.threads} thread${status.info.threads === 1 ? '' : 's'}) on wasm` : name;
+  const bf16 = status.available && status.info.matmul === 'bf16' ? ', bf16 products with bf16 weights' : '';
+  return status.available ? `native (${status.info.isa}, ${status.info.threads} thread${status.info.threads === 1 ? '' : 's'}${bf16}) on wasm` : name;
 }
 
 /** The engine line: the engine in words and why it was chosen, e.g. "native (avx2, 8 threads) on wasm; default". */

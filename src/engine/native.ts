@@ -9,7 +9,8 @@
 /** The addon's functions (native/src/addon.cc). */
 export interface NativeAddon {
   info(): NativeInfo;
-  configure(threads: number, isa: string): NativeInfo;
+  /** matmul 'bf16' | 'f32' | '' (keep); absent from builds before it. */
+  configure(threads: number, isa: string, matmul?: string): NativeInfo;
   matmul(
     heap: ArrayBuffer, aOffset: number, bOffset: number, cOffset: number, m: number, n: number, k: number,
     aRowStride: number, aColStride: number, bRowStride: number, bColStride: number,
@@ -51,7 +52,25 @@ export interface NativeInfo {
   threads: number;
   tileRows: number;
   tileCols: number;
+  /**
+   * The precision of products with a frozen bf16 weight now (native/src/frozen_bf16.h): 'bf16' only when
+   * asked for, the CPU has AVX512_BF16 and the AVX-512 kernels run. Absent from builds before it.
+   */
+  matmul?: MatmulPrecision;
+  /** Whether the CPU has AVX512_BF16's dot products. */
+  bf16Dot?: boolean;
 }
+
+/**
+ * Products with frozen bf16 weights: 'f32' (the default) converts the weight to float32 and multiplies
+ * in float32; 'bf16' rounds the activations to bf16 and sums bf16 products in float32 (AVX512_BF16),
+ * about twice as fast, as PyTorch's CPU autocast does.
+ */
+export type MatmulPrecision = 'f32' | 'bf16';
+export const MATMUL_PRECISIONS: readonly MatmulPrecision[] = ['f32', 'bf16'];
+
+/** Asks for bf16 products at load (`configureNative({ matmul })` changes it later); read by native/src/frozen_bf16.cc. */
+export const MATMUL_ENV = 'LORAPRO_MATMUL';
 
 /** Overrides where the binary is looked for (tests use it to simulate a failed build). */
 export const NATIVE_PATH_ENV = 'LORAPRO_NATIVE_PATH';
@@ -110,9 +129,17 @@ export function nativeKernelsOn(): boolean {
   return nativeAddon() !== null;
 }
 
-/** Sets the native kernels' thread count (and, for tests, their instruction set). */
-export function configureNative(options: { threads?: number; isa?: NativeInfo['isa'] }): NativeInfo {
+/**
+ * Sets the native kernels' thread count, the precision of frozen bf16 products (`matmul`; without
+ * AVX512_BF16 the returned info's matmul stays 'f32') and, for tests, their instruction set.
+ *
+ * @example configureNative({ matmul: 'bf16' }).matmul // 'bf16' where the CPU has AVX512_BF16
+ */
+export function configureNative(options: { threads?: number; isa?: NativeInfo['isa']; matmul?: MatmulPrecision }): NativeInfo {
   const addon = state().addon;
   if (addon === null) throw new Error('the native engine is not loaded');
-  return addon.configure(options.threads ?? 0, options.isa ?? '');
+  const { matmul } = options;
+  if (matmul !== undefined && !MATMUL_PRECISIONS.includes(matmul)) throw new Error(`configureNative: matmul must be ${MATMUL_PRECISIONS.join(' or ')}, got ${JSON.stringify(matmul)}`);
+  if (matmul === 'bf16' && addon.info().matmul === undefined) throw new Error('configureNative: this build of the native engine has no bf16 products; rebuild it with node scripts/build-native.mjs');
+  return addon.configure(options.threads ?? 0, options.isa ?? '', matmul ?? ''); // an older build ignores the third argument
 }

@@ -1,8 +1,9 @@
 // run.json: what a run was trained with (the validated config, the label set, the effective max
-// length, the backend, a fingerprint of each data file). `eval`, `merge` and `generate` read it to
+// length, the backend and its matmul precision, a fingerprint of each data file). `eval`, `merge` and `generate` read it to
 // rebuild the task; --resume checks that the settings that shape the numbers, and the data files'
 // bytes, are unchanged.
-import { engineName } from '../engine/backend.js';
+import { engineName, matmulPrecision } from '../engine/backend.js';
+import type { MatmulPrecision } from '../engine/native.js';
 import { createReadStream, existsSync, realpathSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
@@ -23,6 +24,8 @@ export interface RunFile {
   readonly labels?: string[];
   readonly maxLength: number;
   readonly backend: string;
+  /** Products with frozen bf16 weights (--matmul-precision as it took effect); absent from run.json files written before it. */
+  readonly matmul?: MatmulPrecision;
   readonly totalSteps?: number;
   readonly trainExamples: number;
   readonly evalExamples: number;
@@ -100,6 +103,7 @@ export async function writeRunFile(run: RunFileSource, totalSteps: number | unde
     labels: run.data.labels,
     maxLength: run.maxLength,
     backend: engineName(),
+    matmul: matmulPrecision(),
     totalSteps,
     trainExamples: run.data.train.length,
     evalExamples: run.data.eval.length,

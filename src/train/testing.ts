@@ -63,14 +63,14 @@ export function tinyConfig(arch: TinyArch): Record<string, unknown> {
   };
 }
 
-/** Writes a randomly initialised tiny causal LM (or T5) with its tokenizer into `dir` (created). */
-export async function writeTinyModel(dir: string, arch: TinyArch = 'gpt2', seed = 1): Promise<string> {
+/** Writes a randomly initialised tiny causal LM (or T5) with its tokenizer into `dir` (created), its weights stored as `dtype`. */
+export async function writeTinyModel(dir: string, arch: TinyArch = 'gpt2', seed = 1, dtype: 'F32' | 'BF16' = 'F32'): Promise<string> {
   await tf.ready();
   mkdirSync(dir, { recursive: true });
   const config = parseModelConfig(tinyConfig(arch), `tiny ${arch}`);
   const model = createModel(config, { task: arch === 't5' ? 'sequence-classification' : 'causal-lm', init: randomInit(seed, 0.1) });
   try {
-    await savePretrained(model, dir);
+    await savePretrained(model, dir, { dtype });
   } finally {
     model.dispose();
   }
