@@ -38,10 +38,10 @@ export const evalCommand: Command = {
     const batchSize = (values.batchSize as number | undefined) ?? 16;
     if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new UsageError(`--batch-size must be a positive integer, got ${batchSize}`);
     const options = { model: values.model as string, adapter: values.adapter as string | undefined, task: taskOption(values.task), log, quantize: quantizeOption(values.quantize) };
-    const plan = await planTrained({ ...options, log: () => {} });
+    const plan = await planTrained(options);
     const maxLength = (values.maxLength as number | undefined) ?? plan.run?.maxLength ?? 128;
     await checkInferenceMemory({ ...options, command: 'eval', batchSize, inputLength: maxLength, newTokens: 0 }, plan); // before any weight is loaded
-    const trained = await loadTrained(options);
+    const trained = await loadTrained(options, { plan });
     try {
       // Without --adapter, --task or run.json the architecture chose the task; labelled data then means a mix-up.
       const taskGuessedFrom = trained.taskSource === 'config.json' && values.adapter === undefined ? (values.model as string) : undefined;

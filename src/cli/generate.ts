@@ -94,10 +94,11 @@ export const generateCommand: Command = {
     requireModelDir(values.model as string);
     if ((await readModelConfig(values.model as string)).modelType === 't5') return generateT5(values, io);
     const options = { model: values.model as string, adapter: values.adapter as string | undefined, task: 'causal-lm' as const, log: (l: string) => io.err(l), quantize: quantizeOption(values.quantize) };
-    const plan = await planTrained({ ...options, log: () => {} });
-    const ids = promptIds(values, await loadRunTokenizer(options.model));
+    const plan = await planTrained(options);
+    const tok = await loadRunTokenizer(options.model);
+    const ids = promptIds(values, tok);
     await checkInferenceMemory({ ...options, command: 'generate', batchSize: 1, inputLength: ids.length, newTokens: maxNewTokensOf(values) }, plan); // before any weight is loaded
-    const trained = await loadTrained(options);
+    const trained = await loadTrained(options, { plan, tokenizer: tok });
     try {
       const { model, tokenizer } = trained;
       if (model.task !== 'causal-lm') throw new UsageError('generate needs a causal LM; this run was trained for classification (use lorapro eval)');

@@ -150,14 +150,15 @@ export async function planTrained(o: TrainedOptions): Promise<TrainedPlan> {
 /**
  * Loads `modelDir` (with the adapter in `adapterDir`, if given) for evaluation, generation or
  * merging. The task and labels come from run.json next to the adapter or model, else `task`,
- * else adapter_config.json's task_type, else the model's config.
+ * else adapter_config.json's task_type, else the model's config. `ready` hands over what the caller
+ * already has (planTrained's plan, the tokenizer), so nothing is read twice.
  *
  * @example
  *   const { model, tokenizer, labels } = await loadTrained({ model: 'models/gpt2', adapter: 'runs/a', log: console.error });
  */
-export async function loadTrained(o: TrainedOptions): Promise<TrainedModel> {
-  const { task, taskSource, labels, labelOrigin, run, frozen } = await planTrained(o);
-  const tokenizer = await loadRunTokenizer(o.model);
+export async function loadTrained(o: TrainedOptions, ready: { plan?: TrainedPlan; tokenizer?: Tokenizer } = {}): Promise<TrainedModel> {
+  const { task, taskSource, labels, labelOrigin, run, frozen } = ready.plan ?? (await planTrained(o));
+  const tokenizer = ready.tokenizer ?? (await loadRunTokenizer(o.model));
   // With an adapter, a head the base checkpoint lacks comes from the adapter: no "newly initialised" notice.
   const model = await loadRunModel(o.model, task, { labels, tokenizer, seed: run?.config.seed ?? 0, log: o.adapter === undefined ? o.log : () => {}, frozen });
   try {
