@@ -6,7 +6,7 @@
 // Run: `npm run bench:block-memory -- [--preset llama-1b] [--batch 4] [--length 256] [--dir /tmp/lorapro-scale]`.
 import { tf } from '../engine/tf.js';
 import { useBackend } from '../engine/backend.js';
-import { meterWasmHeap } from '../engine/heap.js';
+import { keptForBackward } from '../engine/heap.js';
 import { injectLora } from '../adapters/inject.js';
 import { loraConfig } from '../adapters/lora-config.js';
 import { readModelConfig } from '../io/hf-config.js';
@@ -34,26 +34,17 @@ function parseArgs(argv: readonly string[]): { preset: string; batch: number; le
   return { preset, batch: int('batch', 4), length: int('length', 256), dir: o.dir ?? '/tmp/lorapro-scale' };
 }
 
-/** Live heap bytes once a taped forward pass of the model in `dir` has computed its loss. */
+/** Heap bytes a taped forward pass of the model in `dir` keeps for its backward pass. */
 async function keptByForward(dir: string, B: number, T: number): Promise<number> {
   const model = (await loadPretrained(dir, { task: 'causal-lm', frozen: { quantize: 'none' }, onWarning: () => {} })) as CausalLM;
   injectLora(model, loraConfig({ targetModules: 'all-linear', r: 8, loraAlpha: 16 }));
   const ids = tf.tensor2d(Int32Array.from({ length: B * T }, (_, i) => (7 * i) % 250), [B, T], 'int32');
-  const meter = meterWasmHeap();
-  let kept = 0;
   try {
-    const { value, grads } = tf.variableGrads(() => {
-      const loss = model.loss(ids, ids, undefined, { training: true });
-      kept = meter.live();
-      return loss;
-    }, [...model.trainableParameters().values()]);
-    tf.dispose([value, ...Object.values(grads)]);
+    return keptForBackward(() => model.loss(ids, ids, undefined, { training: true }), [...model.trainableParameters().values()]);
   } finally {
-    meter.stop();
     ids.dispose();
     model.dispose();
   }
-  return kept;
 }
 
 async function main(): Promise<void> {

@@ -97,3 +97,26 @@ export function meterWasmHeap(): { peak(): number; live(): number; stop(): void 
     },
   };
 }
+
+/**
+ * Wasm-heap bytes a taped forward pass leaves for its backward pass: the meter's live bytes once
+ * `loss()` has returned, under tf.variableGrads over `vars` (the gradients are then made and freed).
+ *
+ * @example
+ *   const kept = keptForBackward(() => model.loss(ids, ids, undefined, { training: true }), [...model.trainableParameters().values()]);
+ */
+export function keptForBackward(loss: () => tf.Scalar, vars: tf.Variable[]): number {
+  const meter = meterWasmHeap();
+  let kept = 0;
+  try {
+    const { value, grads } = tf.variableGrads(() => {
+      const y = loss();
+      kept = meter.live();
+      return y;
+    }, vars);
+    tf.dispose([value, ...Object.values(grads)]);
+  } finally {
+    meter.stop();
+  }
+  return kept;
+}

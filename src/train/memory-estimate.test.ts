@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '../engine/tf.js';
 import { useBackend } from '../engine/backend.js';
-import { meterWasmHeap } from '../engine/heap.js';
+import { keptForBackward, meterWasmHeap } from '../engine/heap.js';
 import { hostAdamOn } from '../engine/fused.js';
 import { nativeStatus } from '../engine/native.js';
 import type { HostBatch } from '../data/batches.js';
@@ -130,27 +130,14 @@ test('ways out: each listed change fits the limits, and a change that still does
   assert.equal(ckpt.parts.find((p) => p.name === 'base: block linear weights')!.place, 'native');
 });
 
-/**
- * Heap bytes one block's forward pass leaves for the backward pass: what a taped forward of `layers`
- * blocks holds (the meter's live bytes once the loss is computed, before the backward pass runs).
- */
-async function keptByForward(model: AnyModel, batch: HostBatch): Promise<number> {
-  const vars = [...model.trainableParameters().values()];
+/** Heap bytes a taped forward pass of `model` on `batch` keeps for the backward pass. */
+function keptByForward(model: AnyModel, batch: HostBatch): number {
   const ids = tf.tensor2d(batch.ids, [B, T], 'int32');
-  const meter = meterWasmHeap();
-  let kept = 0;
   try {
-    const { value, grads } = tf.variableGrads(() => {
-      const loss = (model as CausalLM).loss(ids, ids, undefined, { training: true });
-      kept = meter.live();
-      return loss;
-    }, vars);
-    tf.dispose([value, ...Object.values(grads)]);
+    return keptForBackward(() => (model as CausalLM).loss(ids, ids, undefined, { training: true }), [...model.trainableParameters().values()]);
   } finally {
-    meter.stop();
     ids.dispose();
   }
-  return kept;
 }
 
 const smallBatch = (): HostBatch => {
@@ -184,7 +171,7 @@ for (const [arch, method, frozen] of placements) {
       }
       const setup = setupMethod(model, { method, rank: 4, alpha: 8, targetModules: 'all-linear', loraDropout: 0, modulesToSave: [], seed: 0, lr: 1e-3, weightDecay: 0 });
       try {
-        kept.push(await keptByForward(model, smallBatch()));
+        kept.push(keptByForward(model, smallBatch()));
       } finally {
         setup.optimizer.dispose();
         model.dispose();
