@@ -110,24 +110,28 @@ export function mergeHeads(x: tf.Tensor): tf.Tensor3D {
  * probabilities again (as FlashAttention does): the probabilities [B, nH, T, S] are the largest
  * thing a block would keep (32 MiB of its 208 at Llama-3.2-1B's shape, batch 4 × 256), and
  * computing them is one product of the block's many. With attention dropout the taped ops run instead.
+ * A bias is a constant mask unless `learnedBias` (T5's position bias, a parameter's output): only
+ * then is its gradient computed.
  */
 export function scaledDotProductAttention(
   q: tf.Tensor4D,
   k: tf.Tensor4D,
   v: tf.Tensor4D,
   bias: tf.Tensor4D | undefined,
-  opts: { scale: number; dropout?: Dropout; dropoutRate?: number },
+  opts: { scale: number; dropout?: Dropout; dropoutRate?: number; learnedBias?: boolean },
 ): tf.Tensor4D {
   const [, nH] = q.shape;
   const [, nKV] = k.shape;
   if (nH % nKV !== 0) throw new Error(`query heads (${nH}) must be a multiple of key/value heads (${nKV})`);
-  if (opts.dropout && opts.dropoutRate) return tf.tidy(() => attentionOps(q, k, v, bias, opts.scale, (p) => opts.dropout!(p, opts.dropoutRate!)));
-  const inputs = bias === undefined ? [q, k, v] : [q, k, v, bias];
+  const learned = bias !== undefined && opts.learnedBias === true;
+  if (opts.dropout && opts.dropoutRate) return tf.tidy(() => attentionOps(q, k, v, bias, opts.scale, learned, (p) => opts.dropout!(p, opts.dropoutRate!)));
+  const inputs = learned ? [q, k, v, bias] : [q, k, v];
   const f = tf.customGrad(((...args: unknown[]) => {
-    const xs = args.slice(0, inputs.length) as tf.Tensor4D[];
-    (args[inputs.length] as tf.GradSaveFunc)(xs);
-    const value = attentionOps(xs[0], xs[1], xs[2], xs[3], opts.scale);
-    const gradFunc = (dy: tf.Tensor4D, saved: tf.Tensor[]) => attentionGrads(dy, saved as tf.Tensor4D[], opts.scale);
+    const [qs, ks, vs, bs] = args.slice(0, inputs.length) as tf.Tensor4D[];
+    const b = bs ?? bias; // a mask is saved for the recomputation, not differentiated
+    (args[inputs.length] as tf.GradSaveFunc)(b === undefined ? [qs, ks, vs] : [qs, ks, vs, b]);
+    const value = attentionOps(qs, ks, vs, b, opts.scale, learned);
+    const gradFunc = (dy: tf.Tensor4D, saved: tf.Tensor[]) => attentionGrads(dy, saved as tf.Tensor4D[], opts.scale, learned);
     return { value, gradFunc };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return f(...inputs) as tf.Tensor4D;
@@ -143,21 +147,21 @@ function probabilities(q: tf.Tensor4D, k: tf.Tensor4D, bias: tf.Tensor4D | undef
 }
 
 /** The forward ops: probabilities (then `drop`, if any) times v. */
-function attentionOps(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor4D | undefined, scale: number, drop?: (p: tf.Tensor) => tf.Tensor): tf.Tensor4D {
+function attentionOps(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor4D | undefined, scale: number, learnedBias: boolean, drop?: (p: tf.Tensor) => tf.Tensor): tf.Tensor4D {
   const [B, nH, T, hd] = q.shape;
   const [, nKV, S] = k.shape;
-  const att = drop ? drop(maskedProbabilities(q, k, bias, scale)) : probabilities(q, k, bias, scale).p;
+  const att = drop ? drop(maskedProbabilities(q, k, bias, scale, learnedBias)) : probabilities(q, k, bias, scale).p;
   const y = tf.matMul(tf.reshape(att, [B, nKV, (nH / nKV) * T, S]), v); // [B, nKV, rep·T, hd]
   return tf.reshape(y, [B, nH, T, hd]);
 }
 
 /**
- * dq, dk, dv (and dbias) from dy [B, nH, T, hd] and the saved q, k, v (and bias): the probabilities
- * again, then the taped ops' own gradients (BatchMatMul's two, softmax's y·(dy − Σ dy·y), Multiply's by
- * the scale). The bias's gradient is the scores' summed over the axes it broadcasts along: T5 learns
- * its position bias; for a padding or causal mask nothing reads it.
+ * dq, dk, dv (and a learned bias's gradient) from dy [B, nH, T, hd] and the saved q, k, v (and bias):
+ * the probabilities again, then the taped ops' own gradients (BatchMatMul's two, softmax's
+ * y·(dy − Σ dy·y), Multiply's by the scale). The bias's gradient is the scores' summed over the axes it
+ * broadcasts along.
  */
-function attentionGrads(dy: tf.Tensor4D, [q, k, v, bias]: tf.Tensor4D[], scale: number): tf.Tensor[] {
+function attentionGrads(dy: tf.Tensor4D, [q, k, v, bias]: tf.Tensor4D[], scale: number, learnedBias: boolean): tf.Tensor[] {
   return tf.tidy(() => {
     const [B, nH, T, hd] = q.shape;
     const [, nKV, S] = k.shape;
@@ -170,7 +174,7 @@ function attentionGrads(dy: tf.Tensor4D, [q, k, v, bias]: tf.Tensor4D[], scale: 
     const ds = tf.reshape(softmaxGrad(p, dp), [B, nKV, rows, S]);
     const dk = tf.matMul(ds, qg, true, false); // [B, nKV, S, hd]
     const dq = tf.mul(tf.reshape(tf.matMul(ds, k), [B, nH, T, hd]), scale);
-    return bias === undefined ? [dq, dk, dv] : [dq, dk, dv, biasGrad(tf.reshape(ds, [B, nH, T, S]), bias.shape)];
+    return learnedBias ? [dq, dk, dv, biasGrad(tf.reshape(ds, [B, nH, T, S]), bias.shape)] : [dq, dk, dv];
   });
 }
 
@@ -185,15 +189,15 @@ function biasGrad(dscores: tf.Tensor, biasShape: readonly number[]): tf.Tensor {
  * as attentionGrads), for the taped route (attention dropout): on the native engine each direction is
  * one kernel call instead of the taped add, softmax and the four ops of Softmax's registered gradient.
  */
-function maskedProbabilities(q: tf.Tensor4D, k: tf.Tensor4D, bias: tf.Tensor4D | undefined, scale: number): tf.Tensor4D {
+function maskedProbabilities(q: tf.Tensor4D, k: tf.Tensor4D, bias: tf.Tensor4D | undefined, scale: number, learnedBias: boolean): tf.Tensor4D {
   const [B, nH, T, hd] = q.shape;
   const [, nKV, S] = k.shape;
   const qg = tf.reshape(tf.mul(q, scale), [B, nKV, (nH / nKV) * T, hd]);
   const scores = tf.reshape(tf.matMul(qg, k, false, true), [B, nH, T, S]);
-  const inputs = bias === undefined ? [scores] : [scores, bias];
+  const inputs = learnedBias && bias !== undefined ? [scores, bias] : [scores];
   const f = tf.customGrad(((...args: unknown[]) => {
     const [x, b] = args.slice(0, inputs.length) as tf.Tensor[];
-    const y = biasedSoftmax(x, b);
+    const y = biasedSoftmax(x, b ?? bias);
     (args[inputs.length] as tf.GradSaveFunc)([y]);
     const gradFunc = (d: tf.Tensor, [ys]: tf.Tensor[]) =>
       tf.tidy(() => {

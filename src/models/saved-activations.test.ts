@@ -44,11 +44,12 @@ for (const engine of ENGINES) {
       const p = tf.softmax(tf.add(tf.mul(tf.matMul(qs, tf.gather(ks, kvHead, 1), false, true), scale), bs), -1);
       return tf.matMul(p, tf.gather(vs, kvHead, 1));
     };
-    const ours = (qs: tf.Tensor, ks: tf.Tensor, vs: tf.Tensor, bs: tf.Tensor) => scaledDotProductAttention(qs as tf.Tensor4D, ks as tf.Tensor4D, vs as tf.Tensor4D, bs as tf.Tensor4D, { scale });
-    // a padding and causal mask [B, 1, T, S], and a learned per-head bias [1, nH, T, S] as T5's
-    for (const bias of [attentionBias(T, 0, true, mask)!, tf.randomNormal([1, nH, T, T], 0, 1, 'float32', 9) as tf.Tensor4D]) {
-      const got = [ours(q, k, v, bias), ...tf.grads(ours)([q, k, v, bias], dy)];
-      const want = [reference(q, k, v, bias), ...tf.grads(reference)([q, k, v, bias], dy)];
+    // a padding and causal mask [B, 1, T, S] (a constant), and a learned per-head bias [1, nH, T, S] as T5's (differentiated)
+    for (const [bias, learnedBias] of [[attentionBias(T, 0, true, mask)!, false], [tf.randomNormal([1, nH, T, T], 0, 1, 'float32', 9) as tf.Tensor4D, true]] as const) {
+      const ours = (qs: tf.Tensor, ks: tf.Tensor, vs: tf.Tensor, bs: tf.Tensor) => scaledDotProductAttention(qs as tf.Tensor4D, ks as tf.Tensor4D, vs as tf.Tensor4D, bs as tf.Tensor4D, { scale, learnedBias });
+      const xs = learnedBias ? [q, k, v, bias] : [q, k, v];
+      const got = [ours(q, k, v, bias), ...tf.grads((...t: tf.Tensor[]) => ours(t[0], t[1], t[2], t[3] ?? bias))(xs, dy)];
+      const want = [reference(q, k, v, bias), ...tf.grads((...t: tf.Tensor[]) => reference(t[0], t[1], t[2], t[3] ?? bias))(xs, dy)];
       await assertSame(got, want, 2e-6, `attention, bias [${bias.shape}]`);
       const kept = savedBytes(() => ours(q, k, v, bias), [q, k, v]);
       assert.equal(kept, 4 * (q.size + k.size + v.size + bias.size), 'q, k, v and the bias, not the probabilities');

@@ -83,10 +83,10 @@ export class T5Attention extends Module {
   }
 
   /** softmax(q·kᵀ + bias)·v for queries from x [B, T, d], then o: [B, T, d]. */
-  attend(x: tf.Tensor3D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor4D | undefined, dropout: DropoutSettings): tf.Tensor3D {
+  attend(x: tf.Tensor3D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor4D | undefined, dropout: DropoutSettings, learnedBias = false): tf.Tensor3D {
     return tf.tidy(() => {
       const q = splitHeads(this.q.forward(x), this.nHeads); // [B, nH, T, dKv]
-      const y = scaledDotProductAttention(q, k, v, bias, { scale: 1, dropout: dropout.drop, dropoutRate: dropout.attention }); // [B, nH, T, dKv]
+      const y = scaledDotProductAttention(q, k, v, bias, { scale: 1, dropout: dropout.drop, dropoutRate: dropout.attention, learnedBias }); // [B, nH, T, dKv]
       return this.o.forward(mergeHeads(y)) as tf.Tensor3D; // [B, T, d]
     });
   }
@@ -190,7 +190,7 @@ export class T5Block extends Module {
       const h = this.self.layerNorm.forward(x) as tf.Tensor3D;
       const [kNew, vNew] = att.keysValues(h); // [B, nH, T, dKv]
       const [k, v] = dec?.kv ? dec.kv.selfKV(kNew, vNew) : [kNew, vNew]; // [B, nH, S, dKv]
-      let y = tf.add(x, dropout.drop(att.attend(h, k, v, bias, dropout), dropout.hidden)) as tf.Tensor3D;
+      let y = tf.add(x, dropout.drop(att.attend(h, k, v, bias, dropout, true), dropout.hidden)) as tf.Tensor3D;
       if (this.cross && dec) {
         const ca = this.cross.attention;
         const hc = this.cross.layerNorm.forward(y) as tf.Tensor3D;
